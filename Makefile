@@ -1,0 +1,37 @@
+# The Makefile is the user interface: `make help` lists the targets.
+# Every target that runs Python first brings .venv up to date with requirements.txt.
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help venv test reproduce report bench clean-venv
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv from requirements.txt (the other targets do this themselves)
+
+test: $(STAMP) ## Run the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q
+
+reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report (resumable)
+	$(PY) -m experiments reproduce
+
+report: $(STAMP) ## Rebuild every table and figure in results/ from the CSVs alone
+	$(PY) -m experiments report
+
+bench: $(STAMP) ## Seed-steps per second: vectorised runner (100 seeds) against per-seed model.fit
+	$(PY) -m experiments bench
+
+clean-venv: ## Remove .venv
+	rm -rf $(VENV)
