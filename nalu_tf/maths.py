@@ -130,8 +130,11 @@ UNITS: dict[str, Unit] = {
 }
 
 
-def sparsity_error(weight):
-    """Largest distance of any weight from the nearest of {-1, 0, 1} (Madsen & Johansen 2020)."""
+def sparsity_error(weight, axis=None):
+    """Largest distance of any weight from the nearest of {-1, 0, 1} (Madsen & Johansen 2020).
+
+    ``axis``: the axes to reduce over (all by default; ``(1, 2)`` for per-seed stacked matrices).
+    """
     # max_ij min(|W_ij|, |1 - |W_ij||)
     magnitude = ops.abs(weight)
-    return ops.max(ops.minimum(magnitude, ops.abs(1.0 - magnitude)))
+    return ops.max(ops.minimum(magnitude, ops.abs(1.0 - magnitude)), axis=axis)

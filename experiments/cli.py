@@ -1,0 +1,99 @@
+"""Command line: run one config, rebuild reports, reproduce everything, or benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from experiments.schema import ConfigError  # noqa: E402  (after the TF log level is set)
+
+CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ConfigError("usage", self.prog, message)
+
+
+def parser():
+    main_parser = _Parser(prog="python -m experiments", description=__doc__)
+    commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="run one experiment config")
+    run.add_argument("config", help="path to configs/NAME.yaml")
+    run.add_argument("--profile", default="default", help="smoke, default or paper")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. training.steps=100 (repeatable)")
+    run.add_argument("--results", default="results", help="results root (default results/)")
+    report = commands.add_parser("report", help="rebuild every table and figure from the CSVs")
+    report.add_argument("--results", default="results")
+    reproduce = commands.add_parser("reproduce", help="run every configs/*.yaml (default profile), then report")
+    reproduce.add_argument("--results", default="results")
+    reproduce.add_argument("--profile", default="default")
+    bench = commands.add_parser("bench", help="seed-steps/s: vectorised runner vs per-seed model.fit")
+    bench.add_argument("--seeds", type=int, default=100)
+    bench.add_argument("--steps", type=int, default=500)
+    return main_parser
+
+
+def main(argv=None):
+    try:
+        arguments = parser().parse_args(argv)
+        return COMMANDS[arguments.command](arguments)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: completed grid points are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def command_run(arguments):
+    from experiments import config, report, runner
+
+    loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
+    directory, wall = runner.run(loaded, arguments.results)
+    report.report_experiment(directory)
+    print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
+    return 0
+
+
+def command_report(arguments):
+    from experiments import report
+
+    for directory in report.report_all(arguments.results):
+        print(f"report: {directory}")
+    return 0
+
+
+def command_reproduce(arguments):
+    from experiments import config, report, runner
+
+    paths = sorted(CONFIGS_DIR.glob("*.yaml"))
+    loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
+    timings = []
+    started = time.perf_counter()
+    for item in loaded:
+        directory, wall = runner.run(item, arguments.results)
+        report.report_experiment(directory)
+        timings.append((item.name, wall))
+    report.report_all(arguments.results)
+    print("\nwall time per experiment:")
+    for name, wall in timings:
+        print(f"  {name:32s} {wall:8.0f} s")
+    print(f"  {'total':32s} {time.perf_counter() - started:8.0f} s")
+    return 0
+
+
+def command_bench(arguments):
+    from experiments import bench
+
+    bench.main(arguments.seeds, arguments.steps)
+    return 0
+
+
+COMMANDS = {"run": command_run, "report": command_report, "reproduce": command_reproduce, "bench": command_bench}

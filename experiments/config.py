@@ -1,0 +1,271 @@
+"""Load, merge and validate an experiment YAML before any work starts.
+
+A config names an experiment module (``experiments/<name>.py``), a grid, seeds, training settings, the
+experiment's task settings and optional profiles (smoke, default, paper) that override any of those.
+Every mistake raises :class:`ConfigError` naming the file, the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import importlib
+import itertools
+import json
+import pathlib
+import re
+
+import yaml
+
+from experiments.schema import Anything, Choice, ConfigError, Integer, Number
+from experiments.trainer import DATA_STREAMS, Training
+
+PROFILES = ("smoke", "default", "paper")
+EXPERIMENTS_DIR = pathlib.Path(__file__).parent
+
+TRAINING_SCHEMA = {
+    "steps": Integer(minimum=1),
+    "batch_size": Integer(minimum=1),
+    "learning_rate": Number(minimum=0, exclusive_minimum=True),
+    "eval_every": Integer(minimum=1),
+    "data_stream": Choice(DATA_STREAMS),
+    "data_seed": Integer(minimum=0),
+}
+TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0}
+REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_metric", "paper_label")
+TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-3 and 1E+5 as numbers (YAML 1.1 wants a dot and a signed exponent)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text):
+    return yaml.load(text, Loader=_Loader)
+
+
+@dataclasses.dataclass
+class Config:
+    """A validated experiment configuration with one profile applied."""
+
+    name: str
+    source: str
+    profile: str
+    experiment: str
+    seeds: list[int]
+    grid: dict[str, list]
+    training: Training
+    task: dict
+    report: dict
+    overrides: list[str]
+
+    @property
+    def module(self):
+        return importlib.import_module(f"experiments.{self.experiment}")
+
+    def points(self):
+        """Every grid point as a dict of axis values, in grid order."""
+        axes = list(self.grid)
+        return [dict(zip(axes, values)) for values in itertools.product(*self.grid.values())]
+
+    def resolve(self, point):
+        """The complete description of one grid point: all a worker needs to run it."""
+        return {
+            "experiment": self.experiment,
+            "task": {**self.task, **point},
+            "training": dataclasses.asdict(self.training),
+            "seeds": list(self.seeds),
+        }
+
+    def as_dict(self):
+        return {
+            "name": self.name,
+            "source": self.source,
+            "profile": self.profile,
+            "overrides": self.overrides,
+            "experiment": self.experiment,
+            "seeds": self.seeds,
+            "grid": self.grid,
+            "training": dataclasses.asdict(self.training),
+            "task": self.task,
+            "report": self.report,
+        }
+
+    def hash(self):
+        return digest({k: v for k, v in self.as_dict().items() if k not in ("source", "report")})
+
+
+def digest(value):
+    """Short stable hash of a JSON-serialisable value."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def available_experiments():
+    return sorted(
+        path.stem
+        for path in EXPERIMENTS_DIR.glob("*.py")
+        if not path.stem.startswith("_") and "\ndef build(" in path.read_text()
+    )
+
+
+def deep_merge(base, override):
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "grid":
+            merged[key] = deep_merge(merged[key], value)
+        elif key == "grid" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}  # a profile replaces whole axes, keeps the others
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text):
+    """``a.b=value`` -> (["a", "b"], value), the value read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError("--set", text, "malformed; expected KEY=VALUE, e.g. training.steps=100")
+    try:
+        return key.split("."), parse_yaml(value)
+    except yaml.YAMLError as error:
+        raise ConfigError("--set", key, f"value {value!r} is not valid YAML ({error.problem})") from None
+
+
+def apply_override(tree, keys, value):
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError("--set", ".".join(keys), f"{key} is not a mapping")
+    node[keys[-1]] = value
+
+
+def _check(source, key, field, value):
+    try:
+        return field.check(value)
+    except ValueError as error:
+        raise ConfigError(source, key, str(error)) from None
+
+
+def _mapping(source, key, value):
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, f"{value!r} is not allowed; must be a mapping")
+    return value
+
+
+def _unknown(source, prefix, keys, allowed):
+    for key in keys:
+        if key not in allowed:
+            raise ConfigError(source, f"{prefix}{key}", f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def load(path, profile="default", overrides=()):
+    """Read ``path``, apply ``profile`` and ``--set`` overrides, validate everything, return a Config."""
+    path = pathlib.Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(source, "(file)", "no such file")
+    try:
+        raw = parse_yaml(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(source, where, f"not valid YAML: {getattr(error, 'problem', error)}") from None
+    raw = _mapping(source, "(top level)", raw if raw is not None else [])
+    _unknown(source, "", raw, TOP_LEVEL)
+    if profile not in PROFILES:
+        raise ConfigError(source, "--profile", f"{profile!r} is not allowed; choose from {', '.join(PROFILES)}")
+
+    profiles = _mapping(source, "profiles", raw.get("profiles", {}))
+    _unknown(source, "profiles.", profiles, PROFILES)
+    merged = {k: v for k, v in raw.items() if k != "profiles"}
+    if profiles.get(profile):
+        chosen = _mapping(source, f"profiles.{profile}", profiles[profile])
+        _unknown(source, f"profiles.{profile}.", chosen, [k for k in TOP_LEVEL if k != "profiles"])
+        merged = deep_merge(merged, chosen)
+    for text in overrides:
+        keys, value = parse_override(text)
+        apply_override(merged, keys, value)
+    _unknown(source, "", merged, [k for k in TOP_LEVEL if k != "profiles"])
+    return _validate(source, path.stem, profile, merged, list(overrides))
+
+
+def _validate(source, name, profile, merged, overrides):
+    for key in ("experiment", "seeds", "grid", "training", "task"):
+        if key not in merged:
+            raise ConfigError(source, key, "missing")
+    experiment = merged["experiment"]
+    allowed = available_experiments()
+    if experiment not in allowed:
+        raise ConfigError(source, "experiment", f"{experiment!r} is not allowed; choose from {', '.join(allowed)}")
+    module = importlib.import_module(f"experiments.{experiment}")
+
+    count = _check(source, "seeds", Integer(minimum=1), merged["seeds"])
+    start = _check(source, "seed_start", Integer(minimum=0), merged.get("seed_start", 0))
+
+    training = {**TRAINING_DEFAULTS, **_mapping(source, "training", merged["training"])}
+    _unknown(source, "training.", training, TRAINING_SCHEMA)
+    for key, field in TRAINING_SCHEMA.items():
+        if key not in training:
+            raise ConfigError(source, f"training.{key}", "missing")
+        training[key] = _check(source, f"training.{key}", field, training[key])
+
+    task = _mapping(source, "task", merged["task"])
+    _unknown(source, "task.", task, module.TASK_SCHEMA)
+    for key, field in module.TASK_SCHEMA.items():
+        if key not in task:
+            raise ConfigError(source, f"task.{key}", "missing")
+        task[key] = _check(source, f"task.{key}", field, task[key])
+
+    grid = _mapping(source, "grid", merged["grid"])
+    _unknown(source, "grid.", grid, [*module.AXES, *module.TASK_SCHEMA])
+    for axis in module.AXES:
+        if axis not in grid:
+            raise ConfigError(source, f"grid.{axis}", "missing; every grid needs this axis")
+    for axis, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(source, f"grid.{axis}", f"{values!r} is not allowed; must be a non-empty list")
+        if axis in module.AXES:
+            choices = module.AXES[axis]
+            field = Choice(choices(task) if callable(choices) else choices)
+        else:
+            field = module.TASK_SCHEMA[axis]
+        grid[axis] = [_check(source, f"grid.{axis}", field, value) for value in values]
+        if len({json.dumps(v, sort_keys=True) for v in grid[axis]}) != len(grid[axis]):
+            raise ConfigError(source, f"grid.{axis}", f"{values!r} lists a value twice")
+
+    report = _mapping(source, "report", merged.get("report", {}))
+    _unknown(source, "report.", report, REPORT_KEYS)
+    for key in ("rows", "columns"):
+        if key in report:
+            _check(source, f"report.{key}", Choice(grid), report[key])
+    report = {key: _check(source, f"report.{key}", Anything(), value) for key, value in report.items()}
+
+    return Config(
+        name=name,
+        source=source,
+        profile=profile,
+        experiment=experiment,
+        seeds=list(range(start, start + count)),
+        grid=grid,
+        training=Training(**training),
+        task=task,
+        report=report,
+        overrides=overrides,
+    )

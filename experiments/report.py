@@ -1,0 +1,219 @@
+"""Turn results/<name>/runs.csv into summary.csv, table.md and a figure, from the files alone.
+
+Diverged seeds stay in every statistic: their non-finite errors count as +inf (so a median or a mean
+shows them) and they count as failures in the success rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from experiments.runner import write_atomic, write_csv
+
+METRICS = ("interpolation_mse", "extrapolation_mse", "interpolation_score", "extrapolation_score")
+NON_AXES = {"experiment", "seed"}
+
+
+def wilson_interval(successes, trials, z=1.959964):
+    """95% Wilson score interval for a binomial proportion."""
+    if trials == 0:
+        return math.nan, math.nan
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise(runs: pd.DataFrame, axes):
+    """One row per grid point: spread of every metric, success rate with its Wilson interval."""
+    rows = []
+    for key, group in runs.groupby(list(axes), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(axes, key))
+        row["seeds"] = len(group)
+        row["diverged"] = int(group["diverged"].sum())
+        for metric in METRICS:
+            values = group[metric].to_numpy(dtype=float)
+            values = np.where(np.isfinite(values), values, np.inf)
+            row[f"{metric}_median"] = float(np.median(values))
+            row[f"{metric}_mean"] = float(np.mean(values))
+            row[f"{metric}_q25"] = float(np.quantile(values, 0.25))
+            row[f"{metric}_q75"] = float(np.quantile(values, 0.75))
+        successes = int(group["success"].astype(bool).sum())
+        low, high = wilson_interval(successes, len(group))
+        row.update(success_rate=successes / len(group), success_low=low, success_high=high)
+        solved = group["solved_at"].dropna()
+        row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
+        row["sparsity_error_median"] = float(group["sparsity_error"].median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def grid_axes(config):
+    return list(config["grid"])
+
+
+def _format(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    return f"{value:.3g}" if 1e-3 <= magnitude < 1e5 else f"{value:.2e}"
+
+
+def _pivot_block(summary, rows, columns, cell, paper=None):
+    row_values = list(dict.fromkeys(summary[rows]))
+    column_values = list(dict.fromkeys(summary[columns]))
+    header = [rows, *column_values] + ([f"paper (recalled): {', '.join(column_values)}"] if paper else [])
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    for value in row_values:
+        cells = []
+        for column in column_values:
+            match = summary[(summary[rows] == value) & (summary[columns] == column)]
+            cells.append(cell(match.iloc[0]) if len(match) else "-")
+        if paper:
+            reference = paper.get(str(value), {})
+            cells.append(" / ".join(_format(reference.get(str(c))) for c in column_values))
+        lines.append("| " + " | ".join([str(value), *cells]) + " |")
+    return lines
+
+
+def table_markdown(summary, provenance):
+    config = provenance["config"]
+    report = config.get("report", {})
+    axes = grid_axes(config)
+    rows = report.get("rows", axes[0])
+    columns = report.get("columns", axes[1] if len(axes) > 1 else axes[0])
+    others = [axis for axis in axes if axis not in (rows, columns)]
+    paper = report.get("paper", {})
+    environment = provenance["environment"]
+    lines = [
+        f"# {report.get('title', config['name'])}",
+        "",
+        f"Profile `{config['profile']}`: {len(config['seeds'])} seeds per cell, {config['training']['steps']} steps, "
+        f"batch {config['training']['batch_size']}, Adam lr {config['training']['learning_rate']}, "
+        f"{config['training']['data_stream']} data streams. Commit `{provenance['git_commit']}`, "
+        f"TensorFlow {environment['tensorflow']}, Keras {environment['keras']}, {environment['device']}.",
+        "",
+        "Cells are medians over seeds (diverged seeds count as +inf). The normalised score is 100 x MSE / "
+        "median MSE of the randomly initialised models of the same architecture on the same data (paper's "
+        "metric; it flatters extrapolation, so raw MSE is shown too). The success rate uses the nearly "
+        "perfect solution threshold (Madsen & Johansen 2020) on extrapolation data, with a Wilson 95% interval.",
+    ]
+    groups = summary.groupby(others, sort=False) if others else [((), summary)]
+    for key, block in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        if others:
+            label = ", ".join(f"{axis} = {value}" for axis, value in zip(others, key))
+            ranges = config["task"].get("ranges", {}).get(dict(zip(others, key)).get("range"), {})
+            detail = "; ".join(f"{part} U{bounds}" for part, bounds in ranges.items())
+            lines += ["", f"## {label}" + (f" ({detail})" if detail else "")]
+        reference = paper.get(dict(zip(others, key)).get("range"), paper) if others else paper
+        for part in ("interpolation", "extrapolation"):
+            table_reference = reference.get(part) if isinstance(reference, dict) else None
+            lines += ["", f"### {part.capitalize()}: normalised score (random init = 100)", ""]
+            lines += _pivot_block(
+                block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference
+            )
+            lines += ["", f"### {part.capitalize()}: raw MSE, median [q25, q75]", ""]
+            lines += _pivot_block(
+                block,
+                rows,
+                columns,
+                lambda r, p=part: f"{_format(r[f'{p}_mse_median'])} [{_format(r[f'{p}_mse_q25'])}, "
+                f"{_format(r[f'{p}_mse_q75'])}]",
+            )
+        lines += ["", "### Success rate [Wilson 95%], diverged seeds", ""]
+        lines += _pivot_block(
+            block,
+            rows,
+            columns,
+            lambda r: f"{100 * r['success_rate']:.0f}% [{100 * r['success_low']:.0f}, "
+            f"{100 * r['success_high']:.0f}], {int(r['diverged'])} div",
+        )
+    return "\n".join(lines) + "\n"
+
+
+def figure(summary, provenance, path):
+    """Median interpolation and extrapolation score per model, one panel per row value (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = provenance["config"]
+    report = config.get("report", {})
+    axes_names = grid_axes(config)
+    rows = report.get("rows", axes_names[0])
+    columns = report.get("columns", axes_names[1] if len(axes_names) > 1 else axes_names[0])
+    others = [axis for axis in axes_names if axis not in (rows, columns)]
+    row_values = list(dict.fromkeys(summary[rows]))
+    column_values = list(dict.fromkeys(summary[columns]))
+    groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
+    figure_, axes = plt.subplots(
+        len(groups), len(row_values), figsize=(2.6 * len(row_values), 2.8 * len(groups) + 0.6),
+        squeeze=False, sharey=True,
+    )
+    positions = np.arange(len(column_values))
+    for g, (key, block) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        for r, value in enumerate(row_values):
+            axis = axes[g][r]
+            for offset, part, colour in ((-0.2, "interpolation", "tab:blue"), (0.2, "extrapolation", "tab:red")):
+                heights = []
+                for column in column_values:
+                    match = block[(block[rows] == value) & (block[columns] == column)]
+                    heights.append(match.iloc[0][f"{part}_score_median"] if len(match) else np.nan)
+                heights = np.clip(np.nan_to_num(np.array(heights, float), nan=np.nan, posinf=1e6), 1e-4, 1e6)
+                axis.bar(positions + offset, heights, 0.4, color=colour, label=part)
+            axis.set_yscale("log")
+            axis.axhline(100, color="grey", lw=0.8, ls="--")
+            axis.set_xticks(positions, column_values, rotation=45, fontsize=8)
+            title = f"{rows} = {value}"
+            if others:
+                title += "\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key))
+            axis.set_title(title, fontsize=9)
+        axes[g][0].set_ylabel("median normalised score\n(random init = 100)")
+    axes[0][0].legend(fontsize=7)
+    figure_.suptitle(
+        f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds",
+        fontsize=10,
+    )
+    figure_.tight_layout()
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure_.savefig(temporary, dpi=110)
+    plt.close(figure_)
+    temporary.replace(path)
+
+
+def report_experiment(directory):
+    """Regenerate summary.csv, table.md and figure.png of one results directory."""
+    directory = pathlib.Path(directory)
+    provenance = json.loads((directory / "provenance.json").read_text())
+    runs = pd.read_csv(directory / "runs.csv")
+    summary = summarise(runs, grid_axes(provenance["config"]))
+    write_csv(directory / "summary.csv", summary)
+    write_atomic(directory / "table.md", table_markdown(summary, provenance))
+    figure(summary, provenance, directory / "figure.png")
+    return summary
+
+
+def report_all(results_root="results"):
+    """Regenerate every experiment's tables and figures under ``results_root``; return the directories."""
+    done = []
+    for directory in sorted(pathlib.Path(results_root).glob("*/")):
+        if (directory / "runs.csv").exists() and (directory / "provenance.json").exists():
+            report_experiment(directory)
+            done.append(directory)
+    return done

@@ -1,0 +1,195 @@
+"""Run a validated config: every grid point is one independent unit of work, resumable and atomic.
+
+A grid point's result (one CSV row per seed) is written to ``points/<hash>.csv`` where the hash covers
+the point's whole resolved config; a rerun skips points whose file exists. ``runs.csv`` is then assembled
+from the current config's points, and the report step turns it into tables and figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+from experiments.config import Config, digest
+from experiments.trainer import MultiSeedTrainer, Training
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file is ever seen."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        pathlib.Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(path, frame):
+    write_atomic(path, frame.to_csv(index=False))
+
+
+def normalised_score(mse, initial_mse):
+    """100 x MSE / (median over seeds of the randomly initialised models' MSE on the same data)."""
+    baseline = np.median(np.where(np.isfinite(initial_mse), initial_mse, np.inf))
+    return 100.0 * mse / baseline
+
+
+def run_point(resolved, progress=None):
+    """Train every seed of one grid point; return its rows as a DataFrame. Pure in ``resolved``."""
+    module = importlib.import_module(f"experiments.{resolved['experiment']}")
+    task = module.build(resolved["task"])
+    trainer = MultiSeedTrainer(task, resolved["seeds"], Training(**resolved["training"]))
+    metrics = trainer.run(progress)
+    rows = pd.DataFrame(metrics)
+    for prefix in ("interpolation", "extrapolation"):
+        rows[f"{prefix}_score"] = normalised_score(rows[f"{prefix}_mse"], rows[f"{prefix}_mse_init"])
+    rows["success_threshold"] = task.success_threshold
+    rows["solved_at"] = rows["solved_at"].where(rows["solved_at"] >= 0)  # never solved: empty
+    return rows
+
+
+def point_columns(config: Config, point):
+    """Config values written into every row: grid axes first, then scalar task settings."""
+    values = {axis: _cell(value) for axis, value in point.items()}
+    for key, value in config.task.items():
+        if key not in values and not isinstance(value, (dict, list)):
+            values[key] = value
+    if "range" in point and isinstance(config.task.get("ranges"), dict):
+        chosen = config.task["ranges"][point["range"]]
+        values["interpolation_range"] = _cell(chosen["interpolation"])
+        values["extrapolation_range"] = _cell(chosen["extrapolation"])
+    values.update(
+        steps=config.training.steps,
+        batch_size=config.training.batch_size,
+        learning_rate=config.training.learning_rate,
+        data_stream=config.training.data_stream,
+        profile=config.profile,
+    )
+    return values
+
+
+def _cell(value):
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+class Progress:
+    """Progress with ETA on stderr: a live bar on a terminal, a plain line at most every 15 s in logs."""
+
+    def __init__(self, total, label, stream=sys.stderr):
+        self.total, self.label, self.stream = max(total, 1), label, stream
+        self.done, self.started, self.last_line = 0, time.perf_counter(), 0.0
+        self.live = stream.isatty()
+
+    def __call__(self, amount):
+        self.done += amount
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
+        fraction = min(self.done / self.total, 1.0)
+        text = (
+            f"{self.label} {100 * fraction:5.1f}% {self.done:,}/{self.total:,} seed-steps, "
+            f"{rate:,.0f}/s, elapsed {_clock(elapsed)}, ETA {_clock(remaining)}"
+        )
+        if self.live:
+            bar = "#" * int(24 * fraction)
+            self.stream.write(f"\r[{bar:<24}] {text}")
+            self.stream.flush()
+        elif time.perf_counter() - self.last_line >= 15 or self.done >= self.total:
+            self.stream.write(text + "\n")
+            self.last_line = time.perf_counter()
+
+    def note(self, text):
+        self.stream.write(("\n" if self.live else "") + text + "\n")
+
+
+def _clock(seconds):
+    if not np.isfinite(seconds):
+        return "--:--"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+
+
+def git_commit():
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "nalu_tf", "experiments", "configs"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment():
+    """Package versions and the device the run used."""
+    import keras
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "device": ", ".join(gpus) if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)",
+    }
+
+
+def run(config: Config, results_root="results", log=sys.stderr):
+    """Run every missing grid point of ``config``, then write runs.csv and provenance.json."""
+    out = pathlib.Path(results_root) / config.name
+    points = config.points()
+    resolved = [config.resolve(point) for point in points]
+    hashes = [digest(item) for item in resolved]
+    pending = [i for i, h in enumerate(hashes) if not (out / "points" / f"{h}.csv").exists()]
+    log.write(
+        f"{config.name}: {len(points)} grid points x {len(config.seeds)} seeds, profile {config.profile}; "
+        f"{len(points) - len(pending)} already complete, {len(pending)} to run\n"
+    )
+    started = time.perf_counter()
+    progress = Progress(len(pending) * len(config.seeds) * config.training.steps, config.name, log)
+    for index in pending:
+        rows = run_point(resolved[index], progress)
+        for column, value in reversed(point_columns(config, points[index]).items()):
+            rows.insert(0, column, value)
+        rows.insert(0, "experiment", config.name)
+        write_csv(out / "points" / f"{hashes[index]}.csv", rows)
+        progress.note(f"  done {json.dumps(points[index])}: {int(rows['success'].sum())}/{len(rows)} solved")
+    runs = pd.concat([pd.read_csv(out / "points" / f"{h}.csv") for h in hashes], ignore_index=True)
+    write_csv(out / "runs.csv", runs)
+    wall = time.perf_counter() - started
+    provenance = {
+        "config_hash": config.hash(),
+        "config": config.as_dict(),
+        "git_commit": git_commit(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall, 1),
+        "points_run": len(pending),
+        "points_resumed": len(points) - len(pending),
+        "environment": environment(),
+    }
+    write_atomic(out / "provenance.json", json.dumps(provenance, indent=2) + "\n")
+    return out, wall

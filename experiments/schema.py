@@ -1,0 +1,107 @@
+"""Field types for configuration validation, each with a one-line error naming the key and the value."""
+
+from __future__ import annotations
+
+import math
+
+
+class ConfigError(Exception):
+    """A configuration or usage mistake: reported as one line ``error: FILE: KEY: message``, exit 2."""
+
+    def __init__(self, source, key, message):
+        super().__init__(f"{source}: {key}: {message}")
+        self.source, self.key, self.message = source, key, message
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class Field:
+    """Base class: ``check(value)`` returns the cleaned value or raises ValueError with what is allowed."""
+
+    def check(self, value):
+        raise NotImplementedError
+
+
+class Integer(Field):
+    def __init__(self, minimum=None):
+        self.minimum = minimum
+
+    def check(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is not an integer")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{value!r} is not allowed; must be an integer >= {self.minimum}")
+        return value
+
+
+class Number(Field):
+    def __init__(self, minimum=None, maximum=None, exclusive_minimum=False):
+        self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum
+
+    def describe(self):
+        parts = []
+        if self.minimum is not None:
+            parts.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum}")
+        if self.maximum is not None:
+            parts.append(f"<= {self.maximum}")
+        return "a number " + " and ".join(parts) if parts else "a finite number"
+
+    def check(self, value):
+        if not _is_number(value):
+            raise ValueError(f"{value!r} is not allowed; must be {self.describe()}")
+        too_low = self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        )
+        too_high = self.maximum is not None and value > self.maximum
+        if too_low or too_high:
+            raise ValueError(f"{value!r} is not allowed; must be {self.describe()}")
+        return float(value)
+
+
+class Choice(Field):
+    def __init__(self, allowed):
+        self.allowed = tuple(allowed)
+
+    def check(self, value):
+        if value not in self.allowed:
+            raise ValueError(f"{value!r} is not allowed; choose from {', '.join(map(str, self.allowed))}")
+        return value
+
+
+class Range(Field):
+    """A pair [lower, upper] of finite numbers with lower < upper."""
+
+    def check(self, value):
+        if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_number, value))):
+            raise ValueError(f"{value!r} is not allowed; must be a pair [lower, upper] of numbers")
+        if not value[0] < value[1]:
+            raise ValueError(f"{value!r} is empty or reversed; lower must be < upper")
+        return [float(value[0]), float(value[1])]
+
+
+class NamedRanges(Field):
+    """Named pairs of ranges: ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi]}}``."""
+
+    parts = ("interpolation", "extrapolation")
+
+    def check(self, value):
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"{value!r} is not allowed; must be a mapping of names to ranges")
+        cleaned = {}
+        for name, ranges in value.items():
+            if not isinstance(ranges, dict) or set(ranges) != set(self.parts):
+                raise ValueError(f"{name}: {ranges!r} must have exactly the keys {', '.join(self.parts)}")
+            cleaned[str(name)] = {}
+            for part in self.parts:
+                try:
+                    cleaned[str(name)][part] = Range().check(ranges[part])
+                except ValueError as error:
+                    raise ValueError(f"{name}.{part}: {error}") from None
+        return cleaned
+
+
+class Anything(Field):
+    def check(self, value):
+        return value

@@ -1,0 +1,264 @@
+"""Vectorised multi-seed training: every seed of a grid point trains in one TensorFlow graph.
+
+Parameters are stacked along a leading seed axis and the unit maths comes from ``nalu_tf.maths`` (the same
+functions the public Keras layers call). Each seed's initial weights and, by default, its training data
+depend only on that seed, so seed k trained among 64 seeds gives the same numbers as seed k trained alone.
+
+Model selection uses the interpolation validation set only. The extrapolation test set is measured (final
+error, success, solved-at step) and never feeds back into training, selection or stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import zlib
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nalu_tf import maths
+
+DATA_STREAMS = ("independent", "shared")
+STREAMS_PER_STEP = 64  # distinct random draws a task may take per training step
+EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to bound memory
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a model: a unit from ``nalu_tf.maths.UNITS``, its width and its options."""
+
+    unit: str
+    units: int
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Task:
+    """What an experiment hands the trainer for one grid point.
+
+    ``sample(draw, batch_size)`` builds one training batch inside the graph: ``draw(shape, low, high)``
+    returns uniform numbers of shape ``(seeds or 1, *shape)`` from the right stream, and ``sample`` returns
+    ``(x, y)`` shaped ``(seeds or 1, batch, features)``. ``validation`` and ``test`` are fixed NumPy
+    ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
+    under which a seed counts as solved (None: no success criterion).
+    """
+
+    input_size: int
+    layers: list[LayerSpec]
+    sample: Callable
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    success_threshold: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """Optimisation settings shared by every experiment."""
+
+    steps: int
+    batch_size: int
+    learning_rate: float
+    eval_every: int
+    data_stream: str = "independent"
+    data_seed: int = 0
+
+
+def initial_value(initializer, shape, seed):
+    """Value of a Keras initialiser for one seed: a fresh, seeded copy, so it is reproducible."""
+    initializer = keras.initializers.get(initializer)
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = seed
+    return keras.ops.convert_to_numpy(type(initializer).from_config(config)(shape, "float32"))
+
+
+def parameter_seed(seed, layer_index, name):
+    """A 31-bit seed that depends only on the run seed, the layer and the parameter name."""
+    state = np.random.SeedSequence([seed, layer_index, zlib.crc32(name.encode())]).generate_state(1)
+    return int(state[0] % (2**31 - 1))
+
+
+class StackedModel:
+    """A feed-forward stack of units with one copy of every parameter per seed."""
+
+    def __init__(self, layers, input_size, seeds):
+        self.layers = list(layers)
+        self.params = []
+        in_features = input_size
+        for index, layer in enumerate(self.layers):
+            unit = maths.UNITS[layer.unit]
+            specs = unit.parameters(in_features, layer.units, **layer.options)
+            params = {}
+            for name, spec in specs.items():
+                values = np.stack(
+                    [initial_value(spec.initializer, spec.shape, parameter_seed(s, index, name)) for s in seeds]
+                )
+                # Vectors get a batch axis so they broadcast against x of shape (seeds, batch, features).
+                if len(spec.shape) == 1:
+                    values = values[:, None, :]
+                params[name] = keras.Variable(values, name=f"layer{index}_{name}")
+            self.params.append(params)
+            in_features = layer.units
+
+    @property
+    def variables(self):
+        return [v for params in self.params for v in params.values()]
+
+    def __call__(self, x, params=None):
+        for layer, layer_params in zip(self.layers, params or self.params):
+            x = maths.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+        return x
+
+    def sparsity_error(self, params=None):
+        """Per seed, the largest distance of any effective weight from {-1, 0, 1}."""
+        errors = [
+            maths.sparsity_error(weight, axis=(1, 2))
+            for layer, layer_params in zip(self.layers, params or self.params)
+            for weight in maths.UNITS[layer.unit].weights(layer_params)
+        ]
+        return tf.reduce_max(tf.stack(errors), axis=0)
+
+
+def make_draw(seeds, step, stream_mode, data_seed):
+    """Return ``draw(shape, low, high)`` for the batch of ``step``.
+
+    independent: each seed has its own stream, keyed by (seed, step, draw number), so a seed's data does
+    not depend on which other seeds train beside it. shared: one stream keyed by (data_seed, step, draw
+    number), broadcast to every seed.
+    """
+    counter = [0]
+
+    def draw(shape, low, high):
+        stream = counter[0]
+        counter[0] += 1
+        if stream >= STREAMS_PER_STEP:
+            raise ValueError(f"a task may take at most {STREAMS_PER_STEP} draws per step")
+        position = step * STREAMS_PER_STEP + stream
+        if stream_mode == "shared":
+            key = tf.stack([tf.constant(data_seed, tf.int64), position])
+            return tf.random.stateless_uniform((1, *shape), key, low, high)
+        return tf.stack(
+            [
+                tf.random.stateless_uniform(shape, tf.stack([tf.constant(s, tf.int64), position]), low, high)
+                for s in seeds
+            ]
+        )
+
+    return draw
+
+
+class MultiSeedTrainer:
+    """Train one task for many seeds at once and report per-seed metrics.
+
+    ``run(progress)`` returns a dict of NumPy arrays, one entry per seed: interpolation and extrapolation
+    MSE of the selected model (the step with the lowest validation MSE), the same for the randomly
+    initialised model, the selected step, the solved-at step (first evaluation where the extrapolation
+    MSE met the success threshold, -1 if never), the sparsity error and a diverged flag (any non-finite
+    loss or evaluation).
+    """
+
+    def __init__(self, task: Task, seeds, training: Training):
+        if training.data_stream not in DATA_STREAMS:
+            raise ValueError(f"data_stream must be one of {DATA_STREAMS}, got {training.data_stream!r}")
+        self.task = task
+        self.seeds = [int(s) for s in seeds]
+        self.training = training
+        count = len(self.seeds)
+        self.model = StackedModel(task.layers, task.input_size, self.seeds)
+        self.best = [{k: keras.Variable(v.value, name=f"best_{k}") for k, v in p.items()} for p in self.model.params]
+        self.optimizer = keras.optimizers.Adam(training.learning_rate)
+        self.optimizer.build(self.model.variables)
+        self.step = tf.Variable(0, dtype=tf.int64)
+        self.diverged = tf.Variable(tf.zeros(count, tf.bool))
+        self.best_validation = tf.Variable(tf.fill([count], np.inf))
+        self.best_step = tf.Variable(tf.zeros(count, tf.int64))
+        self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
+        self.validation = tuple(tf.constant(a, tf.float32) for a in task.validation)
+        self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
+
+    def _mse(self, data, params=None):
+        """Per-seed MSE on a fixed set, evaluated in chunks."""
+        x, y = data
+        total = tf.zeros(len(self.seeds))
+        rows = int(x.shape[0])
+        for start in range(0, rows, EVALUATION_CHUNK):
+            prediction = self.model(x[None, start : start + EVALUATION_CHUNK], params)
+            error = tf.square(prediction - y[None, start : start + EVALUATION_CHUNK])
+            total += tf.reduce_sum(error, axis=[1, 2])
+        return total / float(rows * int(y.shape[-1]))
+
+    @tf.function
+    def _train(self, steps):
+        seeds = self.seeds
+        for _ in tf.range(steps):
+            step = self.step.assign_add(1)
+            draw = make_draw(seeds, step, self.training.data_stream, self.training.data_seed)
+            x, y = self.task.sample(draw, self.training.batch_size)
+            with tf.GradientTape() as tape:
+                per_seed = tf.reduce_mean(tf.square(self.model(x) - y), axis=[1, 2])
+                # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
+                loss = tf.reduce_sum(per_seed)
+            gradients = tape.gradient(loss, self.model.variables)
+            self.optimizer.apply(gradients, self.model.variables)
+            self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))
+
+    @tf.function
+    def _evaluate(self):
+        """Measure, select on validation, and record the solved-at step."""
+        validation = self._mse(self.validation)
+        test = self._mse(self.test)
+        self.diverged.assign(self.diverged | ~tf.math.is_finite(validation))
+        improved = validation < self.best_validation  # NaN never improves
+        self.best_validation.assign(tf.where(improved, validation, self.best_validation))
+        self.best_step.assign(tf.where(improved, self.step, self.best_step))
+        for current, best in zip(self.model.params, self.best):
+            for name, variable in current.items():
+                mask = tf.reshape(improved, [-1] + [1] * (len(variable.shape) - 1))
+                best[name].assign(tf.where(mask, variable, best[name]))
+        if self.task.success_threshold is not None:
+            newly = (self.solved_at < 0) & (test < self.task.success_threshold)
+            self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
+        return validation, test
+
+    @tf.function
+    def _final(self):
+        return (
+            self._mse(self.validation, self.best),
+            self._mse(self.test, self.best),
+            self.model.sparsity_error(self.best),
+        )
+
+    def run(self, progress=None):
+        """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics."""
+        started = time.perf_counter()
+        initial_validation, initial_test = (t.numpy() for t in self._evaluate())
+        done = 0
+        while done < self.training.steps:
+            chunk = min(self.training.eval_every, self.training.steps - done)
+            self._train(tf.constant(chunk, tf.int64))
+            self._evaluate()
+            done += chunk
+            if progress is not None:
+                progress(chunk * len(self.seeds))
+        interpolation, extrapolation, sparsity = (t.numpy() for t in self._final())
+        diverged = self.diverged.numpy()
+        if self.task.success_threshold is None:
+            success = np.zeros(len(self.seeds), bool)
+        else:
+            success = ~diverged & (extrapolation < self.task.success_threshold)
+        return {
+            "seed": np.array(self.seeds),
+            "interpolation_mse": interpolation,
+            "extrapolation_mse": extrapolation,
+            "interpolation_mse_init": initial_validation,
+            "extrapolation_mse_init": initial_test,
+            "selected_step": self.best_step.numpy(),
+            "solved_at": self.solved_at.numpy(),
+            "success": success,
+            "sparsity_error": sparsity,
+            "diverged": diverged,
+            "wall_time_s": np.full(len(self.seeds), time.perf_counter() - started),
+        }
