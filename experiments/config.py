@@ -19,7 +19,7 @@ import re
 import yaml
 
 from experiments.schema import Anything, Choice, ConfigError, Integer, Number
-from experiments.trainer import DATA_STREAMS, Training
+from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "paper")
 EXPERIMENTS_DIR = pathlib.Path(__file__).parent
@@ -194,16 +194,24 @@ def load(path, profile="default", overrides=()):
 
     profiles = _mapping(source, "profiles", raw.get("profiles", {}))
     _unknown(source, "profiles.", profiles, PROFILES)
-    merged = {k: v for k, v in raw.items() if k != "profiles"}
-    if profiles.get(profile):
-        chosen = _mapping(source, f"profiles.{profile}", profiles[profile])
-        _unknown(source, f"profiles.{profile}.", chosen, [k for k in TOP_LEVEL if k != "profiles"])
-        merged = deep_merge(merged, chosen)
-    for text in overrides:
-        keys, value = parse_override(text)
-        apply_override(merged, keys, value)
-    _unknown(source, "", merged, [k for k in TOP_LEVEL if k != "profiles"])
-    return _validate(source, path.stem, profile, merged, list(overrides))
+    base = {k: v for k, v in raw.items() if k != "profiles"}
+    parsed = [parse_override(text) for text in overrides]
+    # Every profile is checked, not only the chosen one, so a mistake hidden by the smoke profile's
+    # overrides still fails the smoke run that tests make.
+    chosen = None
+    for name in sorted(PROFILES, key=lambda p: p != profile):
+        merged = base
+        if profiles.get(name):
+            changes = _mapping(source, f"profiles.{name}", profiles[name])
+            _unknown(source, f"profiles.{name}.", changes, [k for k in TOP_LEVEL if k != "profiles"])
+            merged = deep_merge(base, changes)
+        merged = copy.deepcopy(merged)
+        for keys, value in parsed:
+            apply_override(merged, keys, value)
+        _unknown(source, "", merged, [k for k in TOP_LEVEL if k != "profiles"])
+        validated = _validate(source, path.stem, name, merged, list(overrides))
+        chosen = chosen or validated
+    return chosen
 
 
 def _validate(source, name, profile, merged, overrides):

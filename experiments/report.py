@@ -58,6 +58,15 @@ def grid_axes(config):
     return list(config["grid"])
 
 
+def layout(config):
+    """(rows axis, columns axis, remaining axes) of a config's tables: one block per remaining value."""
+    report = config.get("report", {})
+    axes = grid_axes(config)
+    rows = report.get("rows", axes[0])
+    columns = report.get("columns", axes[1] if len(axes) > 1 else axes[0])
+    return rows, columns, [axis for axis in axes if axis not in (rows, columns)]
+
+
 def _format(value):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -91,10 +100,7 @@ def _pivot_block(summary, rows, columns, cell, paper=None):
 def table_markdown(summary, provenance):
     config = provenance["config"]
     report = config.get("report", {})
-    axes = grid_axes(config)
-    rows = report.get("rows", axes[0])
-    columns = report.get("columns", axes[1] if len(axes) > 1 else axes[0])
-    others = [axis for axis in axes if axis not in (rows, columns)]
+    rows, columns, others = layout(config)
     paper = report.get("paper", {})
     environment = provenance["environment"]
     lines = [
@@ -153,10 +159,7 @@ def figure(summary, provenance, path):
 
     config = provenance["config"]
     report = config.get("report", {})
-    axes_names = grid_axes(config)
-    rows = report.get("rows", axes_names[0])
-    columns = report.get("columns", axes_names[1] if len(axes_names) > 1 else axes_names[0])
-    others = [axis for axis in axes_names if axis not in (rows, columns)]
+    rows, columns, others = layout(config)
     row_values = list(dict.fromkeys(summary[rows]))
     column_values = list(dict.fromkeys(summary[columns]))
     groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]

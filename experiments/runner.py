@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.config import Config, digest
-from experiments.trainer import MultiSeedTrainer, Training
+from experiments.spec import Training
 
 
 def write_atomic(path, text):
@@ -51,6 +51,8 @@ def normalised_score(mse, initial_mse):
 
 def run_point(resolved, progress=None):
     """Train every seed of one grid point; return its rows as a DataFrame. Pure in ``resolved``."""
+    from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
+
     module = importlib.import_module(f"experiments.{resolved['experiment']}")
     task = module.build(resolved["task"])
     trainer = MultiSeedTrainer(task, resolved["seeds"], Training(**resolved["training"]))

@@ -6,7 +6,7 @@ Each model has two layers, input_size -> 2 -> 1.
 
 Slices: the subset length is ``round(subset_ratio * input_size)``; ``a`` covers the first subset, ``b``
 starts so that ``round(overlap_ratio * length)`` elements are shared: with the defaults (100, 0.25, 0.5),
-a = sum(x[0:25]) and b = sum(x[12:37]).
+a = sum(x[0:25]) and b = sum(x[13:38]) (round(12.5) = 12 shared elements).
 
 Nearly perfect solution (for the success criterion of Madsen & Johansen 2020): every weight of the ideal
 two-layer solution is off by +epsilon. The first layer gives a' = sum_i (w*_i + eps) x_i (and b'
@@ -19,10 +19,9 @@ extrapolation MSE is below the MSE of that solution on the same extrapolation se
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from experiments import schema
-from experiments.trainer import LayerSpec, Task
+from experiments.spec import LayerSpec, Task
 
 OPERATIONS = {
     "add": lambda a, b: a + b,
@@ -110,6 +109,7 @@ def fixed_set(point, range_key, rows, seed):
 
 def build(point):
     """The Task of one grid point: models, in-graph training data and the fixed evaluation sets."""
+    import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
     mask_a, mask_b = slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
     masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)  # (input_size, 2)
     operation = OPERATIONS[point["op"]]

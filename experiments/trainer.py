@@ -10,60 +10,18 @@ error, success, solved-at step) and never feeds back into training, selection or
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import zlib
-from typing import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from experiments.spec import DATA_STREAMS, LayerSpec, Task, Training  # noqa: F401 (re-exported)
 from nalu_tf import maths
 
-DATA_STREAMS = ("independent", "shared")
 STREAMS_PER_STEP = 64  # distinct random draws a task may take per training step
 EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to bound memory
-
-
-@dataclasses.dataclass(frozen=True)
-class LayerSpec:
-    """One layer of a model: a unit from ``nalu_tf.maths.UNITS``, its width and its options."""
-
-    unit: str
-    units: int
-    options: dict = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class Task:
-    """What an experiment hands the trainer for one grid point.
-
-    ``sample(draw, batch_size)`` builds one training batch inside the graph: ``draw(shape, low, high)``
-    returns uniform numbers of shape ``(seeds or 1, *shape)`` from the right stream, and ``sample`` returns
-    ``(x, y)`` shaped ``(seeds or 1, batch, features)``. ``validation`` and ``test`` are fixed NumPy
-    ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
-    under which a seed counts as solved (None: no success criterion).
-    """
-
-    input_size: int
-    layers: list[LayerSpec]
-    sample: Callable
-    validation: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
-    success_threshold: float | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Training:
-    """Optimisation settings shared by every experiment."""
-
-    steps: int
-    batch_size: int
-    learning_rate: float
-    eval_every: int
-    data_stream: str = "independent"
-    data_seed: int = 0
 
 
 def initial_value(initializer, shape, seed):
@@ -122,12 +80,44 @@ class StackedModel:
         return tf.reduce_max(tf.stack(errors), axis=0)
 
 
+PHILOX = 1  # algorithm id of tf.raw_ops.StatelessRandomUniformV2
+
+
+def philox_uniform(key, first_seed, seed_count, shape):
+    """Uniform [0, 1) numbers of shape (seed_count, *shape) for seeds first_seed, first_seed + 1, ...
+
+    Philox is counter based: seed k reads its own disjoint range of counters under the same key, so a
+    block of contiguous seeds drawn in one op equals each seed drawn alone (a test checks this).
+    """
+    size = int(np.prod(shape))
+    per_seed = -(-size // 4) * 4  # Philox yields four numbers per counter value
+    counter = tf.stack([tf.cast(first_seed * (per_seed // 4), tf.uint64), tf.constant(0, tf.uint64)])
+    values = tf.raw_ops.StatelessRandomUniformV2(
+        shape=[seed_count * per_seed], key=tf.reshape(tf.cast(key, tf.uint64), [1]), counter=counter, alg=PHILOX
+    )
+    values = tf.reshape(values, [seed_count, per_seed])
+    if per_seed != size:
+        values = values[:, :size]
+    return tf.reshape(values, [seed_count, *shape])
+
+
+def contiguous_runs(seeds):
+    """Split a seed list into (first, count) runs of consecutive integers."""
+    runs = []
+    for seed in seeds:
+        if runs and seed == runs[-1][0] + runs[-1][1]:
+            runs[-1][1] += 1
+        else:
+            runs.append([seed, 1])
+    return runs
+
+
 def make_draw(seeds, step, stream_mode, data_seed):
     """Return ``draw(shape, low, high)`` for the batch of ``step``.
 
-    independent: each seed has its own stream, keyed by (seed, step, draw number), so a seed's data does
-    not depend on which other seeds train beside it. shared: one stream keyed by (data_seed, step, draw
-    number), broadcast to every seed.
+    independent: each seed has its own stream (its own Philox counters under a key made of the step and
+    the draw number), so a seed's data does not depend on which other seeds train beside it. shared: one
+    stream, keyed by (data_seed, step, draw number), broadcast to every seed.
     """
     counter = [0]
 
@@ -136,16 +126,12 @@ def make_draw(seeds, step, stream_mode, data_seed):
         counter[0] += 1
         if stream >= STREAMS_PER_STEP:
             raise ValueError(f"a task may take at most {STREAMS_PER_STEP} draws per step")
-        position = step * STREAMS_PER_STEP + stream
+        key = step * STREAMS_PER_STEP + stream
         if stream_mode == "shared":
-            key = tf.stack([tf.constant(data_seed, tf.int64), position])
-            return tf.random.stateless_uniform((1, *shape), key, low, high)
-        return tf.stack(
-            [
-                tf.random.stateless_uniform(shape, tf.stack([tf.constant(s, tf.int64), position]), low, high)
-                for s in seeds
-            ]
-        )
+            unit = philox_uniform(key, data_seed, 1, shape)
+        else:
+            unit = tf.concat([philox_uniform(key, first, count, shape) for first, count in contiguous_runs(seeds)], 0)
+        return low + (high - low) * unit
 
     return draw
 

@@ -18,7 +18,7 @@ def numpy_nac_weight(w_hat, m_hat):
 
 def numpy_nalu(x, w_hat, m_hat, gate, epsilon):
     weight = numpy_nac_weight(w_hat, m_hat)
-    g = 1.0 / (1.0 + np.exp(-(x @ gate)))
+    g = 0.5 * (1.0 + np.tanh(0.5 * (x @ gate)))  # sigmoid without overflow
     return g * (x @ weight) + (1 - g) * np.exp(np.log(np.abs(x) + epsilon) @ weight)
 
 

@@ -1,0 +1,54 @@
+"""Plain descriptions shared by the runner, the trainer and the experiment modules.
+
+Nothing here imports TensorFlow, so a configuration can be validated (and rejected) in a fraction of a
+second before any heavy import or any work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+DATA_STREAMS = ("independent", "shared")
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a model: a unit from ``nalu_tf.maths.UNITS``, its width and its options."""
+
+    unit: str
+    units: int
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Task:
+    """What an experiment hands the trainer for one grid point.
+
+    ``sample(draw, batch_size)`` builds one training batch inside the graph: ``draw(shape, low, high)``
+    returns uniform numbers of shape ``(seeds or 1, *shape)`` from the right stream, and ``sample`` returns
+    ``(x, y)`` shaped ``(seeds or 1, batch, features)``. ``validation`` and ``test`` are fixed NumPy
+    ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
+    under which a seed counts as solved (None: no success criterion).
+    """
+
+    input_size: int
+    layers: list[LayerSpec]
+    sample: Callable
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    success_threshold: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """Optimisation settings shared by every experiment."""
+
+    steps: int
+    batch_size: int
+    learning_rate: float
+    eval_every: int
+    data_stream: str = "independent"
+    data_seed: int = 0

@@ -1,0 +1,8 @@
+"""make bench's measurement functions run (the timing itself is a benchmark, never asserted)."""
+
+from experiments import bench
+
+
+def test_bench_measures_positive_rates():
+    assert bench.runner_rate(seeds=2, steps=3, data_stream="independent") > 0
+    assert bench.fit_rate(steps=3, repeats=1) > 0

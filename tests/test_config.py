@@ -1,0 +1,146 @@
+"""Configuration mistakes fail before any work: one line, exit 2, no traceback, no file written."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from experiments import cli, config
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+STATIC = ROOT / "configs" / "static_arithmetic.yaml"
+
+
+def write_config(tmp_path, edit):
+    data = yaml.safe_load(STATIC.read_text())
+    edit(data)
+    path = tmp_path / "static_arithmetic.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run_cli(args, capsys):
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.err.strip().splitlines()
+
+
+def set_key(*keys, value):
+    def edit(data):
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return edit
+
+
+def delete_key(*keys):
+    def edit(data):
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        del node[keys[-1]]
+
+    return edit
+
+
+CASES = {
+    "unknown top-level key": (set_key("learnin_rate", value=0.1), "learnin_rate", "unknown key"),
+    "unknown training key": (set_key("training", "stesp", value=3), "training.stesp", "unknown key"),
+    "unknown task key": (set_key("task", "size", value=3), "task.size", "unknown key"),
+    "wrong type": (set_key("training", "steps", value="many"), "training.steps", "'many'"),
+    "lr zero": (set_key("training", "learning_rate", value=0), "training.learning_rate", "> 0"),
+    "lr negative": (set_key("training", "learning_rate", value=-1e-3), "training.learning_rate", "-0.001"),
+    "steps zero": (set_key("training", "steps", value=0), "training.steps", ">= 1"),
+    "seeds zero": (set_key("seeds", value=0), "seeds", ">= 1"),
+    "batch zero": (set_key("training", "batch_size", value=0), "training.batch_size", ">= 1"),
+    "reversed range": (
+        set_key("task", "ranges", "madsen", "interpolation", value=[2, 1]),
+        "task.ranges",
+        "reversed",
+    ),
+    "empty range": (set_key("task", "ranges", "trask", "extrapolation", value=[1, 1]), "task.ranges", "empty"),
+    "unknown op": (set_key("grid", "op", value=["add", "pow"]), "grid.op", "'pow'"),
+    "unknown unit": (set_key("grid", "unit", value=["nalu", "nalu9"]), "grid.unit", "'nalu9'"),
+    "unknown range name": (set_key("grid", "range", value=["huge"]), "grid.range", "'huge'"),
+    "empty grid axis": (set_key("grid", "op", value=[]), "grid.op", "non-empty"),
+    "missing axis": (delete_key("grid", "unit"), "grid.unit", "missing"),
+    "unknown experiment": (set_key("experiment", value="static_arithmetics"), "experiment", "static_arithmetics"),
+    "unknown profile key": (set_key("profiles", "fast", value={"seeds": 1}), "profiles.fast", "unknown key"),
+    "bad data stream": (set_key("training", "data_stream", value="mixed"), "training.data_stream", "'mixed'"),
+    "missing task key": (delete_key("task", "input_size"), "task.input_size", "missing"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_config_error_is_one_line_exit_2_and_writes_nothing(name, tmp_path, capsys):
+    edit, key, fragment = CASES[name]
+    path = write_config(tmp_path, edit)
+    results = tmp_path / "results"
+    code, lines = run_cli(["run", str(path), "--profile", "smoke", "--results", str(results)], capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {path}: {key}"), lines[0]
+    assert fragment in lines[0]
+    assert not results.exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--profile", "huge"], "'huge'"),
+        (["--set", "training.steps"], "malformed"),
+        (["--set", "=3"], "malformed"),
+        (["--set", "training.steps=0"], "training.steps"),
+        (["--set", "training.learning_rate=-1"], "training.learning_rate"),
+        (["--set", "grid.op=[add, pow]"], "grid.op"),
+    ],
+)
+def test_bad_command_line_is_rejected_before_work(args, fragment, tmp_path, capsys):
+    results = tmp_path / "results"
+    code, lines = run_cli(["run", str(STATIC), *args, "--results", str(results)], capsys)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert not results.exists()
+
+
+def test_missing_file_and_invalid_yaml(tmp_path, capsys):
+    code, lines = run_cli(["run", str(tmp_path / "nope.yaml")], capsys)
+    assert code == 2 and lines == [f"error: {tmp_path / 'nope.yaml'}: (file): no such file"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seeds: [1\n")
+    code, lines = run_cli(["run", str(broken)], capsys)
+    assert code == 2 and len(lines) == 1 and "not valid YAML" in lines[0]
+
+
+def test_scientific_notation_is_read_as_numbers(tmp_path):
+    path = tmp_path / "static_arithmetic.yaml"
+    path.write_text(STATIC.read_text().replace("learning_rate: 1.0e-3", "learning_rate: 1e-3"))
+    loaded = config.load(path, "smoke", ["task.success_epsilon=2E-5"])
+    assert loaded.training.learning_rate == 0.001
+    assert loaded.task["success_epsilon"] == 2e-5
+
+
+def test_profiles_and_overrides_merge():
+    loaded = config.load(STATIC, "smoke", ["training.steps=7", "seeds=3"])
+    assert loaded.training.steps == 7 and loaded.training.eval_every == 20
+    assert loaded.seeds == [0, 1, 2]
+    assert loaded.grid["op"] == ["add", "mul"] and loaded.task["input_size"] == 100
+    default = config.load(STATIC)
+    assert len(default.points()) == 6 * 4 * 2
+
+
+def test_cli_process_prints_no_traceback(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "experiments", "run", str(STATIC), "--set", "training.batch_size=0",
+         "--results", str(tmp_path / "r")],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"error: {STATIC}: training.batch_size: 0 is not allowed; must be an integer >= 1"
+    ]
+    assert not (tmp_path / "r").exists()
