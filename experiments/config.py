@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from experiments.schema import Anything, Choice, ConfigError, Integer, Number
+from experiments.schema import Anything, Choice, ConfigError, Integer, Number, Range
 from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "paper")
@@ -33,7 +33,8 @@ TRAINING_SCHEMA = {
     "data_seed": Integer(minimum=0),
 }
 TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0}
-REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_metric", "paper_label")
+REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade")
+REPORT_BLOCKS = ("score", "mse", "mae", "success")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
 
 
@@ -263,6 +264,10 @@ def _validate(source, name, profile, merged, overrides):
     for key in ("rows", "columns"):
         if key in report:
             _check(source, f"report.{key}", Choice(grid), report[key])
+    for block in report.get("blocks", []):
+        _check(source, "report.blocks", Choice(REPORT_BLOCKS), block)
+    if "shade" in report:
+        _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
     report = {key: _check(source, f"report.{key}", Anything(), value) for key, value in report.items()}
 
     return Config(

@@ -15,7 +15,10 @@ import pandas as pd
 
 from experiments.runner import write_atomic, write_csv
 
-METRICS = ("interpolation_mse", "extrapolation_mse", "interpolation_score", "extrapolation_score")
+METRICS = (
+    "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
+    "interpolation_score", "extrapolation_score",
+)
 NON_AXES = {"experiment", "seed"}
 
 
@@ -38,6 +41,8 @@ def summarise(runs: pd.DataFrame, axes):
         row["seeds"] = len(group)
         row["diverged"] = int(group["diverged"].sum())
         for metric in METRICS:
+            if metric not in group:
+                continue
             values = group[metric].to_numpy(dtype=float)
             values = np.where(np.isfinite(values), values, np.inf)
             row[f"{metric}_median"] = float(np.median(values))
@@ -81,14 +86,17 @@ def _format(value):
 
 
 def _pivot_block(summary, rows, columns, cell, paper=None):
+    """A Markdown table: one line per ``rows`` value, one column per ``columns`` value (one column when
+    the grid has a single axis), and the paper's numbers in a last column where given."""
     row_values = list(dict.fromkeys(summary[rows]))
-    column_values = list(dict.fromkeys(summary[columns]))
-    header = [rows, *column_values] + ([f"paper (recalled): {', '.join(column_values)}"] if paper else [])
+    column_values = list(dict.fromkeys(summary[columns])) if columns != rows else [None]
+    labels = ["value"] if columns == rows else [str(c) for c in column_values]
+    header = [rows, *labels] + ([f"paper (recalled): {' / '.join(labels)}"] if paper else [])
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     for value in row_values:
         cells = []
         for column in column_values:
-            match = summary[(summary[rows] == value) & (summary[columns] == column)]
+            match = summary[(summary[rows] == value) & ((summary[columns] == column) if column is not None else True)]
             cells.append(cell(match.iloc[0]) if len(match) else "-")
         if paper:
             reference = paper.get(str(value), {})
@@ -97,10 +105,15 @@ def _pivot_block(summary, rows, columns, cell, paper=None):
     return lines
 
 
+def _spread(row, name):
+    return f"{_format(row[f'{name}_median'])} [{_format(row[f'{name}_q25'])}, {_format(row[f'{name}_q75'])}]"
+
+
 def table_markdown(summary, provenance):
     config = provenance["config"]
     report = config.get("report", {})
     rows, columns, others = layout(config)
+    blocks = report.get("blocks", ["score", "mse", "success"])
     paper = report.get("paper", {})
     environment = provenance["environment"]
     lines = [
@@ -111,43 +124,97 @@ def table_markdown(summary, provenance):
         f"{config['training']['data_stream']} data streams. Commit `{provenance['git_commit']}`, "
         f"TensorFlow {environment['tensorflow']}, Keras {environment['keras']}, {environment['device']}.",
         "",
-        "Cells are medians over seeds (diverged seeds count as +inf). The normalised score is 100 x MSE / "
-        "median MSE of the randomly initialised models of the same architecture on the same data (paper's "
-        "metric; it flatters extrapolation, so raw MSE is shown too). The success rate uses the nearly "
-        "perfect solution threshold (Madsen & Johansen 2020) on extrapolation data, with a Wilson 95% interval.",
+        "Cells are medians over seeds, with quartiles [q25, q75] where shown; diverged seeds count as +inf "
+        "and are never dropped. Models are selected on interpolation validation data only.",
     ]
+    if "score" in blocks:
+        lines += [
+            "The normalised score is 100 x MSE / median MSE of the randomly initialised models of the same "
+            "architecture on the same data (the paper's metric; it flatters extrapolation, so raw MSE is shown too)."
+        ]
+    if "success" in blocks:
+        lines += [
+            "Success: extrapolation MSE below that of the nearly perfect solution (every ideal weight off by "
+            "1e-5; Madsen & Johansen 2020), with a Wilson 95% interval."
+        ]
     groups = summary.groupby(others, sort=False) if others else [((), summary)]
     for key, block in groups:
         key = key if isinstance(key, tuple) else (key,)
+        chosen = dict(zip(others, key))
         if others:
-            label = ", ".join(f"{axis} = {value}" for axis, value in zip(others, key))
-            ranges = config["task"].get("ranges", {}).get(dict(zip(others, key)).get("range"), {})
+            label = ", ".join(f"{axis} = {value}" for axis, value in chosen.items())
+            ranges = config["task"].get("ranges", {}).get(chosen.get("range"), {})
             detail = "; ".join(f"{part} U{bounds}" for part, bounds in ranges.items())
             lines += ["", f"## {label}" + (f" ({detail})" if detail else "")]
-        reference = paper.get(dict(zip(others, key)).get("range"), paper) if others else paper
+        reference = paper.get(chosen.get("range"), paper) if others else paper
         for part in ("interpolation", "extrapolation"):
-            table_reference = reference.get(part) if isinstance(reference, dict) else None
-            lines += ["", f"### {part.capitalize()}: normalised score (random init = 100)", ""]
-            lines += _pivot_block(
-                block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference
-            )
-            lines += ["", f"### {part.capitalize()}: raw MSE, median [q25, q75]", ""]
+            title = part.capitalize()
+            if "score" in blocks:
+                table_reference = reference.get(part) if isinstance(reference, dict) else None
+                lines += ["", f"### {title}: normalised score (random init = 100)", ""]
+                lines += _pivot_block(block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference)
+            for metric in ("mse", "mae"):
+                if metric in blocks:
+                    lines += ["", f"### {title}: {metric.upper()}, median [q25, q75]", ""]
+                    lines += _pivot_block(block, rows, columns, lambda r, n=f"{part}_{metric}": _spread(r, n))
+        if "success" in blocks:
+            lines += ["", "### Success rate [Wilson 95%], diverged seeds", ""]
             lines += _pivot_block(
                 block,
                 rows,
                 columns,
-                lambda r, p=part: f"{_format(r[f'{p}_mse_median'])} [{_format(r[f'{p}_mse_q25'])}, "
-                f"{_format(r[f'{p}_mse_q75'])}]",
+                lambda r: f"{100 * r['success_rate']:.0f}% [{100 * r['success_low']:.0f}, "
+                f"{100 * r['success_high']:.0f}], {int(r['diverged'])} div",
             )
-        lines += ["", "### Success rate [Wilson 95%], diverged seeds", ""]
-        lines += _pivot_block(
-            block,
-            rows,
-            columns,
-            lambda r: f"{100 * r['success_rate']:.0f}% [{100 * r['success_low']:.0f}, "
-            f"{100 * r['success_high']:.0f}], {int(r['diverged'])} div",
-        )
+        elif block["diverged"].any():
+            lines += ["", "### Diverged seeds", ""]
+            lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))
     return "\n".join(lines) + "\n"
+
+
+def _save(figure_, path):
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure_.savefig(temporary, dpi=110)
+    plt.close(figure_)
+    temporary.replace(path)
+
+
+def curve_figure(curves, provenance, path, lines_per_panel=6):
+    """Mean absolute error against the input, one line per model, training range shaded (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = provenance["config"]
+    report = config.get("report", {})
+    rows, _, _ = layout(config)
+    names = list(dict.fromkeys(curves[rows]))
+    panels = [names[i : i + lines_per_panel] for i in range(0, len(names), lines_per_panel)]
+    columns = min(3, len(panels))
+    panel_rows = -(-len(panels) // columns)
+    figure_, axes = plt.subplots(panel_rows, columns, figsize=(5.2 * columns, 3.8 * panel_rows), squeeze=False, sharey=True)
+    shade = config["task"].get(report.get("shade")) if report.get("shade") else None
+    for axis, group in zip(axes.flat, panels):
+        for name in group:
+            curve = curves[curves[rows] == name].sort_values("x")
+            axis.plot(curve["x"], np.clip(curve["mae_mean"], 1e-6, None), label=str(name), lw=1.4)
+        if shade:
+            axis.axvspan(shade[0], shade[1], color="grey", alpha=0.15, label="training range")
+        axis.set_yscale("log")
+        axis.set_xlabel("input x")
+        axis.legend(fontsize=7, loc="upper center", ncol=2)
+        axis.grid(alpha=0.3)
+    for axis in axes.flat[len(panels) :]:
+        axis.set_visible(False)
+    for axis in axes[:, 0]:
+        axis.set_ylabel(f"mean absolute error\n(mean over {len(config['seeds'])} seeds)")
+    figure_.suptitle(f"{report.get('title', config['name'])} — profile {config['profile']}", fontsize=11)
+    figure_.tight_layout()
+    _save(figure_, path)
 
 
 def figure(summary, provenance, path):
@@ -193,11 +260,7 @@ def figure(summary, provenance, path):
         fontsize=10,
     )
     figure_.tight_layout()
-    path = pathlib.Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure_.savefig(temporary, dpi=110)
-    plt.close(figure_)
-    temporary.replace(path)
+    _save(figure_, path)
 
 
 def report_experiment(directory):
@@ -208,7 +271,10 @@ def report_experiment(directory):
     summary = summarise(runs, grid_axes(provenance["config"]))
     write_csv(directory / "summary.csv", summary)
     write_atomic(directory / "table.md", table_markdown(summary, provenance))
-    figure(summary, provenance, directory / "figure.png")
+    if (directory / "curves.csv").exists():
+        curve_figure(pd.read_csv(directory / "curves.csv"), provenance, directory / "figure.png")
+    else:
+        figure(summary, provenance, directory / "figure.png")
     return summary
 
 

@@ -50,7 +50,11 @@ def normalised_score(mse, initial_mse):
 
 
 def run_point(resolved, progress=None):
-    """Train every seed of one grid point; return its rows as a DataFrame. Pure in ``resolved``."""
+    """Train every seed of one grid point. Pure in ``resolved``.
+
+    Returns ``(rows, curve)``: one row per seed, and (when the task has a probe set) the absolute error
+    of the selected models at each probe input, summarised across seeds, else None.
+    """
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     module = importlib.import_module(f"experiments.{resolved['experiment']}")
@@ -62,7 +66,21 @@ def run_point(resolved, progress=None):
         rows[f"{prefix}_score"] = normalised_score(rows[f"{prefix}_mse"], rows[f"{prefix}_mse_init"])
     rows["success_threshold"] = task.success_threshold
     rows["solved_at"] = rows["solved_at"].where(rows["solved_at"] >= 0)  # never solved: empty
-    return rows
+    curve = None
+    if trainer.probe_predictions is not None:
+        x, y = task.probe
+        errors = np.abs(trainer.probe_predictions - y[None]).mean(axis=-1)  # (seeds, rows)
+        errors = np.where(np.isfinite(errors), errors, np.inf)  # diverged seeds stay in, as +inf
+        curve = pd.DataFrame(
+            {
+                "x": x[:, 0],
+                "mae_mean": errors.mean(axis=0),
+                "mae_median": np.median(errors, axis=0),
+                "mae_q25": np.quantile(errors, 0.25, axis=0),
+                "mae_q75": np.quantile(errors, 0.75, axis=0),
+            }
+        )
+    return rows, curve
 
 
 def point_columns(config: Config, point):
@@ -83,6 +101,13 @@ def point_columns(config: Config, point):
         profile=config.profile,
     )
     return values
+
+
+def _labelled(frame, labels):
+    """``frame`` with one leading column per label."""
+    for column, value in reversed(list(labels.items())):
+        frame.insert(0, column, _cell(value))
+    return frame
 
 
 def _cell(value):
@@ -174,14 +199,18 @@ def run(config: Config, results_root="results", log=sys.stderr):
     started = time.perf_counter()
     progress = Progress(len(pending) * len(config.seeds) * config.training.steps, config.name, log)
     for index in pending:
-        rows = run_point(resolved[index], progress)
-        for column, value in reversed(point_columns(config, points[index]).items()):
-            rows.insert(0, column, value)
-        rows.insert(0, "experiment", config.name)
-        write_csv(out / "points" / f"{hashes[index]}.csv", rows)
-        progress.note(f"  done {json.dumps(points[index])}: {int(rows['success'].sum())}/{len(rows)} solved")
+        rows, curve = run_point(resolved[index], progress)
+        labels = {"experiment": config.name, **point_columns(config, points[index])}
+        if curve is not None:  # written first: a point counts as complete once its runs file exists
+            write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(curve, points[index]))
+        write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
+        solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
+        progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
     runs = pd.concat([pd.read_csv(out / "points" / f"{h}.csv") for h in hashes], ignore_index=True)
     write_csv(out / "runs.csv", runs)
+    curves = [out / "points" / f"{h}.curve.csv" for h in hashes]
+    if any(path.exists() for path in curves):
+        write_csv(out / "curves.csv", pd.concat([pd.read_csv(p) for p in curves if p.exists()], ignore_index=True))
     wall = time.perf_counter() - started
     provenance = {
         "config_hash": config.hash(),

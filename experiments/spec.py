@@ -31,7 +31,8 @@ class Task:
     returns uniform numbers of shape ``(seeds or 1, *shape)`` from the right stream, and ``sample`` returns
     ``(x, y)`` shaped ``(seeds or 1, batch, features)``. ``validation`` and ``test`` are fixed NumPy
     ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
-    under which a seed counts as solved (None: no success criterion).
+    under which a seed counts as solved (None: no success criterion). ``probe``, optional fixed ``(x, y)``
+    on which the selected models' errors are kept point by point (for error-against-input curves).
     """
 
     input_size: int
@@ -40,6 +41,7 @@ class Task:
     validation: tuple[np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray]
     success_threshold: float | None = None
+    probe: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -164,17 +164,27 @@ class MultiSeedTrainer:
         self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
         self.validation = tuple(tf.constant(a, tf.float32) for a in task.validation)
         self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
+        self.probe_predictions = None
 
-    def _mse(self, data, params=None):
-        """Per-seed MSE on a fixed set, evaluated in chunks."""
+    def _errors(self, data, params=None):
+        """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks."""
         x, y = data
-        total = tf.zeros(len(self.seeds))
+        squared = absolute = tf.zeros(len(self.seeds))
         rows = int(x.shape[0])
         for start in range(0, rows, EVALUATION_CHUNK):
-            prediction = self.model(x[None, start : start + EVALUATION_CHUNK], params)
-            error = tf.square(prediction - y[None, start : start + EVALUATION_CHUNK])
-            total += tf.reduce_sum(error, axis=[1, 2])
-        return total / float(rows * int(y.shape[-1]))
+            error = self.model(x[None, start : start + EVALUATION_CHUNK], params) - y[None, start : start + EVALUATION_CHUNK]
+            squared += tf.reduce_sum(tf.square(error), axis=[1, 2])
+            absolute += tf.reduce_sum(tf.abs(error), axis=[1, 2])
+        count = float(rows * int(y.shape[-1]))
+        return squared / count, absolute / count
+
+    def _predict(self, x, params=None):
+        """Per-seed predictions (seeds, rows, outputs) on a fixed input set, in chunks."""
+        rows = int(x.shape[0])
+        return tf.concat(
+            [self.model(x[None, start : start + EVALUATION_CHUNK], params) for start in range(0, rows, EVALUATION_CHUNK)],
+            axis=1,
+        )
 
     @tf.function
     def _train(self, steps):
@@ -194,8 +204,8 @@ class MultiSeedTrainer:
     @tf.function
     def _evaluate(self):
         """Measure, select on validation, and record the solved-at step."""
-        validation = self._mse(self.validation)
-        test = self._mse(self.test)
+        validation, validation_mae = self._errors(self.validation)
+        test, test_mae = self._errors(self.test)
         self.diverged.assign(self.diverged | ~tf.math.is_finite(validation))
         improved = validation < self.best_validation  # NaN never improves
         self.best_validation.assign(tf.where(improved, validation, self.best_validation))
@@ -207,20 +217,24 @@ class MultiSeedTrainer:
         if self.task.success_threshold is not None:
             newly = (self.solved_at < 0) & (test < self.task.success_threshold)
             self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
-        return validation, test
+        return validation, test, validation_mae, test_mae
 
     @tf.function
     def _final(self):
         return (
-            self._mse(self.validation, self.best),
-            self._mse(self.test, self.best),
+            *self._errors(self.validation, self.best),
+            *self._errors(self.test, self.best),
             self.model.sparsity_error(self.best),
         )
 
     def run(self, progress=None):
-        """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics."""
+        """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics.
+
+        When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
+        on it afterwards, shaped (seeds, rows, outputs).
+        """
         started = time.perf_counter()
-        initial_validation, initial_test = (t.numpy() for t in self._evaluate())
+        initial = [t.numpy() for t in self._evaluate()]
         done = 0
         while done < self.training.steps:
             chunk = min(self.training.eval_every, self.training.steps - done)
@@ -229,7 +243,11 @@ class MultiSeedTrainer:
             done += chunk
             if progress is not None:
                 progress(chunk * len(self.seeds))
-        interpolation, extrapolation, sparsity = (t.numpy() for t in self._final())
+        interpolation, interpolation_mae, extrapolation, extrapolation_mae, sparsity = (
+            t.numpy() for t in self._final()
+        )
+        if self.task.probe is not None:
+            self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
         diverged = self.diverged.numpy()
         if self.task.success_threshold is None:
             success = np.zeros(len(self.seeds), bool)
@@ -239,8 +257,10 @@ class MultiSeedTrainer:
             "seed": np.array(self.seeds),
             "interpolation_mse": interpolation,
             "extrapolation_mse": extrapolation,
-            "interpolation_mse_init": initial_validation,
-            "extrapolation_mse_init": initial_test,
+            "interpolation_mae": interpolation_mae,
+            "extrapolation_mae": extrapolation_mae,
+            "interpolation_mse_init": initial[0],
+            "extrapolation_mse_init": initial[1],
             "selected_step": self.best_step.numpy(),
             "solved_at": self.solved_at.numpy(),
             "success": success,

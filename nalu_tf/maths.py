@@ -52,12 +52,23 @@ def nalu(x, w_hat, m_hat, gate_kernel, epsilon=DEFAULT_EPSILON):
     return gate * additive + (1.0 - gate) * multiplicative
 
 
-def dense(x, kernel, bias=None, activation=None):
-    """Affine map followed by an activation: the baseline layers (linear, ReLU6, ...)."""
+def prelu(x, alpha):
+    """Parametric ReLU (He et al. 2015) with a learned slope per unit."""
+    # f(x) = max(0, x) + alpha * min(0, x)
+    return ops.maximum(x, 0.0) + alpha * ops.minimum(x, 0.0)
+
+
+def dense(x, kernel, bias=None, activation=None, alpha=None):
+    """Affine map followed by an activation: the baseline layers (linear, ReLU6, ...).
+
+    ``activation`` is any name ``keras.activations.get`` knows, or ``"prelu"`` with its slope ``alpha``.
+    """
     # y = f(x K + b)
     y = ops.matmul(x, kernel)
     if bias is not None:
         y = y + bias
+    if activation == "prelu":
+        return prelu(y, alpha)
     return activations.get(activation)(y)
 
 
@@ -98,10 +109,12 @@ def _nalu_parameters(in_features, units, **_):
     }
 
 
-def _dense_parameters(in_features, units, use_bias=True, **_):
+def _dense_parameters(in_features, units, use_bias=True, activation=None, **_):
     parameters = {"kernel": Parameter((in_features, units), "glorot_uniform")}
     if use_bias:
         parameters["bias"] = Parameter((units,), "zeros")
+    if activation == "prelu":
+        parameters["alpha"] = Parameter((units,), "zeros")  # Keras PReLU's default slope initialiser
     return parameters
 
 
@@ -122,7 +135,7 @@ UNITS: dict[str, Unit] = {
     "dense": Unit(
         parameters=_dense_parameters,
         forward=lambda x, p, activation=None, use_bias=True: dense(
-            x, p["kernel"], p.get("bias"), activation
+            x, p["kernel"], p.get("bias"), activation, p.get("alpha")
         ),
         weights=lambda p: [p["kernel"]],
         options=("activation", "use_bias"),
