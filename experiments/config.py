@@ -33,7 +33,7 @@ TRAINING_SCHEMA = {
     "data_seed": Integer(minimum=0),
 }
 TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0}
-REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade")
+REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade", "x_label")
 REPORT_BLOCKS = ("score", "mse", "mae", "success")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
 

@@ -19,7 +19,7 @@ METRICS = (
     "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
     "interpolation_score", "extrapolation_score",
 )
-NON_AXES = {"experiment", "seed"}
+FLOOR = 1e-8  # log-scale plots draw smaller errors (exact zeros included) at this value
 
 
 def wilson_interval(successes, trials, z=1.959964):
@@ -73,6 +73,8 @@ def layout(config):
 
 
 def _format(value):
+    if isinstance(value, str):  # a reference given as text ("96-98", "> 999")
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float) and math.isinf(value):
@@ -183,7 +185,12 @@ def _save(figure_, path):
 
 
 def curve_figure(curves, provenance, path, lines_per_panel=6):
-    """Mean absolute error against the input, one line per model, training range shaded (log scale)."""
+    """Mean absolute error against the swept value (an input, a sequence length), log scale.
+
+    One line per ``columns`` value and one panel per ``rows`` value (and per value of any other axis);
+    a single-axis grid puts up to ``lines_per_panel`` lines in each panel. The config's ``shade`` range
+    (the training range) is shaded.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -191,27 +198,39 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
 
     config = provenance["config"]
     report = config.get("report", {})
-    rows, _, _ = layout(config)
-    names = list(dict.fromkeys(curves[rows]))
-    panels = [names[i : i + lines_per_panel] for i in range(0, len(names), lines_per_panel)]
-    columns = min(3, len(panels))
-    panel_rows = -(-len(panels) // columns)
-    figure_, axes = plt.subplots(panel_rows, columns, figsize=(5.2 * columns, 3.8 * panel_rows), squeeze=False, sharey=True)
+    rows, columns, others = layout(config)
+    if rows == columns:
+        names = list(dict.fromkeys(curves[rows]))
+        panels = [(None, curves[curves[rows].isin(names[i : i + lines_per_panel])]) for i in range(0, len(names), lines_per_panel)]
+    else:
+        panels = list(curves.groupby([rows, *others], sort=False))
+    count = min(3, len(panels))
+    panel_rows = -(-len(panels) // count)
+    figure_, axes = plt.subplots(
+        panel_rows, count, figsize=(max(5.2 * count, 8.0), 3.8 * panel_rows + 0.4), squeeze=False, sharey=True
+    )
     shade = config["task"].get(report.get("shade")) if report.get("shade") else None
-    for axis, group in zip(axes.flat, panels):
-        for name in group:
-            curve = curves[curves[rows] == name].sort_values("x")
-            axis.plot(curve["x"], np.clip(curve["mae_mean"], 1e-6, None), label=str(name), lw=1.4)
+    x = curves["x"].to_numpy(dtype=float)
+    log_x = x.min() > 0 and x.max() / x.min() >= 100
+    for axis, (key, panel) in zip(axes.flat, panels):
+        for name, curve in panel.groupby(columns, sort=False):
+            curve = curve.sort_values("x")
+            axis.plot(curve["x"], np.clip(curve["mae_mean"], FLOOR, None), label=str(name), lw=1.4, marker="." if log_x else None)
         if shade:
             axis.axvspan(shade[0], shade[1], color="grey", alpha=0.15, label="training range")
+        if key is not None:
+            key = key if isinstance(key, tuple) else (key,)
+            axis.set_title(", ".join(f"{a} = {v}" for a, v in zip([rows, *others], key)), fontsize=9)
         axis.set_yscale("log")
-        axis.set_xlabel("input x")
-        axis.legend(fontsize=7, loc="upper center", ncol=2)
+        if log_x:
+            axis.set_xscale("log")
+        axis.set_xlabel(report.get("x_label", "x"))
+        axis.legend(fontsize=7, loc="best", ncol=2)
         axis.grid(alpha=0.3)
     for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
     for axis in axes[:, 0]:
-        axis.set_ylabel(f"mean absolute error\n(mean over {len(config['seeds'])} seeds)")
+        axis.set_ylabel(f"mean absolute error, mean over\n{len(config['seeds'])} seeds (drawn >= {FLOOR:g})")
     figure_.suptitle(f"{report.get('title', config['name'])} — profile {config['profile']}", fontsize=11)
     figure_.tight_layout()
     _save(figure_, path)
@@ -271,8 +290,11 @@ def report_experiment(directory):
     summary = summarise(runs, grid_axes(provenance["config"]))
     write_csv(directory / "summary.csv", summary)
     write_atomic(directory / "table.md", table_markdown(summary, provenance))
+    rows, columns, _ = layout(provenance["config"])
     if (directory / "curves.csv").exists():
         curve_figure(pd.read_csv(directory / "curves.csv"), provenance, directory / "figure.png")
+        if rows != columns:
+            figure(summary, provenance, directory / "scores.png")
     else:
         figure(summary, provenance, directory / "figure.png")
     return summary

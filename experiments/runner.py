@@ -67,20 +67,27 @@ def run_point(resolved, progress=None):
     rows["success_threshold"] = task.success_threshold
     rows["solved_at"] = rows["solved_at"].where(rows["solved_at"] >= 0)  # never solved: empty
     curve = None
-    if trainer.probe_predictions is not None:
+    if trainer.probe_predictions is not None:  # error at each probe input
         x, y = task.probe
-        errors = np.abs(trainer.probe_predictions - y[None]).mean(axis=-1)  # (seeds, rows)
-        errors = np.where(np.isfinite(errors), errors, np.inf)  # diverged seeds stay in, as +inf
-        curve = pd.DataFrame(
-            {
-                "x": x[:, 0],
-                "mae_mean": errors.mean(axis=0),
-                "mae_median": np.median(errors, axis=0),
-                "mae_q25": np.quantile(errors, 0.25, axis=0),
-                "mae_q75": np.quantile(errors, 0.75, axis=0),
-            }
-        )
+        curve = error_curve(x[:, 0], np.abs(trainer.probe_predictions - y[None]).mean(axis=-1))
+    elif trainer.sweep_errors:  # error on each set of the sweep
+        values = [value for value, _, _ in trainer.sweep_errors]
+        curve = error_curve(values, np.stack([mae for _, _, mae in trainer.sweep_errors], axis=1))
     return rows, curve
+
+
+def error_curve(x, errors):
+    """Spread across seeds of absolute errors ``errors`` (seeds, points) at each of the points ``x``."""
+    errors = np.where(np.isfinite(errors), errors, np.inf)  # diverged seeds stay in, as +inf
+    return pd.DataFrame(
+        {
+            "x": x,
+            "mae_mean": errors.mean(axis=0),
+            "mae_median": np.median(errors, axis=0),
+            "mae_q25": np.quantile(errors, 0.25, axis=0),
+            "mae_q75": np.quantile(errors, 0.75, axis=0),
+        }
+    )
 
 
 def point_columns(config: Config, point):

@@ -60,6 +60,21 @@ class Number(Field):
         return float(value)
 
 
+class IntegerList(Field):
+    """A non-empty list of integers, each >= minimum, in increasing order."""
+
+    def __init__(self, minimum=None):
+        self.minimum = minimum
+
+    def check(self, value):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{value!r} is not allowed; must be a non-empty list of integers")
+        cleaned = [Integer(self.minimum).check(item) for item in value]
+        if cleaned != sorted(set(cleaned)):
+            raise ValueError(f"{value!r} is not allowed; must be increasing, without repeats")
+        return cleaned
+
+
 class Choice(Field):
     def __init__(self, allowed):
         self.allowed = tuple(allowed)

@@ -16,11 +16,12 @@ DATA_STREAMS = ("independent", "shared")
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a model: a unit from ``nalu_tf.maths.UNITS``, its width and its options."""
+    """One layer of a model: a unit from ``nalu_tf.maths.UNITS`` (or ``CELLS``), its width and its options."""
 
     unit: str
     units: int
     options: dict = dataclasses.field(default_factory=dict)
+    recurrent: bool = False  # a cell from nalu_tf.maths.CELLS run over the time axis; emits its last output
 
 
 @dataclasses.dataclass
@@ -33,6 +34,8 @@ class Task:
     ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
     under which a seed counts as solved (None: no success criterion). ``probe``, optional fixed ``(x, y)``
     on which the selected models' errors are kept point by point (for error-against-input curves).
+    ``sweep``, optional ``[(value, (x, y)), ...]``: further fixed sets, each labelled by the value it
+    varies (a sequence length, say), on which the selected models are measured at the end.
     """
 
     input_size: int
@@ -42,6 +45,7 @@ class Task:
     test: tuple[np.ndarray, np.ndarray]
     success_threshold: float | None = None
     probe: tuple[np.ndarray, np.ndarray] | None = None
+    sweep: list | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ from nalu_tf import maths
 
 STREAMS_PER_STEP = 64  # distinct random draws a task may take per training step
 EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to bound memory
+UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
 
 
 def initial_value(initializer, shape, seed):
@@ -40,15 +41,20 @@ def parameter_seed(seed, layer_index, name):
 
 
 class StackedModel:
-    """A feed-forward stack of units with one copy of every parameter per seed."""
+    """A stack of units with one copy of every parameter per seed.
+
+    Inputs are ``(seeds or 1, batch, features)``, or ``(seeds or 1, batch, time, features)`` for a model
+    whose first layer is recurrent; a recurrent layer runs its cell over time and emits its last output.
+    """
 
     def __init__(self, layers, input_size, seeds):
         self.layers = list(layers)
+        self.seed_count = len(seeds)
         self.params = []
         in_features = input_size
         for index, layer in enumerate(self.layers):
-            unit = maths.UNITS[layer.unit]
-            specs = unit.parameters(in_features, layer.units, **layer.options)
+            maths_of = maths.CELLS if layer.recurrent else maths.UNITS
+            specs = maths_of[layer.unit].parameters(in_features, layer.units, **layer.options)
             params = {}
             for name, spec in specs.items():
                 values = np.stack(
@@ -67,15 +73,40 @@ class StackedModel:
 
     def __call__(self, x, params=None):
         for layer, layer_params in zip(self.layers, params or self.params):
-            x = maths.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+            if layer.recurrent:
+                x = self._run_cell(layer, layer_params, x)
+            else:
+                x = maths.UNITS[layer.unit].forward(x, layer_params, **layer.options)
         return x
+
+    def _run_cell(self, layer, params, x):
+        """Run a recurrent cell over the time axis of x (seeds or 1, batch, time, features)."""
+        cell = maths.CELLS[layer.unit]
+        rows = tf.shape(x)[1]
+        zeros = tf.zeros([self.seed_count, rows, layer.units], x.dtype)
+        states = (zeros,) * cell.state_count
+
+        def body(t, output, states):
+            # A fixed evaluation set is shared by every seed: broadcast one time step at a time.
+            x_t = tf.broadcast_to(x[:, :, t], [self.seed_count, rows, x.shape[-1]])
+            output, states = cell.step(x_t, states, params, **layer.options)
+            return t + 1, output, states
+
+        length = x.shape[2]
+        if length is not None and length <= UNROLL_LIMIT:  # short (training) sequences: unrolled is faster
+            output = zeros
+            for t in range(length):
+                _, output, states = body(t, output, states)
+            return output
+        _, output, _ = tf.while_loop(lambda t, *_: t < tf.shape(x)[2], body, (tf.constant(0), zeros, states))
+        return output
 
     def sparsity_error(self, params=None):
         """Per seed, the largest distance of any effective weight from {-1, 0, 1}."""
         errors = [
             maths.sparsity_error(weight, axis=(1, 2))
             for layer, layer_params in zip(self.layers, params or self.params)
-            for weight in maths.UNITS[layer.unit].weights(layer_params)
+            for weight in (maths.CELLS if layer.recurrent else maths.UNITS)[layer.unit].weights(layer_params)
         ]
         return tf.reduce_max(tf.stack(errors), axis=0)
 
@@ -165,6 +196,7 @@ class MultiSeedTrainer:
         self.validation = tuple(tf.constant(a, tf.float32) for a in task.validation)
         self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
         self.probe_predictions = None
+        self.sweep_errors = []
 
     def _errors(self, data, params=None):
         """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks."""
@@ -231,7 +263,8 @@ class MultiSeedTrainer:
         """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics.
 
         When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
-        on it afterwards, shaped (seeds, rows, outputs).
+        on it afterwards, shaped (seeds, rows, outputs); when it has a sweep, ``self.sweep_errors`` lists
+        ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets.
         """
         started = time.perf_counter()
         initial = [t.numpy() for t in self._evaluate()]
@@ -248,6 +281,11 @@ class MultiSeedTrainer:
         )
         if self.task.probe is not None:
             self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
+        evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best))
+        self.sweep_errors = [
+            (value, *(t.numpy() for t in evaluate_best(tf.constant(x, tf.float32), tf.constant(y, tf.float32))))
+            for value, (x, y) in (self.task.sweep or [])
+        ]
         diverged = self.diverged.numpy()
         if self.task.success_threshold is None:
             success = np.zeros(len(self.seeds), bool)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
-
-from nalu_tf import layers
+from nalu_tf import layers, maths
 
 
 def _previous_output(states):
@@ -31,9 +29,7 @@ class _RecurrentUnit:
         super().build((*input_shape[:-1], input_shape[-1] + self.units))
 
     def call(self, inputs, states, training=None):
-        # h_t = unit([x_t, h_{t-1}])
-        joined = ops.concatenate([inputs, _previous_output(states)], axis=-1)
-        output = super().call(joined)
+        output = maths.recurrent_step(self.unit_name, inputs, _previous_output(states), self._params, **self.unit_options)
         return output, [output]
 
     def compute_output_shape(self, input_shape):
@@ -48,6 +44,12 @@ class NACCell(_RecurrentUnit, layers.NAC):
     ``keras.layers.RNN(NACCell(units))``. Arguments as :class:`nalu_tf.NAC`.
     """
 
+    unit_name = "nac"
+
+    @property
+    def unit_options(self):
+        return {}
+
 
 @keras.saving.register_keras_serializable(package=layers.PACKAGE)
 class NALUCell(_RecurrentUnit, layers.NALU):
@@ -55,3 +57,9 @@ class NALUCell(_RecurrentUnit, layers.NALU):
 
     Use inside ``keras.layers.RNN(NALUCell(units))``. Arguments as :class:`nalu_tf.NALU`.
     """
+
+    unit_name = "nalu"
+
+    @property
+    def unit_options(self):
+        return {"epsilon": self.epsilon}

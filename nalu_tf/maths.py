@@ -72,6 +72,22 @@ def dense(x, kernel, bias=None, activation=None, alpha=None):
     return activations.get(activation)(y)
 
 
+def recurrent_step(unit, x_t, h, params, **options):
+    """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
+    # h_t = unit([x_t, h_{t-1}])
+    return UNITS[unit].forward(ops.concatenate([x_t, h], axis=-1), params, **options)
+
+
+def lstm_step(x_t, h, c, kernel, bias):
+    """One LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), the recurrent baseline."""
+    # [i, f, g, o] = [x_t, h_{t-1}] K + b
+    z = ops.matmul(ops.concatenate([x_t, h], axis=-1), kernel) + bias
+    i, f, g, o = ops.split(z, 4, axis=-1)
+    # c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t)
+    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c), c
+
+
 @dataclasses.dataclass(frozen=True)
 class Parameter:
     """One trainable parameter of a unit: its shape and its default initialiser."""
@@ -151,3 +167,51 @@ def sparsity_error(weight, axis=None):
     # max_ij min(|W_ij|, |1 - |W_ij||)
     magnitude = ops.abs(weight)
     return ops.max(ops.minimum(magnitude, ops.abs(1.0 - magnitude)), axis=axis)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A recurrent cell's maths by name.
+
+    ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes for inputs of width
+    ``in_features``; ``step(x_t, states, params, **options)`` returns ``(output, new_states)`` where
+    ``states`` is a tuple of ``state_count`` tensors of width ``units``, all zeros at t = 0.
+    """
+
+    parameters: Callable[..., dict[str, Parameter]]
+    step: Callable[..., tuple]
+    weights: Callable[[Mapping[str, object]], list]
+    state_count: int = 1
+
+
+def _unit_cell(name):
+    def step(x_t, states, params, **options):
+        h = recurrent_step(name, x_t, states[0], params, **options)
+        return h, (h,)
+
+    return Cell(
+        parameters=lambda in_features, units, **options: UNITS[name].parameters(in_features + units, units, **options),
+        step=step,
+        weights=UNITS[name].weights,
+    )
+
+
+def _lstm_step(x_t, states, params):
+    h, c = lstm_step(x_t, states[0], states[1], params["kernel"], params["bias"])
+    return h, (h, c)
+
+
+CELLS: dict[str, Cell] = {
+    "nac": _unit_cell("nac"),
+    "nalu": _unit_cell("nalu"),
+    "dense": _unit_cell("dense"),  # a simple RNN: h_t = f([x_t, h_{t-1}] K + b)
+    "lstm": Cell(
+        parameters=lambda in_features, units, **_: {
+            "kernel": Parameter((in_features + units, 4 * units), "glorot_uniform"),
+            "bias": Parameter((4 * units,), "zeros"),
+        },
+        step=_lstm_step,
+        weights=lambda p: [p["kernel"]],
+        state_count=2,
+    ),
+}
