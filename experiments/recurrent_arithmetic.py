@@ -27,21 +27,13 @@ MODELS = ("lstm", "relu", "linear", "nac", "nalu")
 AXES = {"op": tuple(static_arithmetic.OPERATIONS), "unit": MODELS}
 
 TASK_SCHEMA = {
-    "input_size": schema.Integer(minimum=2),
-    "subset_ratio": schema.Number(minimum=0, maximum=0.5, exclusive_minimum=True),
-    "overlap_ratio": schema.Number(minimum=0, maximum=1),
+    **static_arithmetic.COMMON_SCHEMA,
     "value_range": schema.Range(),
     "hidden_units": schema.Integer(minimum=1),
     "train_length": schema.Integer(minimum=1),
     "test_length": schema.Integer(minimum=1),
     "sweep_lengths": schema.IntegerList(minimum=1),
-    "validation_size": schema.Integer(minimum=1),
-    "test_size": schema.Integer(minimum=1),
     "sweep_size": schema.Integer(minimum=1),
-    "validation_seed": schema.Integer(minimum=0),
-    "test_seed": schema.Integer(minimum=0),
-    "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
 }
 
 

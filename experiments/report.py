@@ -123,7 +123,8 @@ def table_markdown(summary, provenance):
         "",
         f"Profile `{config['profile']}`: {len(config['seeds'])} seeds per cell, {config['training']['steps']} steps, "
         f"batch {config['training']['batch_size']}, Adam lr {config['training']['learning_rate']}, "
-        f"{config['training']['data_stream']} data streams. Commit `{provenance['git_commit']}`, "
+        f"{config['training']['data_stream']} data streams. Commit "
+        f"`{', '.join(provenance.get('git_commits_of_points', [provenance['git_commit']]))}`, "
         f"TensorFlow {environment['tensorflow']}, Keras {environment['keras']}, {environment['device']}.",
         "",
         "Cells are medians over seeds, with quartiles [q25, q75] where shown; diverged seeds count as +inf "

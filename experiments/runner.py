@@ -124,10 +124,10 @@ def _cell(value):
 class Progress:
     """Progress with ETA on stderr: a live bar on a terminal, a plain line at most every 15 s in logs."""
 
-    def __init__(self, total, label, stream=sys.stderr):
-        self.total, self.label, self.stream = max(total, 1), label, stream
+    def __init__(self, total, label, stream=None):
+        self.total, self.label, self.stream = max(total, 1), label, stream or sys.stderr
         self.done, self.started, self.last_line = 0, time.perf_counter(), 0.0
-        self.live = stream.isatty()
+        self.live = self.stream.isatty()
 
     def __call__(self, amount):
         self.done += amount
@@ -192,8 +192,9 @@ def environment():
     }
 
 
-def run(config: Config, results_root="results", log=sys.stderr):
+def run(config: Config, results_root="results", log=None):
     """Run every missing grid point of ``config``, then write runs.csv and provenance.json."""
+    log = log or sys.stderr
     out = pathlib.Path(results_root) / config.name
     points = config.points()
     resolved = [config.resolve(point) for point in points]
@@ -204,10 +205,11 @@ def run(config: Config, results_root="results", log=sys.stderr):
         f"{len(points) - len(pending)} already complete, {len(pending)} to run\n"
     )
     started = time.perf_counter()
+    commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
     progress = Progress(len(pending) * len(config.seeds) * config.training.steps, config.name, log)
     for index in pending:
         rows, curve = run_point(resolved[index], progress)
-        labels = {"experiment": config.name, **point_columns(config, points[index])}
+        labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
         if curve is not None:  # written first: a point counts as complete once its runs file exists
             write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(curve, points[index]))
         write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
@@ -222,7 +224,8 @@ def run(config: Config, results_root="results", log=sys.stderr):
     provenance = {
         "config_hash": config.hash(),
         "config": config.as_dict(),
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_commits_of_points": sorted(set(runs["git_commit"].astype(str))),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(wall, 1),
         "points_run": len(pending),

@@ -59,11 +59,11 @@ AXES = {
     "range": lambda task: tuple(task["ranges"]),
 }
 
-TASK_SCHEMA = {
+# Settings shared with the recurrent variant of the task (experiments/recurrent_arithmetic.py).
+COMMON_SCHEMA = {
     "input_size": schema.Integer(minimum=2),
     "subset_ratio": schema.Number(minimum=0, maximum=0.5, exclusive_minimum=True),
     "overlap_ratio": schema.Number(minimum=0, maximum=1),
-    "ranges": schema.NamedRanges(),
     "validation_size": schema.Integer(minimum=1),
     "test_size": schema.Integer(minimum=1),
     "validation_seed": schema.Integer(minimum=0),
@@ -71,6 +71,8 @@ TASK_SCHEMA = {
     "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
     "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
 }
+
+TASK_SCHEMA = {**COMMON_SCHEMA, "ranges": schema.NamedRanges()}
 
 
 def slice_masks(input_size, subset_ratio, overlap_ratio):
