@@ -73,7 +73,7 @@ def command_report(arguments):
 def command_reproduce(arguments):
     from experiments import config, report, runner
 
-    paths = sorted(CONFIGS_DIR.glob("*.yaml"))
+    paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
     timings = []
     started = time.perf_counter()

@@ -33,7 +33,7 @@ TRAINING_SCHEMA = {
     "data_seed": Integer(minimum=0),
 }
 TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0}
-REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade", "x_label")
+REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade", "x_label", "notes")
 REPORT_BLOCKS = ("score", "mse", "mae", "success")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
 
@@ -77,7 +77,7 @@ class Config:
 
     @property
     def module(self):
-        return importlib.import_module(f"experiments.{self.experiment}")
+        return experiment_module(self.experiment)
 
     def points(self):
         """Every grid point as a dict of axis values, in grid order."""
@@ -115,6 +115,11 @@ def digest(value):
     """Short stable hash of a JSON-serialisable value."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def experiment_module(name):
+    """The module of an experiment: ``experiments/NAME.py``, or any importable dotted path."""
+    return importlib.import_module(name if "." in name else f"experiments.{name}")
 
 
 def available_experiments():
@@ -221,9 +226,18 @@ def _validate(source, name, profile, merged, overrides):
             raise ConfigError(source, key, "missing")
     experiment = merged["experiment"]
     allowed = available_experiments()
-    if experiment not in allowed:
-        raise ConfigError(source, "experiment", f"{experiment!r} is not allowed; choose from {', '.join(allowed)}")
-    module = importlib.import_module(f"experiments.{experiment}")
+    if not isinstance(experiment, str) or ("." not in experiment and experiment not in allowed):
+        raise ConfigError(
+            source, "experiment",
+            f"{experiment!r} is not allowed; choose from {', '.join(allowed)}, or give a dotted module path",
+        )
+    try:
+        module = experiment_module(experiment)
+    except ImportError as error:
+        raise ConfigError(source, "experiment", f"{experiment!r} cannot be imported ({error})") from None
+    missing = [name for name in ("AXES", "TASK_SCHEMA", "build") if not hasattr(module, name)]
+    if missing:
+        raise ConfigError(source, "experiment", f"{experiment!r} is not an experiment module; it lacks {', '.join(missing)}")
 
     count = _check(source, "seeds", Integer(minimum=1), merged["seeds"])
     start = _check(source, "seed_start", Integer(minimum=0), merged.get("seed_start", 0))

@@ -8,7 +8,6 @@ from the current config's points, and the report step turns it into tables and f
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 import os
 import pathlib
@@ -21,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.config import Config, digest
+from experiments.config import Config, digest, experiment_module
 from experiments.spec import Training
 
 
@@ -57,8 +56,7 @@ def run_point(resolved, progress=None):
     """
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
-    module = importlib.import_module(f"experiments.{resolved['experiment']}")
-    task = module.build(resolved["task"])
+    task = experiment_module(resolved["experiment"]).build(resolved["task"])
     trainer = MultiSeedTrainer(task, resolved["seeds"], Training(**resolved["training"]))
     metrics = trainer.run(progress)
     rows = pd.DataFrame(metrics)
