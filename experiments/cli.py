@@ -10,7 +10,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from experiments.schema import ConfigError  # noqa: E402  (after the TF log level is set)
+from experiments.executors import RunFailed  # noqa: E402  (after the TF log level is set)
+from experiments.schema import ConfigError  # noqa: E402
 
 CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
 
@@ -29,6 +30,10 @@ def parser():
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. training.steps=100 (repeatable)")
     run.add_argument("--results", default="results", help="results root (default results/)")
+    run.add_argument("--executor", default="local", help="local (default) or ray: one Ray task per grid point")
+    run.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
+    run.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed grid point (default 2)")
+    run.add_argument("--num-gpus", type=float, default=0.0, help="Ray: GPUs requested per grid point (default 0)")
     report = commands.add_parser("report", help="rebuild every table and figure from the CSVs")
     report.add_argument("--results", default="results")
     reproduce = commands.add_parser("reproduce", help="run every configs/*.yaml (default profile), then report")
@@ -47,16 +52,20 @@ def main(argv=None):
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RunFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: completed grid points are kept; rerun the same command to resume", file=sys.stderr)
         return 130
 
 
 def command_run(arguments):
-    from experiments import config, report, runner
+    from experiments import config, executors, report, runner
 
+    executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
-    directory, wall = runner.run(loaded, arguments.results)
+    directory, wall = runner.run(loaded, arguments.results, executor=executor)
     report.report_experiment(directory)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0

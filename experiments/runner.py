@@ -190,29 +190,48 @@ def environment():
     }
 
 
-def run(config: Config, results_root="results", log=None):
-    """Run every missing grid point of ``config``, then write runs.csv and provenance.json."""
+def run(config: Config, results_root="results", log=None, executor=None):
+    """Run every missing grid point of ``config``, then write runs.csv and provenance.json.
+
+    ``executor`` decides where points run (``experiments.executors``; local by default). A point's
+    files are written as soon as it finishes; runs.csv and provenance.json only once every point is
+    complete, so a failed or interrupted run never leaves a partial table.
+    """
+    from experiments.executors import LocalExecutor, PointFailed, RunFailed
+
     log = log or sys.stderr
+    executor = executor or LocalExecutor()
     out = pathlib.Path(results_root) / config.name
     points = config.points()
     resolved = [config.resolve(point) for point in points]
     hashes = [digest(item) for item in resolved]
     pending = [i for i, h in enumerate(hashes) if not (out / "points" / f"{h}.csv").exists()]
     log.write(
-        f"{config.name}: {len(points)} grid points x {len(config.seeds)} seeds, profile {config.profile}; "
-        f"{len(points) - len(pending)} already complete, {len(pending)} to run\n"
+        f"{config.name}: {len(points)} grid points x {len(config.seeds)} seeds, profile {config.profile}, "
+        f"{type(executor).__name__}; {len(points) - len(pending)} already complete, {len(pending)} to run\n"
     )
     started = time.perf_counter()
     commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
-    progress = Progress(len(pending) * len(config.seeds) * config.training.steps, config.name, log)
-    for index in pending:
-        rows, curve = run_point(resolved[index], progress)
+    seed_steps = len(config.seeds) * config.training.steps
+    progress = Progress(len(pending) * seed_steps, config.name, log)
+    failed = []
+    for index, outcome in executor.map(run_point, [(i, resolved[i]) for i in pending], progress, seed_steps):
+        if isinstance(outcome, PointFailed):
+            failed.append(points[index])
+            progress.note(f"  FAILED {json.dumps(points[index])}: {outcome}")
+            continue
+        rows, curve = outcome
         labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
         if curve is not None:  # written first: a point counts as complete once its runs file exists
             write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(curve, points[index]))
         write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
         solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
         progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
+    if failed:
+        raise RunFailed(
+            f"{config.name}: {len(failed)} of {len(points)} grid points failed "
+            f"({'; '.join(json.dumps(p) for p in failed)}); finished points are kept, rerun to retry the rest"
+        )
     runs = pd.concat([pd.read_csv(out / "points" / f"{h}.csv") for h in hashes], ignore_index=True)
     write_csv(out / "runs.csv", runs)
     curves = [out / "points" / f"{h}.curve.csv" for h in hashes]

@@ -1,0 +1,97 @@
+"""Where grid points run: in this process (local, the default) or as Ray tasks on a cluster.
+
+A grid point is an independent unit of work, fully described by its resolved config, and
+``runner.run_point`` is pure in it; an executor only decides where each call happens. Results come back
+to the runner, which writes every file, so the output is the same whatever the executor.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+from experiments.schema import ConfigError
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXECUTORS = ("local", "ray")
+
+
+class PointFailed(Exception):
+    """A grid point that raised, or whose worker died, on every allowed attempt."""
+
+
+class RunFailed(Exception):
+    """Some grid points failed; the finished ones are kept and a rerun retries only the missing ones."""
+
+
+class LocalExecutor:
+    """Run grid points one after another in this process, reporting progress within each point."""
+
+    def map(self, function, items, progress, seed_steps):
+        for index, resolved in items:
+            yield index, function(resolved, progress)
+
+
+class RayExecutor:
+    """Run each grid point (all its seeds, vectorised) as one Ray task.
+
+    Without ``address`` a local Ray instance is started (or the one already running in this process is
+    used). A task that raises or whose worker dies is retried ``retries`` times, then reported as
+    :class:`PointFailed`; the other points carry on. ``num_gpus`` is requested per grid point.
+    """
+
+    def __init__(self, address=None, retries=2, num_gpus=0.0):
+        self.address, self.retries, self.num_gpus = address, retries, num_gpus
+
+    def _start(self):
+        import ray
+
+        if not ray.is_initialized():
+            # A cluster needs this checkout: ship it (not the venv, results or git history).
+            runtime_env = (
+                {"working_dir": str(ROOT), "excludes": [".venv/", "results/", ".git/", "*.png"]} if self.address else None
+            )
+            ray.init(address=self.address, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False)
+        return ray
+
+    def map(self, function, items, progress, seed_steps):
+        ray = self._start()
+        options = {"num_gpus": self.num_gpus, "max_retries": self.retries, "retry_exceptions": True}
+        if not self.address:
+            # Local workers import what this process can import (experiment modules outside the repo too).
+            options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+        task = ray.remote(function).options(**options)
+        indices = {task.remote(resolved): index for index, resolved in items}
+        pending = list(indices)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            index = indices[done[0]]
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as error:
+                cause = getattr(error, "cause", None) or error
+                message = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+                yield index, PointFailed(f"{type(cause).__name__}: {message} (after {self.retries + 1} attempts)")
+                continue
+            progress(seed_steps)
+            yield index, result
+
+
+def make_executor(name, address=None, retries=2, num_gpus=0.0):
+    """The executor called ``name``; bad values raise ConfigError naming the option."""
+    if name not in EXECUTORS:
+        raise ConfigError("--executor", name, f"{name!r} is not allowed; choose from {', '.join(EXECUTORS)}")
+    if retries < 0:
+        raise ConfigError("--retries", str(retries), "must be an integer >= 0")
+    if num_gpus < 0:
+        raise ConfigError("--num-gpus", str(num_gpus), "must be a number >= 0")
+    if name == "local":
+        if address:
+            raise ConfigError("--ray-address", address, "only applies with --executor ray")
+        return LocalExecutor()
+    try:
+        import ray  # noqa: F401  (checked before any work; started only when points run)
+    except ImportError:
+        raise ConfigError("--executor", "ray", "Ray is not installed; install the extra with: pip install -e '.[ray]'") from None
+    return RayExecutor(address, retries, num_gpus)
