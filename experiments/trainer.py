@@ -190,7 +190,7 @@ class MultiSeedTrainer:
         self.optimizer.build(self.model.variables)
         self.step = tf.Variable(0, dtype=tf.int64)
         self.diverged = tf.Variable(tf.zeros(count, tf.bool))
-        self.best_validation = tf.Variable(tf.fill([count], np.inf))
+        self.best_validation = tf.Variable(tf.fill([count], tf.constant(np.inf, tf.float64)))
         self.best_step = tf.Variable(tf.zeros(count, tf.int64))
         self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
         self.validation = tuple(tf.constant(a, tf.float32) for a in task.validation)
@@ -199,12 +199,17 @@ class MultiSeedTrainer:
         self.sweep_errors = []
 
     def _errors(self, data, params=None):
-        """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks."""
+        """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks.
+
+        Errors are squared and summed in float64: extrapolating models can output ~1e30, whose square
+        overflows float32, and sums over thousands of rows lose float32 precision.
+        """
         x, y = data
-        squared = absolute = tf.zeros(len(self.seeds))
+        squared = absolute = tf.zeros(len(self.seeds), tf.float64)
         rows = int(x.shape[0])
         for start in range(0, rows, EVALUATION_CHUNK):
-            error = self.model(x[None, start : start + EVALUATION_CHUNK], params) - y[None, start : start + EVALUATION_CHUNK]
+            prediction = self.model(x[None, start : start + EVALUATION_CHUNK], params)
+            error = tf.cast(prediction, tf.float64) - tf.cast(y[None, start : start + EVALUATION_CHUNK], tf.float64)
             squared += tf.reduce_sum(tf.square(error), axis=[1, 2])
             absolute += tf.reduce_sum(tf.abs(error), axis=[1, 2])
         count = float(rows * int(y.shape[-1]))

@@ -166,3 +166,14 @@ def test_philox_blocks_equal_seeds_drawn_alone():
     second = make_draw([5], step, "independent", 0)
     first_draw, second_draw = second((3, 7), 0.0, 1.0), second((3, 7), 0.0, 1.0)
     assert not np.array_equal(first_draw.numpy(), second_draw.numpy())  # draws within a step differ
+
+
+def test_huge_extrapolation_errors_stay_finite():
+    # A model whose outputs reach 1e30 on the test set: the squared error (1e60) overflows float32,
+    # so the evaluation must accumulate in float64 and report a finite number.
+    point = {**POINT, "op": "add", "unit": "linear"}
+    task = static_arithmetic.build(point)
+    trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=4, learning_rate=1e-3, eval_every=1))
+    trainer.model.params[-1]["kernel"].assign(np.full(trainer.model.params[-1]["kernel"].shape, 1e28, "float32"))
+    mse, mae = (t.numpy()[0] for t in trainer._errors(trainer.test))
+    assert np.isfinite(mse) and mse > 1e55 and np.isfinite(mae)
