@@ -10,7 +10,6 @@ import tensorflow as tf
 
 import nalu_tf
 from experiments import cli, recurrent_arithmetic
-from experiments.spec import LayerSpec
 from experiments.trainer import StackedModel
 from nalu_tf import maths
 from test_layers import ideal_hats

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, config, runner, static_arithmetic
+from experiments import cli, runner, static_arithmetic
 from experiments.trainer import MultiSeedTrainer, Training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -36,7 +36,8 @@ def test_fixed_sets_use_their_own_seeds_and_ranges():
     assert xv.min() >= 1 and xv.max() <= 2 and xt.min() >= 2 and xt.max() <= 6
     again = static_arithmetic.build(POINT)
     np.testing.assert_array_equal(again.validation[0], xv)
-    np.testing.assert_allclose(yt[:, 0], xt[:, :25].astype("float64").sum(1) * xt[:, 13:38].astype("float64").sum(1), rtol=1e-5)
+    for x, y in ((xv, yv), (xt, yt)):  # POINT's op is a * b
+        np.testing.assert_allclose(y[:, 0], x[:, :25].astype("float64").sum(1) * x[:, 13:38].astype("float64").sum(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("op", list(static_arithmetic.OPERATIONS))
