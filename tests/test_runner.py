@@ -1,5 +1,6 @@
 """The multi-seed runner end to end: smoke run, resume, determinism, seed equivalence, no leakage."""
 
+import io
 import json
 import pathlib
 
@@ -177,3 +178,43 @@ def test_huge_extrapolation_errors_stay_finite():
     trainer.model.params[-1]["kernel"].assign(np.full(trainer.model.params[-1]["kernel"].shape, 1e28, "float32"))
     mse, mae = (t.numpy()[0] for t in trainer._errors(trainer.test))
     assert np.isfinite(mse) and mse > 1e55 and np.isfinite(mae)
+
+
+def test_report_rebuilds_tables_and_figures_from_the_csvs_alone(tmp_path, capsys):
+    assert cli.main(["run", str(STATIC), "--profile", "smoke", "--results", str(tmp_path)]) == 0
+    out = tmp_path / "static_arithmetic"
+    table = (out / "table.md").read_text()
+    for name in ("summary.csv", "table.md", "figure.png"):
+        (out / name).unlink()
+    (out / "points").rename(tmp_path / "points-moved")  # nothing but runs.csv and provenance.json left
+    assert cli.main(["report", "--results", str(tmp_path)]) == 0
+    assert (out / "table.md").read_text() == table
+    assert (out / "figure.png").stat().st_size > 0 and (out / "summary.csv").exists()
+    assert (tmp_path / "README.md").exists()
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_shows_eta_as_a_bar_on_a_terminal_and_lines_in_logs(tty, monkeypatch):
+    # Log lines are at most one per 15 s, so the updates come at 20 s and 40 s.
+    clock = iter([0.0, 20.0, 20.0, 20.0, 40.0, 40.0, 40.0])
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(clock))
+    stream = _Stream(tty)
+    progress = runner.Progress(total=400, label="demo", stream=stream)
+    progress(100)  # a quarter done after 20 s: 60 s to go
+    progress(300)
+    text = stream.getvalue()
+    assert "25.0% 100/400 seed-steps" in text and "ETA 01:00" in text
+    assert "100.0% 400/400" in text and "ETA 00:00" in text
+    if tty:
+        assert text.startswith("\r[") and "\n" not in text
+    else:
+        assert not text.startswith("\r") and text.count("\n") == 2
