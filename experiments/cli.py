@@ -90,7 +90,7 @@ def command_reproduce(arguments):
         directory, wall = runner.run(item, arguments.results)
         report.report_experiment(directory)
         timings.append((item.name, wall))
-    report.report_all(arguments.results)
+    report.write_index(arguments.results)
     print("\nwall time per experiment:")
     for name, wall in timings:
         print(f"  {name:32s} {wall:8.0f} s")

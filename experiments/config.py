@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from experiments.schema import Anything, Choice, ConfigError, Integer, Number, Range
+from experiments.schema import Choice, ConfigError, Integer, Number, Range
 from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "paper")
@@ -282,7 +282,6 @@ def _validate(source, name, profile, merged, overrides):
         _check(source, "report.blocks", Choice(REPORT_BLOCKS), block)
     if "shade" in report:
         _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
-    report = {key: _check(source, f"report.{key}", Anything(), value) for key, value in report.items()}
 
     return Config(
         name=name,

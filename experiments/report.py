@@ -303,14 +303,27 @@ def report_experiment(directory):
 
 def report_all(results_root="results"):
     """Regenerate every experiment's tables and figures, then results/README.md; return the directories."""
-    done = []
-    for directory in sorted(pathlib.Path(results_root).glob("*/")):
-        if (directory / "runs.csv").exists() and (directory / "provenance.json").exists():
-            report_experiment(directory)
-            done.append(directory)
+    done = complete_experiments(results_root)
+    for directory in done:
+        report_experiment(directory)
+    write_index(results_root)
+    return done
+
+
+def complete_experiments(results_root):
+    """The experiment folders under ``results_root`` that hold a finished run."""
+    return [
+        directory
+        for directory in sorted(pathlib.Path(results_root).glob("*/"))
+        if (directory / "runs.csv").exists() and (directory / "provenance.json").exists()
+    ]
+
+
+def write_index(results_root="results"):
+    """Write results/README.md from the experiments' tables, figures and provenance."""
+    done = complete_experiments(results_root)
     if done:
         write_atomic(pathlib.Path(results_root) / "README.md", index_markdown(done))
-    return done
 
 
 def compute_time(directory, config):

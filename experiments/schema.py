@@ -115,8 +115,3 @@ class NamedRanges(Field):
                 except ValueError as error:
                     raise ValueError(f"{name}.{part}: {error}") from None
         return cleaned
-
-
-class Anything(Field):
-    def check(self, value):
-        return value

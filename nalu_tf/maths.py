@@ -108,7 +108,6 @@ class Unit:
     parameters: Callable[..., dict[str, Parameter]]
     forward: Callable[..., object]
     weights: Callable[[Mapping[str, object]], list]
-    options: tuple[str, ...] = ()
 
 
 def _nac_parameters(in_features, units, **_):
@@ -146,7 +145,6 @@ UNITS: dict[str, Unit] = {
             x, p["w_hat"], p["m_hat"], p["gate_kernel"], epsilon
         ),
         weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
-        options=("epsilon",),
     ),
     "dense": Unit(
         parameters=_dense_parameters,
@@ -154,7 +152,6 @@ UNITS: dict[str, Unit] = {
             x, p["kernel"], p.get("bias"), activation, p.get("alpha")
         ),
         weights=lambda p: [p["kernel"]],
-        options=("activation", "use_bias"),
     ),
 }
 
