@@ -1,12 +1,27 @@
 """nalu_tf: neural arithmetic units for Keras 3.
 
-Layers: :class:`NAC`, :class:`NALU`; recurrent cells: :class:`NACCell`, :class:`NALUCell`. The equations
+Layers: :class:`NAC`, :class:`NALU` (Trask et al. 2018) and :class:`NAU`, :class:`NMU` (Madsen & Johansen
+2020), :class:`INALU` (Schlor et al. 2020), :class:`RealNPU` (Heim et al. 2020), with the callback
+:class:`RegularizationRamp` for the NAU's and NMU's sparsity regulariser; recurrent cells: :class:`NACCell`, :class:`NALUCell`. The equations
 live once, in :mod:`nalu_tf.maths`, which the layers, the cells and the multi-seed trainer all call.
 """
 
 from nalu_tf import maths
 from nalu_tf.cells import NACCell, NALUCell
-from nalu_tf.layers import NAC, NALU
+from nalu_tf.initializers import CappedGlorotUniform
+from nalu_tf.layers import INALU, NAC, NALU, NAU, NMU, RealNPU, RegularizationRamp
 
-__all__ = ["NAC", "NALU", "NACCell", "NALUCell", "maths"]
+__all__ = [
+    "NAC",
+    "NALU",
+    "NAU",
+    "NMU",
+    "INALU",
+    "RealNPU",
+    "RegularizationRamp",
+    "CappedGlorotUniform",
+    "NACCell",
+    "NALUCell",
+    "maths",
+]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Keras 3 layers for the neural accumulator (NAC) and the neural arithmetic logic unit (NALU)."""
+"""Keras 3 layers: NAC and NALU (Trask et al. 2018) and the later units NAU, NMU, iNALU and RealNPU."""
 
 from __future__ import annotations
 
@@ -24,14 +24,26 @@ def check_epsilon(epsilon):
     return float(epsilon)
 
 
+def check_number(name, value, minimum=0.0):
+    """Return ``value`` as a float >= minimum, or raise ValueError naming the bad value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
+        raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
+    return float(value)
+
+
 def add_unit_weights(layer, unit_name, in_features, units, initializers_by_name):
-    """Create a unit's parameters on ``layer`` with ``add_weight`` and return them by name."""
+    """Create a unit's parameters on ``layer`` with ``add_weight`` and return them by name.
+
+    A parameter with a constraint in :mod:`nalu_tf.maths` (the NAU's and NMU's clamps) gets it as its
+    Keras constraint, which the optimiser applies after every update.
+    """
     params = {}
     for name, parameter in maths.UNITS[unit_name].parameters(in_features, units).items():
         params[name] = layer.add_weight(
             name=name,
             shape=parameter.shape,
             initializer=initializers_by_name[name],
+            constraint=parameter.constraint,
             trainable=True,
         )
     return params
@@ -148,3 +160,204 @@ class NALU(keras.layers.Layer):
             "m_hat_initializer": initializers.serialize(self.m_hat_initializer),
             "gate_initializer": initializers.serialize(self.gate_initializer),
         }
+
+
+class _UnitLayer(keras.layers.Layer):
+    """Shared plumbing of the layers below: parameters from ``maths.UNITS[unit_name]``, a forward pass
+    through the same maths, and, for units with a sparsity regulariser, a non-trainable
+    ``regularization_weight`` whose product with the regulariser is added to the model's losses.
+    """
+
+    unit_name = ""
+    initializer_arguments: dict = {}  # parameter name -> constructor argument holding its initialiser
+
+    def __init__(self, units, regularization=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_units(units)
+        self.regularization = check_number("regularization", regularization)
+        defaults = maths.UNITS[self.unit_name].parameters(1, 1)
+        for parameter, argument in self.initializer_arguments.items():
+            chosen = getattr(self, argument, None)
+            setattr(self, argument, initializers.get(defaults[parameter].initializer if chosen is None else chosen))
+
+    @property
+    def unit_options(self):
+        return {}
+
+    def build(self, input_shape):
+        chosen = {name: getattr(self, argument) for name, argument in self.initializer_arguments.items()}
+        self._params = add_unit_weights(self, self.unit_name, input_shape[-1], self.units, chosen)
+        for name, variable in self._params.items():
+            setattr(self, name, variable)
+        if maths.UNITS[self.unit_name].regularizer is not None:
+            self.regularization_weight = self.add_weight(
+                name="regularization_weight",
+                shape=(),
+                initializer=initializers.Constant(self.regularization),
+                trainable=False,
+            )
+
+    def call(self, inputs):
+        regularizer = maths.UNITS[self.unit_name].regularizer
+        if regularizer is not None:
+            self.add_loss(self.regularization_weight * regularizer(self._params))
+        return maths.UNITS[self.unit_name].forward(inputs, self._params, **self.unit_options)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = {**super().get_config(), "units": self.units}
+        if maths.UNITS[self.unit_name].regularizer is not None:
+            config["regularization"] = self.regularization
+        for argument in self.initializer_arguments.values():
+            config[argument] = initializers.serialize(getattr(self, argument))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NAU(_UnitLayer):
+    """Neural addition unit (Madsen & Johansen 2020).
+
+    ``z = x W`` with W clamped to [-1, 1] (in the forward pass, and as a constraint after every
+    optimiser step), no bias. Sparsity regulariser ``R = mean(min(|W|, 1 - |W|))``, added to the
+    model's losses times ``regularization_weight`` (ramp it with :class:`RegularizationRamp`).
+
+    Args:
+        units: number of outputs, >= 1.
+        regularization: initial regulariser weight, >= 0 (default 0: off unless ramped).
+        kernel_initializer: Keras initialiser; default Glorot uniform capped at [-1/2, 1/2].
+    """
+
+    unit_name = "nau"
+    initializer_arguments = {"kernel": "kernel_initializer"}
+
+    def __init__(self, units, regularization=0.0, kernel_initializer=None, **kwargs):
+        self.kernel_initializer = kernel_initializer
+        super().__init__(units, regularization, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NMU(_UnitLayer):
+    """Neural multiplication unit (Madsen & Johansen 2020).
+
+    ``z_j = prod_i (W_ij x_i + 1 - W_ij)`` with W clamped to [0, 1]. Sparsity regulariser
+    ``R = mean(min(W, 1 - W))``, weighted by ``regularization_weight`` as for :class:`NAU`.
+
+    Args:
+        units: number of outputs, >= 1.
+        regularization: initial regulariser weight, >= 0.
+        kernel_initializer: Keras initialiser; default U[1/4, 3/4] (mean 1/2, as published; the
+            published variance 1/4 is capped, as in the reference code, to stay inside [0, 1]).
+    """
+
+    unit_name = "nmu"
+    initializer_arguments = {"kernel": "kernel_initializer"}
+
+    def __init__(self, units, regularization=0.0, kernel_initializer=None, **kwargs):
+        self.kernel_initializer = kernel_initializer
+        super().__init__(units, regularization, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class INALU(_UnitLayer):
+    """Improved NALU (Schlor, Ring & Hotho 2020).
+
+    ``a = x W_a``; ``m = exp(min(log(|x| + eps) W_m, max_log))``;
+    ``s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|)``; ``g = sigmoid(b_g)``;
+    ``y = g * a + (1 - g) * m * s``, where ``W_a`` and ``W_m`` are NAC weights
+    (``tanh(w_hat) * sigmoid(m_hat)``) with their own parameters and the gate ``b_g`` (``gate_bias``) does
+    not read the input. The paper's gradient clipping is an optimiser setting in Keras
+    (``clipvalue``); the multi-seed trainer has ``clip_value`` and ``reinitialise_patience``.
+
+    Args:
+        units: number of outputs, >= 1.
+        epsilon: added to |x| before the logarithm, > 0.
+        max_log: the log path is clipped at ``exp(max_log)``, > 0 (default 20).
+        nac_initializer: initialiser of the four NAC parameters (Glorot uniform).
+        gate_initializer: initialiser of the gate bias (zeros: the gate starts at 1/2).
+    """
+
+    unit_name = "inalu"
+    initializer_arguments = {
+        "w_hat_add": "nac_initializer",
+        "m_hat_add": "nac_initializer",
+        "w_hat_mul": "nac_initializer",
+        "m_hat_mul": "nac_initializer",
+        "gate_bias": "gate_initializer",
+    }
+
+    def __init__(
+        self,
+        units,
+        epsilon=maths.DEFAULT_EPSILON,
+        max_log=maths.INALU_MAX_LOG,
+        nac_initializer=None,
+        gate_initializer=None,
+        **kwargs,
+    ):
+        self.nac_initializer = nac_initializer
+        self.gate_initializer = gate_initializer
+        super().__init__(units, **kwargs)
+        self.epsilon = check_epsilon(epsilon)
+        self.max_log = check_number("max_log", max_log, minimum=1e-12)
+
+    @property
+    def unit_options(self):
+        return {"epsilon": self.epsilon, "max_log": self.max_log}
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "max_log": self.max_log}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RealNPU(_UnitLayer):
+    """Real neural power unit (Heim, Pevny & Smidl 2020).
+
+    ``g = clip(relevance, 0, 1)``; ``r = g (|x| + eps) + (1 - g)``; ``k = g [x < 0]``;
+    ``z = exp(log(r) W) * cos(pi k W)``. An input with relevance 0 is replaced by the neutral 1; the
+    cosine gives the sign of (odd) powers of negative inputs.
+
+    Args:
+        units: number of outputs, >= 1.
+        epsilon: added to |x| inside the logarithm, > 0.
+        kernel_initializer: initialiser of W (Glorot uniform).
+        relevance_initializer: initialiser of the relevance gate (constant 1/2).
+    """
+
+    unit_name = "real_npu"
+    initializer_arguments = {"kernel": "kernel_initializer", "relevance": "relevance_initializer"}
+
+    def __init__(self, units, epsilon=maths.DEFAULT_EPSILON, kernel_initializer=None, relevance_initializer=None, **kwargs):
+        self.kernel_initializer = kernel_initializer
+        self.relevance_initializer = relevance_initializer
+        super().__init__(units, **kwargs)
+        self.epsilon = check_epsilon(epsilon)
+
+    @property
+    def unit_options(self):
+        return {"epsilon": self.epsilon}
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+class RegularizationRamp(keras.callbacks.Callback):
+    """Ramp the sparsity regulariser of every NAU and NMU in the model, as Madsen & Johansen (2020) do.
+
+    Before each training batch, each such layer's ``regularization_weight`` is set to
+    ``maximum * clip((step - start) / (end - start), 0, 1)`` where ``step`` is the optimiser's iteration
+    count (see :func:`nalu_tf.maths.regularization_ramp`).
+    """
+
+    def __init__(self, maximum=10.0, start=0, end=0):
+        super().__init__()
+        self.maximum = check_number("maximum", maximum)
+        self.start = int(check_number("start", start))
+        self.end = int(check_number("end", end))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        weight = maths.regularization_ramp(self.model.optimizer.iterations, self.maximum, self.start, self.end)
+        for layer in self.model._flatten_layers():
+            if hasattr(layer, "regularization_weight"):
+                layer.regularization_weight.assign(weight)

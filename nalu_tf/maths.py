@@ -16,11 +16,15 @@ forward function) in :data:`UNITS`, which is how the layers and the trainer find
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Mapping
 
-from keras import activations, ops
+from keras import activations, initializers, ops
+
+from nalu_tf.initializers import CappedGlorotUniform
 
 DEFAULT_EPSILON = 1e-7
+INALU_MAX_LOG = 20.0  # iNALU clips its log path at exp(20) (Schlor et al. 2020)
 
 
 def nac_weight(w_hat, m_hat):
@@ -50,6 +54,84 @@ def nalu(x, w_hat, m_hat, gate_kernel, epsilon=DEFAULT_EPSILON):
     gate = ops.sigmoid(ops.matmul(x, gate_kernel))
     # y = g * a + (1 - g) * m
     return gate * additive + (1.0 - gate) * multiplicative
+
+
+def nau(x, weight):
+    """Neural addition unit (Madsen & Johansen 2020): a linear map with W clamped to [-1, 1], no bias."""
+    # z = x clamp(W, -1, 1)
+    return ops.matmul(x, ops.clip(weight, -1.0, 1.0))
+
+
+def nmu(x, weight):
+    """Neural multiplication unit (Madsen & Johansen 2020): each output multiplies a gated subset of x.
+
+    ``W_ij = 1`` puts ``x_i`` in the product of output j; ``W_ij = 0`` replaces it with 1.
+    """
+    # z_j = prod_i (W_ij x_i + 1 - W_ij), W clamped to [0, 1]
+    weight = ops.expand_dims(ops.clip(weight, 0.0, 1.0), -3)  # (..., 1, in, out) against x (..., batch, in, 1)
+    return ops.prod(weight * ops.expand_dims(x, -1) + 1.0 - weight, axis=-2)
+
+
+def inalu(x, w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG):
+    """Improved NALU (Schlor, Ring & Hotho 2020).
+
+    Against the paper's NALU: the additive and multiplicative paths have separate weights, the log path
+    is clipped at ``exp(max_log)``, a sign term restores the sign of products of negative inputs, and the
+    gate is a learned per-output bias that does not read the input.
+    """
+    weight_add = nac_weight(w_hat_add, m_hat_add)
+    weight_mul = nac_weight(w_hat_mul, m_hat_mul)
+    # a = x W_a
+    additive = ops.matmul(x, weight_add)
+    # m = exp(min(log(|x| + eps) W_m, max_log))
+    magnitude = ops.exp(ops.minimum(ops.matmul(ops.log(ops.abs(x) + epsilon), weight_mul), max_log))
+    # s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|)
+    used = ops.expand_dims(ops.abs(weight_mul), -3)
+    sign = ops.prod(ops.expand_dims(ops.sign(x), -1) * used + 1.0 - used, axis=-2)
+    # g = sigmoid(b_g);  y = g * a + (1 - g) * m * s
+    gate = ops.sigmoid(gate_bias)
+    return gate * additive + (1.0 - gate) * magnitude * sign
+
+
+def real_npu(x, weight, relevance, epsilon=DEFAULT_EPSILON):
+    """Real neural power unit (Heim, Pevny & Smidl 2020): signed powers of the inputs, gated by relevance.
+
+    The relevance gate ``g`` (one per input, clipped to [0, 1]) blends each input towards the neutral 1:
+    an input with ``g = 0`` contributes nothing. ``k`` marks negative inputs (also gated), whose phase
+    ``pi W k`` gives the sign of odd powers.
+    """
+    gate = ops.clip(relevance, 0.0, 1.0)
+    # r = g (|x| + eps) + (1 - g);  k = g [x < 0]
+    r = gate * (ops.abs(x) + epsilon) + (1.0 - gate)
+    k = gate * ops.cast(x < 0, x.dtype)
+    # z = exp(log(r) W) * cos(pi k W)
+    return ops.exp(ops.matmul(ops.log(r), weight)) * ops.cos(math.pi * ops.matmul(k, weight))
+
+
+def nau_regularizer(weight, axis=None):
+    """Sparsity regulariser of the NAU: mean distance of the weights from {-1, 0, 1}."""
+    # R = mean_ij min(|W_ij|, 1 - |W_ij|)
+    magnitude = ops.abs(weight)
+    return ops.mean(ops.minimum(magnitude, 1.0 - magnitude), axis=axis)
+
+
+def nmu_regularizer(weight, axis=None):
+    """Sparsity regulariser of the NMU: mean distance of the weights from {0, 1}."""
+    # R = mean_ij min(W_ij, 1 - W_ij)
+    return ops.mean(ops.minimum(weight, 1.0 - weight), axis=axis)
+
+
+def regularization_ramp(step, maximum, start, end):
+    """Regulariser weight at ``step``: 0 until ``start``, rising linearly to ``maximum`` at ``end``.
+
+    Madsen & Johansen (2020) ramp the sparsity regulariser in this way, so it acts only once the loss
+    has found a rough solution. With ``end <= start`` the weight jumps to ``maximum`` at ``start``.
+    """
+    # lambda(t) = maximum * clip((t - start) / (end - start), 0, 1)
+    step = ops.cast(step, "float32")
+    if end <= start:
+        return ops.where(step >= start, maximum, 0.0)
+    return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
 
 
 def prelu(x, alpha):
@@ -90,10 +172,15 @@ def lstm_step(x_t, h, c, kernel, bias):
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """One trainable parameter of a unit: its shape and its default initialiser."""
+    """One trainable parameter of a unit: its shape, its default initialiser and its constraint.
+
+    ``initializer`` is anything ``keras.initializers.get`` accepts. ``constraint``, when given, maps the
+    parameter back into its allowed set after every optimiser step (the NAU's and NMU's clamps).
+    """
 
     shape: tuple[int, ...]
-    initializer: str
+    initializer: object
+    constraint: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,12 +189,14 @@ class Unit:
 
     ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes;
     ``forward(x, params, **options)`` computes the unit; ``weights(params)`` gives the matrices whose
-    distance from {-1, 0, 1} is the sparsity error.
+    distance from {-1, 0, 1} is the sparsity error; ``regularizer(params, axis)``, for units that have
+    one, is the sparsity regulariser (reduced over ``axis``: all axes by default, ``(1, 2)`` per seed).
     """
 
     parameters: Callable[..., dict[str, Parameter]]
     forward: Callable[..., object]
     weights: Callable[[Mapping[str, object]], list]
+    regularizer: Callable[..., object] | None = None
 
 
 def _nac_parameters(in_features, units, **_):
@@ -121,6 +210,37 @@ def _nalu_parameters(in_features, units, **_):
     return {
         **_nac_parameters(in_features, units),
         "gate_kernel": Parameter((in_features, units), "glorot_uniform"),
+    }
+
+
+def _clamp(low, high):
+    return lambda value: ops.clip(value, low, high)
+
+
+def _nau_parameters(in_features, units, **_):
+    return {"kernel": Parameter((in_features, units), CappedGlorotUniform(0.5), _clamp(-1.0, 1.0))}
+
+
+def _nmu_parameters(in_features, units, **_):
+    # Mean 1/2. The published variance 1/4 is capped, as in the reference code, so that the draw stays
+    # inside the clamp [0, 1]: U[1/4, 3/4] (variance 1/48).
+    return {"kernel": Parameter((in_features, units), initializers.RandomUniform(0.25, 0.75), _clamp(0.0, 1.0))}
+
+
+def _inalu_parameters(in_features, units, **_):
+    return {
+        "w_hat_add": Parameter((in_features, units), "glorot_uniform"),
+        "m_hat_add": Parameter((in_features, units), "glorot_uniform"),
+        "w_hat_mul": Parameter((in_features, units), "glorot_uniform"),
+        "m_hat_mul": Parameter((in_features, units), "glorot_uniform"),
+        "gate_bias": Parameter((units,), "zeros"),  # the gate starts half way, sigmoid(0) = 1/2
+    }
+
+
+def _real_npu_parameters(in_features, units, **_):
+    return {
+        "kernel": Parameter((in_features, units), "glorot_uniform"),
+        "relevance": Parameter((in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0)),
     }
 
 
@@ -145,6 +265,30 @@ UNITS: dict[str, Unit] = {
             x, p["w_hat"], p["m_hat"], p["gate_kernel"], epsilon
         ),
         weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
+    ),
+    "nau": Unit(
+        parameters=_nau_parameters,
+        forward=lambda x, p: nau(x, p["kernel"]),
+        weights=lambda p: [ops.clip(p["kernel"], -1.0, 1.0)],
+        regularizer=lambda p, axis=None: nau_regularizer(p["kernel"], axis),
+    ),
+    "nmu": Unit(
+        parameters=_nmu_parameters,
+        forward=lambda x, p: nmu(x, p["kernel"]),
+        weights=lambda p: [ops.clip(p["kernel"], 0.0, 1.0)],
+        regularizer=lambda p, axis=None: nmu_regularizer(p["kernel"], axis),
+    ),
+    "inalu": Unit(
+        parameters=_inalu_parameters,
+        forward=lambda x, p, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG: inalu(
+            x, p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"], epsilon, max_log
+        ),
+        weights=lambda p: [nac_weight(p["w_hat_add"], p["m_hat_add"]), nac_weight(p["w_hat_mul"], p["m_hat_mul"])],
+    ),
+    "real_npu": Unit(
+        parameters=_real_npu_parameters,
+        forward=lambda x, p, epsilon=DEFAULT_EPSILON: real_npu(x, p["kernel"], p["relevance"], epsilon),
+        weights=lambda p: [p["kernel"]],
     ),
     "dense": Unit(
         parameters=_dense_parameters,
@@ -179,6 +323,7 @@ class Cell:
     step: Callable[..., tuple]
     weights: Callable[[Mapping[str, object]], list]
     state_count: int = 1
+    regularizer: Callable[..., object] | None = None
 
 
 def _unit_cell(name):
@@ -190,6 +335,7 @@ def _unit_cell(name):
         parameters=lambda in_features, units, **options: UNITS[name].parameters(in_features + units, units, **options),
         step=step,
         weights=UNITS[name].weights,
+        regularizer=UNITS[name].regularizer,
     )
 
 
@@ -201,6 +347,10 @@ def _lstm_step(x_t, states, params):
 CELLS: dict[str, Cell] = {
     "nac": _unit_cell("nac"),
     "nalu": _unit_cell("nalu"),
+    "nau": _unit_cell("nau"),
+    "nmu": _unit_cell("nmu"),
+    "inalu": _unit_cell("inalu"),
+    "real_npu": _unit_cell("real_npu"),
     "dense": _unit_cell("dense"),  # a simple RNN: h_t = f([x_t, h_{t-1}] K + b)
     "lstm": Cell(
         parameters=lambda in_features, units, **_: {
