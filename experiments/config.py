@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from experiments.schema import Choice, ConfigError, Integer, Number, Range
+from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range
 from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "paper")
@@ -31,10 +31,26 @@ TRAINING_SCHEMA = {
     "eval_every": Integer(minimum=1),
     "data_stream": Choice(DATA_STREAMS),
     "data_seed": Integer(minimum=0),
+    "regularization": Number(minimum=0),
+    "regularization_start": Integer(minimum=0),
+    "regularization_end": Integer(minimum=0),
+    "clip_value": Optional(Number(minimum=0, exclusive_minimum=True)),
+    "reinitialise_patience": Integer(minimum=0),
+    "reinitialise_above": Number(minimum=0),
 }
-TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0}
-REPORT_KEYS = ("rows", "columns", "title", "paper", "blocks", "shade", "x_label", "notes")
-REPORT_BLOCKS = ("score", "mse", "mae", "success")
+TRAINING_DEFAULTS = {
+    "data_stream": "independent",
+    "data_seed": 0,
+    "regularization": 0.0,
+    "regularization_start": 0,
+    "regularization_end": 0,
+    "clip_value": None,
+    "reinitialise_patience": 0,
+    "reinitialise_above": 0.0,
+}
+REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure")
+REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved")
+REPORT_FIGURES = ("scores", "success_heatmap")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
 
 
@@ -280,6 +296,8 @@ def _validate(source, name, profile, merged, overrides):
             _check(source, f"report.{key}", Choice(grid), report[key])
     for block in report.get("blocks", []):
         _check(source, "report.blocks", Choice(REPORT_BLOCKS), block)
+    if "figure" in report:
+        _check(source, "report.figure", Choice(REPORT_FIGURES), report["figure"])
     if "shade" in report:
         _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
 

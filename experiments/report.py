@@ -87,13 +87,13 @@ def _format(value):
     return f"{value:.3g}" if 1e-3 <= magnitude < 1e5 else f"{value:.2e}"
 
 
-def _pivot_block(summary, rows, columns, cell, paper=None):
+def _pivot_block(summary, rows, columns, cell, paper=None, paper_label="paper (recalled)"):
     """A Markdown table: one line per ``rows`` value, one column per ``columns`` value (one column when
     the grid has a single axis), and the paper's numbers in a last column where given."""
     row_values = list(dict.fromkeys(summary[rows]))
     column_values = list(dict.fromkeys(summary[columns])) if columns != rows else [None]
     labels = ["value"] if columns == rows else [str(c) for c in column_values]
-    header = [rows, *labels] + ([f"paper (recalled): {' / '.join(labels)}"] if paper else [])
+    header = [rows, *labels] + ([f"{paper_label}: {' / '.join(labels)}"] if paper else [])
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     for value in row_values:
         cells = []
@@ -117,13 +117,14 @@ def table_markdown(summary, provenance):
     rows, columns, others = layout(config)
     blocks = report.get("blocks", ["score", "mse", "success"])
     paper = report.get("paper", {})
+    paper_label = report.get("paper_label", "paper (recalled)")
     environment = provenance["environment"]
     lines = [
         f"# {report.get('title', config['name'])}",
         "",
         f"Profile `{config['profile']}`: {len(config['seeds'])} seeds per cell, {config['training']['steps']} steps, "
         f"batch {config['training']['batch_size']}, Adam lr {config['training']['learning_rate']}, "
-        f"{config['training']['data_stream']} data streams. Commit "
+        f"{config['training']['data_stream']} data streams{_regularization_text(config['training'])}. Commit "
         f"`{', '.join(provenance.get('git_commits_of_points', [provenance['git_commit']]))}`, "
         f"TensorFlow {environment['tensorflow']}, Keras {environment['keras']}, {environment['device']}.",
         "",
@@ -155,24 +156,43 @@ def table_markdown(summary, provenance):
             if "score" in blocks:
                 table_reference = reference.get(part) if isinstance(reference, dict) else None
                 lines += ["", f"### {title}: normalised score (random init = 100)", ""]
-                lines += _pivot_block(block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference)
+                lines += _pivot_block(
+                    block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference, paper_label
+                )
             for metric in ("mse", "mae"):
                 if metric in blocks:
                     lines += ["", f"### {title}: {metric.upper()}, median [q25, q75]", ""]
                     lines += _pivot_block(block, rows, columns, lambda r, n=f"{part}_{metric}": _spread(r, n))
         if "success" in blocks:
             lines += ["", "### Success rate [Wilson 95%], diverged seeds", ""]
+            success_reference = reference.get("success") if isinstance(reference, dict) else None
             lines += _pivot_block(
                 block,
                 rows,
                 columns,
                 lambda r: f"{100 * r['success_rate']:.0f}% [{100 * r['success_low']:.0f}, "
                 f"{100 * r['success_high']:.0f}], {int(r['diverged'])} div",
+                success_reference,
+                paper_label,
+            )
+        if "solved" in blocks:
+            lines += ["", "### Median solved-at step (successful seeds only; - when none) and median sparsity error", ""]
+            lines += _pivot_block(
+                block, rows, columns, lambda r: f"{_format(r['solved_at_median'])}; {_format(r['sparsity_error_median'])}"
             )
         elif block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
             lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))
     return "\n".join(lines) + "\n"
+
+
+def _regularization_text(training):
+    if not training.get("regularization"):
+        return ""
+    return (
+        f", sparsity regulariser (NAU, NMU) weight ramped 0 -> {_format(training['regularization'])} over steps "
+        f"{training['regularization_start']}-{training['regularization_end']}"
+    )
 
 
 def _save(figure_, path):
@@ -283,6 +303,50 @@ def figure(summary, provenance, path):
     _save(figure_, path)
 
 
+def success_heatmap(summary, provenance, path):
+    """Success rate per (rows, columns) cell as a heatmap, one panel per value of the remaining axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = provenance["config"]
+    report = config.get("report", {})
+    rows, columns, others = layout(config)
+    row_values = list(dict.fromkeys(summary[rows]))
+    column_values = list(dict.fromkeys(summary[columns]))
+    groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
+    count = min(2, len(groups))
+    panel_rows = -(-len(groups) // count)
+    figure_, axes = plt.subplots(
+        panel_rows, count, figsize=(0.75 * len(column_values) * count + 2.5, 0.42 * len(row_values) * panel_rows + 1.6),
+        squeeze=False,
+    )
+    image = None
+    for axis, (key, block) in zip(axes.flat, groups):
+        rates = np.full((len(row_values), len(column_values)), np.nan)
+        for _, row in block.iterrows():
+            rates[row_values.index(row[rows]), column_values.index(row[columns])] = 100 * row["success_rate"]
+        image = axis.imshow(rates, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+        for (i, j), value in np.ndenumerate(rates):
+            if np.isfinite(value):
+                axis.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7, color="white" if value < 60 else "black")
+        axis.set_xticks(range(len(column_values)), column_values, rotation=45, ha="right", fontsize=8)
+        axis.set_yticks(range(len(row_values)), row_values, fontsize=8)
+        if others:
+            key = key if isinstance(key, tuple) else (key,)
+            axis.set_title(", ".join(f"{a} = {v}" for a, v in zip(others, key)), fontsize=9)
+    for axis in axes.flat[len(groups) :]:
+        axis.set_visible(False)
+    figure_.colorbar(image, ax=axes.ravel().tolist(), label="success rate (%)", shrink=0.8)
+    figure_.suptitle(
+        f"{report.get('title', config['name'])}\nprofile {config['profile']}, {len(config['seeds'])} seeds, "
+        f"{config['training']['steps']:,} steps",
+        fontsize=9,
+    )
+    _save(figure_, path)
+
+
 def report_experiment(directory):
     """Regenerate summary.csv, table.md and figure.png of one results directory."""
     directory = pathlib.Path(directory)
@@ -296,6 +360,8 @@ def report_experiment(directory):
         curve_figure(pd.read_csv(directory / "curves.csv"), provenance, directory / "figure.png")
         if rows != columns:
             figure(summary, provenance, directory / "scores.png")
+    elif provenance["config"].get("report", {}).get("figure") == "success_heatmap":
+        success_heatmap(summary, provenance, directory / "figure.png")
     else:
         figure(summary, provenance, directory / "figure.png")
     return summary

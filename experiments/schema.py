@@ -60,6 +60,21 @@ class Number(Field):
         return float(value)
 
 
+class Optional(Field):
+    """``null`` (None) or a value of the wrapped field."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def check(self, value):
+        if value is None:
+            return None
+        try:
+            return self.field.check(value)
+        except ValueError as error:
+            raise ValueError(f"{error} (or null)") from None
+
+
 class IntegerList(Field):
     """A non-empty list of integers, each >= minimum, in increasing order."""
 

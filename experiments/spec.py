@@ -50,7 +50,14 @@ class Task:
 
 @dataclasses.dataclass(frozen=True)
 class Training:
-    """Optimisation settings shared by every experiment."""
+    """Optimisation settings shared by every experiment.
+
+    ``regularization`` is the largest weight of the units' sparsity regularisers (NAU, NMU), reached by a
+    linear ramp from ``regularization_start`` to ``regularization_end`` (Madsen & Johansen 2020); 0 turns
+    it off. ``clip_value`` clips every gradient element (None: off). ``reinitialise_patience`` > 0 redraws
+    the parameters of a seed whose validation MSE has not improved for that many evaluations while it is
+    above ``reinitialise_above`` (iNALU's restart of stalled runs; the best model so far is kept).
+    """
 
     steps: int
     batch_size: int
@@ -58,3 +65,9 @@ class Training:
     eval_every: int
     data_stream: str = "independent"
     data_seed: int = 0
+    regularization: float = 0.0
+    regularization_start: int = 0
+    regularization_end: int = 0
+    clip_value: float | None = None
+    reinitialise_patience: int = 0
+    reinitialise_above: float = 0.0

@@ -44,12 +44,20 @@ NEARLY_PERFECT = {
 
 
 def models(epsilon):
-    """The two-layer models of Table 1 (static), by name."""
+    """The two-layer models, by name: Table 1 (static) of Trask et al. and the later units.
+
+    As in Madsen & Johansen (2020), a multiplicative unit that cannot add (NMU, RealNPU) sits on an NAU
+    first layer, which forms a and b; NAU, iNALU, NAC and NALU are used for both layers.
+    """
     return {
         "relu6": [LayerSpec("dense", 2, {"activation": "relu6"}), LayerSpec("dense", 1)],
         "linear": [LayerSpec("dense", 2), LayerSpec("dense", 1)],
         "nac": [LayerSpec("nac", 2), LayerSpec("nac", 1)],
         "nalu": [LayerSpec("nalu", 2, {"epsilon": epsilon}), LayerSpec("nalu", 1, {"epsilon": epsilon})],
+        "nau": [LayerSpec("nau", 2), LayerSpec("nau", 1)],
+        "nmu": [LayerSpec("nau", 2), LayerSpec("nmu", 1)],
+        "inalu": [LayerSpec("inalu", 2, {"epsilon": epsilon}), LayerSpec("inalu", 1, {"epsilon": epsilon})],
+        "real_npu": [LayerSpec("nau", 2), LayerSpec("real_npu", 1, {"epsilon": epsilon})],
     }
 
 

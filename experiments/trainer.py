@@ -34,9 +34,10 @@ def initial_value(initializer, shape, seed):
     return keras.ops.convert_to_numpy(type(initializer).from_config(config)(shape, "float32"))
 
 
-def parameter_seed(seed, layer_index, name):
-    """A 31-bit seed that depends only on the run seed, the layer and the parameter name."""
-    state = np.random.SeedSequence([seed, layer_index, zlib.crc32(name.encode())]).generate_state(1)
+def parameter_seed(seed, layer_index, name, restart=0):
+    """A 31-bit seed that depends only on the run seed, the layer, the parameter name and the restart."""
+    entropy = [seed, layer_index, zlib.crc32(name.encode())] + ([restart] if restart else [])
+    state = np.random.SeedSequence(entropy).generate_state(1)
     return int(state[0] % (2**31 - 1))
 
 
@@ -51,21 +52,32 @@ class StackedModel:
         self.layers = list(layers)
         self.seed_count = len(seeds)
         self.params = []
+        self.specs = []
         in_features = input_size
         for index, layer in enumerate(self.layers):
-            maths_of = maths.CELLS if layer.recurrent else maths.UNITS
-            specs = maths_of[layer.unit].parameters(in_features, layer.units, **layer.options)
+            specs = self._maths(layer).parameters(in_features, layer.units, **layer.options)
             params = {}
             for name, spec in specs.items():
-                values = np.stack(
-                    [initial_value(spec.initializer, spec.shape, parameter_seed(s, index, name)) for s in seeds]
-                )
-                # Vectors get a batch axis so they broadcast against x of shape (seeds, batch, features).
-                if len(spec.shape) == 1:
-                    values = values[:, None, :]
-                params[name] = keras.Variable(values, name=f"layer{index}_{name}")
+                params[name] = keras.Variable(self.initial_values(spec, index, name, seeds), name=f"layer{index}_{name}")
+                # The optimiser applies a variable's constraint after each update (the NAU's and NMU's clamps).
+                params[name].constraint = spec.constraint
             self.params.append(params)
+            self.specs.append(specs)
             in_features = layer.units
+
+    @staticmethod
+    def _maths(layer):
+        return (maths.CELLS if layer.recurrent else maths.UNITS)[layer.unit]
+
+    @staticmethod
+    def initial_values(spec, layer_index, name, seeds, restarts=None):
+        """Stacked initial values of one parameter for ``seeds`` (at their ``restarts``-th draw, 0 first)."""
+        restarts = restarts if restarts is not None else [0] * len(seeds)
+        values = np.stack(
+            [initial_value(spec.initializer, spec.shape, parameter_seed(s, layer_index, name, r)) for s, r in zip(seeds, restarts)]
+        )
+        # Vectors get a batch axis so they broadcast against x of shape (seeds, batch, features).
+        return values[:, None, :] if len(spec.shape) == 1 else values
 
     @property
     def variables(self):
@@ -106,9 +118,18 @@ class StackedModel:
         errors = [
             maths.sparsity_error(weight, axis=(1, 2))
             for layer, layer_params in zip(self.layers, params or self.params)
-            for weight in (maths.CELLS if layer.recurrent else maths.UNITS)[layer.unit].weights(layer_params)
+            for weight in self._maths(layer).weights(layer_params)
         ]
         return tf.reduce_max(tf.stack(errors), axis=0)
+
+    def regularizer(self):
+        """Per seed, the sum over layers of the units' sparsity regularisers (zeros if none has one)."""
+        terms = [
+            self._maths(layer).regularizer(params, axis=(1, 2))
+            for layer, params in zip(self.layers, self.params)
+            if self._maths(layer).regularizer is not None
+        ]
+        return tf.add_n(terms) if terms else tf.zeros(self.seed_count)
 
 
 PHILOX = 1  # algorithm id of tf.raw_ops.StatelessRandomUniformV2
@@ -173,8 +194,8 @@ class MultiSeedTrainer:
     ``run(progress)`` returns a dict of NumPy arrays, one entry per seed: interpolation and extrapolation
     MSE of the selected model (the step with the lowest validation MSE), the same for the randomly
     initialised model, the selected step, the solved-at step (first evaluation where the extrapolation
-    MSE met the success threshold, -1 if never), the sparsity error and a diverged flag (any non-finite
-    loss or evaluation).
+    MSE met the success threshold, -1 if never), the sparsity error, a diverged flag (any non-finite
+    loss or evaluation) and the number of restarts of stalled seeds.
     """
 
     def __init__(self, task: Task, seeds, training: Training):
@@ -186,7 +207,8 @@ class MultiSeedTrainer:
         count = len(self.seeds)
         self.model = StackedModel(task.layers, task.input_size, self.seeds)
         self.best = [{k: keras.Variable(v.value, name=f"best_{k}") for k, v in p.items()} for p in self.model.params]
-        self.optimizer = keras.optimizers.Adam(training.learning_rate)
+        clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
+        self.optimizer = keras.optimizers.Adam(training.learning_rate, **clipping)
         self.optimizer.build(self.model.variables)
         self.step = tf.Variable(0, dtype=tf.int64)
         self.diverged = tf.Variable(tf.zeros(count, tf.bool))
@@ -197,6 +219,8 @@ class MultiSeedTrainer:
         self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
         self.probe_predictions = None
         self.sweep_errors = []
+        self.restarts = np.zeros(count, np.int64)
+        self.stale_evaluations = np.zeros(count, np.int64)
 
     def _errors(self, data, params=None):
         """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks.
@@ -234,6 +258,10 @@ class MultiSeedTrainer:
                 per_seed = tf.reduce_mean(tf.square(self.model(x) - y), axis=[1, 2])
                 # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
                 loss = tf.reduce_sum(per_seed)
+                if self.training.regularization > 0:
+                    t = self.training
+                    weight = maths.regularization_ramp(step, t.regularization, t.regularization_start, t.regularization_end)
+                    loss += weight * tf.reduce_sum(self.model.regularizer())
             gradients = tape.gradient(loss, self.model.variables)
             self.optimizer.apply(gradients, self.model.variables)
             self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))
@@ -264,6 +292,27 @@ class MultiSeedTrainer:
             self.model.sparsity_error(self.best),
         )
 
+    def _restart_stalled(self, validation):
+        """Redraw the parameters (and clear the Adam moments) of seeds whose validation MSE has stalled."""
+        improved = self.best_step.numpy() == int(self.step.numpy())
+        self.stale_evaluations = np.where(improved, 0, self.stale_evaluations + 1)
+        stalled = (self.stale_evaluations >= self.training.reinitialise_patience) & ~(
+            validation <= self.training.reinitialise_above
+        )
+        if not stalled.any():
+            return
+        self.restarts += stalled
+        self.stale_evaluations[stalled] = 0
+        for index, (params, specs) in enumerate(zip(self.model.params, self.model.specs)):
+            for name, variable in params.items():
+                fresh = self.model.initial_values(specs[name], index, name, self.seeds, self.restarts)
+                mask = stalled.reshape([-1] + [1] * (fresh.ndim - 1))
+                variable.assign(np.where(mask, fresh, variable.numpy()))
+        for slot in self.optimizer.variables:  # per-variable moments carry the leading seed axis
+            if len(slot.shape) >= 2 and slot.shape[0] == len(self.seeds):
+                mask = stalled.reshape([-1] + [1] * (len(slot.shape) - 1))
+                slot.assign(np.where(mask, 0.0, slot.numpy()).astype(slot.dtype))
+
     def run(self, progress=None):
         """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics.
 
@@ -277,8 +326,10 @@ class MultiSeedTrainer:
         while done < self.training.steps:
             chunk = min(self.training.eval_every, self.training.steps - done)
             self._train(tf.constant(chunk, tf.int64))
-            self._evaluate()
+            validation = self._evaluate()[0].numpy()
             done += chunk
+            if self.training.reinitialise_patience:
+                self._restart_stalled(validation)
             if progress is not None:
                 progress(chunk * len(self.seeds))
         interpolation, interpolation_mae, extrapolation, extrapolation_mae, sparsity = (
@@ -309,5 +360,6 @@ class MultiSeedTrainer:
             "success": success,
             "sparsity_error": sparsity,
             "diverged": diverged,
+            "restarts": self.restarts.copy(),
             "wall_time_s": np.full(len(self.seeds), time.perf_counter() - started),
         }

@@ -86,11 +86,29 @@ def inalu(x, w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias, epsilon=DEFA
     # m = exp(min(log(|x| + eps) W_m, max_log))
     magnitude = ops.exp(ops.minimum(ops.matmul(ops.log(ops.abs(x) + epsilon), weight_mul), max_log))
     # s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|)
-    used = ops.expand_dims(ops.abs(weight_mul), -3)
-    sign = ops.prod(ops.expand_dims(ops.sign(x), -1) * used + 1.0 - used, axis=-2)
+    sign = _inalu_sign(x, ops.abs(weight_mul))
     # g = sigmoid(b_g);  y = g * a + (1 - g) * m * s
     gate = ops.sigmoid(gate_bias)
     return gate * additive + (1.0 - gate) * magnitude * sign
+
+
+def _inalu_sign(x, used):
+    """``prod_i (sign(x_i) u_ij + 1 - u_ij)`` for ``u = |W_m|`` in [0, 1], computed with two matmuls.
+
+    The factor is 1 for x_i > 0, ``1 - u`` for x_i = 0 and ``1 - 2u`` for x_i < 0, so the product is
+    ``exp(sum of log|factor|) * (-1)^(number of negative factors)``. A direct product over an
+    (batch, in, out) tensor costs ~in times more and dominated training time with 100 inputs. A factor
+    of exactly 0 contributes log(1e-37) instead of -inf (the product is then ~1e-37 instead of 0), which
+    keeps the matmuls free of 0 * inf.
+    """
+    negative = ops.cast(x < 0, x.dtype)
+    zero = ops.cast(ops.equal(x, 0), x.dtype)
+    tiny = 1e-37
+    log_magnitude = ops.matmul(zero, ops.log(ops.maximum(1.0 - used, tiny))) + ops.matmul(
+        negative, ops.log(ops.maximum(ops.abs(1.0 - 2.0 * used), tiny))
+    )
+    flips = ops.matmul(negative, ops.cast(2.0 * used > 1.0, x.dtype))
+    return ops.exp(log_magnitude) * ops.cos(math.pi * flips)
 
 
 def real_npu(x, weight, relevance, epsilon=DEFAULT_EPSILON):

@@ -175,3 +175,12 @@ def test_default_initialisers():
 def test_bad_arguments_raise_value_error_naming_the_value(make, value):
     with pytest.raises(ValueError, match=re.escape(repr(value))):
         make(value)
+
+
+def test_inalu_sign_term_equals_the_direct_product_with_zeros_and_negatives():
+    rng = np.random.default_rng(7)
+    x = rng.choice([-2.0, -0.5, 0.0, 0.7, 3.0], size=(32, 5))
+    used = rng.uniform(0, 1, size=(5, 3))
+    used[0, 0], used[1, 1] = 1.0, 0.5  # factors of exactly 0 for x = 0 and x < 0
+    direct = np.prod(np.sign(x)[:, :, None] * used[None] + 1 - used[None], axis=1)
+    np.testing.assert_allclose(maths._inalu_sign(x, used).numpy(), direct, rtol=1e-9, atol=1e-30)

@@ -1,0 +1,132 @@
+"""Single-module arithmetic benchmark (Mistry, Farrahi & Hare 2021): y = a op b from two inputs.
+
+One layer, 2 -> 1, of the unit under test learns ``a op b`` with a and b drawn from an interpolation
+range, and is tested on an extrapolation range (a single interval, or a union of intervals that are
+sampled in proportion to their lengths). Both inputs come from the same range.
+
+Success (as in Madsen & Johansen 2020): the extrapolation MSE is below that of a nearly perfect
+solution, every ideal weight off by +eps. With negative inputs possible, the nearly perfect solution of
+a multiplicative op is written with signs kept: sign(a)|a|^(1+eps) sign(b)|b|^(+-1+eps); for positive
+inputs this is the static task's definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from experiments import schema
+from experiments.spec import LayerSpec, Task
+
+
+def _signed_power(x, power):
+    return np.sign(x) * np.abs(x) ** power
+
+
+OPERATIONS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+
+NEARLY_PERFECT = {
+    "add": lambda a, b, e: (1 + e) * a + (1 + e) * b,
+    "sub": lambda a, b, e: (1 + e) * a + (-1 + e) * b,
+    "mul": lambda a, b, e: _signed_power(a, 1 + e) * _signed_power(b, 1 + e),
+    "div": lambda a, b, e: _signed_power(a, 1 + e) * _signed_power(b, -1 + e),
+}
+
+UNITS = ("nac", "nalu", "nau", "nmu", "inalu", "real_npu", "linear")
+
+
+def model(unit, epsilon):
+    """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias."""
+    if unit == "linear":
+        return [LayerSpec("dense", 1)]
+    options = {"epsilon": epsilon} if unit in ("nalu", "inalu", "real_npu") else {}
+    return [LayerSpec(unit, 1, options)]
+
+
+class Intervals(schema.Field):
+    """``[lo, hi]`` or a list of such pairs (a union of disjoint intervals), each with lo < hi."""
+
+    def check(self, value):
+        pairs = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
+        return [schema.Range().check(pair) for pair in pairs]
+
+
+class NamedIntervals(schema.Field):
+    """Named ranges ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi] or [[lo, hi], ...]}}``."""
+
+    def check(self, value):
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"{value!r} is not allowed; must be a mapping of names to ranges")
+        cleaned = {}
+        for name, ranges in value.items():
+            if not isinstance(ranges, dict) or set(ranges) != {"interpolation", "extrapolation"}:
+                raise ValueError(f"{name}: {ranges!r} must have exactly the keys interpolation, extrapolation")
+            try:
+                cleaned[str(name)] = {
+                    "interpolation": schema.Range().check(ranges["interpolation"]),
+                    "extrapolation": Intervals().check(ranges["extrapolation"]),
+                }
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return cleaned
+
+
+AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task["ranges"])}
+
+TASK_SCHEMA = {
+    "ranges": NamedIntervals(),
+    "validation_size": schema.Integer(minimum=1),
+    "test_size": schema.Integer(minimum=1),
+    "validation_seed": schema.Integer(minimum=0),
+    "test_seed": schema.Integer(minimum=0),
+    "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+}
+
+
+def sample_intervals(rng, intervals, shape):
+    """Uniform draws from a union of intervals, each picked in proportion to its length."""
+    lengths = np.array([high - low for low, high in intervals])
+    which = rng.choice(len(intervals), size=shape, p=lengths / lengths.sum())
+    lows = np.array([low for low, _ in intervals])[which]
+    return lows + lengths[which] * rng.uniform(size=shape)
+
+
+def fixed_set(point, intervals, rows, seed):
+    """(x, op(x0, x1)) of ``rows`` inputs drawn from ``intervals``; targets computed in float64."""
+    x = sample_intervals(np.random.default_rng(seed), intervals, (rows, 2))
+    y = OPERATIONS[point["op"]](x[:, 0], x[:, 1])[:, None]
+    return x.astype("float32"), y.astype("float32")
+
+
+def nearly_perfect_mse(x, point):
+    """MSE on x of the ideal single layer with every weight off by +success_epsilon."""
+    x = np.asarray(x, dtype="float64")
+    exact = OPERATIONS[point["op"]](x[:, 0], x[:, 1])
+    off = NEARLY_PERFECT[point["op"]](x[:, 0], x[:, 1], point["success_epsilon"])
+    return float(np.mean((off - exact) ** 2))
+
+
+def build(point):
+    """The Task of one grid point."""
+    ranges = point["ranges"][point["range"]]
+    low, high = ranges["interpolation"]
+    operation = OPERATIONS[point["op"]]
+
+    def sample(draw, batch_size):
+        x = draw((batch_size, 2), low, high)
+        return x, operation(x[..., :1], x[..., 1:])
+
+    test = fixed_set(point, ranges["extrapolation"], point["test_size"], point["test_seed"])
+    return Task(
+        input_size=2,
+        layers=model(point["unit"], point["epsilon"]),
+        sample=sample,
+        validation=fixed_set(point, [ranges["interpolation"]], point["validation_size"], point["validation_seed"]),
+        test=test,
+        success_threshold=nearly_perfect_mse(test[0], point),
+    )
