@@ -49,7 +49,7 @@ TRAINING_DEFAULTS = {
     "reinitialise_above": 0.0,
 }
 REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure")
-REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved")
+REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
 REPORT_FIGURES = ("scores", "success_heatmap")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
 

@@ -111,7 +111,33 @@ def _spread(row, name):
     return f"{_format(row[f'{name}_median'])} [{_format(row[f'{name}_q25'])}, {_format(row[f'{name}_q75'])}]"
 
 
-def table_markdown(summary, provenance):
+def dataset_of(runs):
+    """The dataset named in the rows (tasks that record one), else None."""
+    if "dataset" not in runs:
+        return None
+    return ", ".join(str(name) for name in dict.fromkeys(runs["dataset"].dropna()))
+
+
+def sweep_block(curves, rows, x_label):
+    """Table 2's shape: one line per ``rows`` value, accuracy and MAE at each swept value (means over
+    seeds; accuracy with its range over seeds)."""
+    values = sorted(dict.fromkeys(curves["x"]))
+    lines = []
+    for title, cell in (
+        ("Accuracy (%), mean over seeds [min, max]", lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.0f}, {100 * r['accuracy_max']:.0f}]"),
+        ("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"])),
+    ):
+        if "accuracy_mean" not in curves and title.startswith("Accuracy"):
+            continue
+        lines += ["", f"### {title}", "", "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |"]
+        lines += ["|" + "---|" * (len(values) + 1)]
+        for name, group in curves.groupby(rows, sort=False):
+            by_x = {row["x"]: row for _, row in group.iterrows()}
+            lines.append("| " + " | ".join([str(name), *(cell(by_x[v]) if v in by_x else "-" for v in values)]) + " |")
+    return lines
+
+
+def table_markdown(summary, provenance, curves=None, dataset=None):
     config = provenance["config"]
     report = config.get("report", {})
     rows, columns, others = layout(config)
@@ -120,7 +146,7 @@ def table_markdown(summary, provenance):
     paper_label = report.get("paper_label", "paper (recalled)")
     environment = provenance["environment"]
     lines = [
-        f"# {report.get('title', config['name'])}",
+        f"# {report.get('title', config['name'])}" + (f" — data: {dataset}" if dataset else ""),
         "",
         f"Profile `{config['profile']}`: {len(config['seeds'])} seeds per cell, {config['training']['steps']} steps, "
         f"batch {config['training']['batch_size']}, Adam lr {config['training']['learning_rate']}, "
@@ -141,6 +167,11 @@ def table_markdown(summary, provenance):
             "Success: extrapolation MSE below that of the nearly perfect solution (every ideal weight off by "
             "1e-5; Madsen & Johansen 2020), with a Wilson 95% interval."
         ]
+    if dataset:
+        lines += [f"Dataset: **{dataset}**."]
+    if "sweep" in blocks and curves is not None:
+        lines += ["Selected models (on interpolation validation data), measured on test sequences of each length."]
+        lines += sweep_block(curves, rows, report.get("x_label", "x"))
     groups = summary.groupby(others, sort=False) if others else [((), summary)]
     for key, block in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -203,6 +234,36 @@ def _save(figure_, path):
     figure_.savefig(temporary, dpi=110)
     plt.close(figure_)
     temporary.replace(path)
+
+
+def sweep_figure(curves, provenance, path, dataset=None):
+    """Accuracy and mean absolute error against the swept value (log axis), one line per ``rows`` value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = provenance["config"]
+    report = config.get("report", {})
+    rows, _, _ = layout(config)
+    figure_, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, curve in curves.groupby(rows, sort=False):
+        curve = curve.sort_values("x")
+        line = left.plot(curve["x"], 100 * curve["accuracy_mean"], marker="o", lw=1.4, label=str(name))[0]
+        left.fill_between(curve["x"], 100 * curve["accuracy_min"], 100 * curve["accuracy_max"], color=line.get_color(), alpha=0.12)
+        right.plot(curve["x"], np.clip(curve["mae_mean"], FLOOR, None), marker="o", lw=1.4, label=str(name))
+    for axis, label in ((left, "accuracy (%), mean over seeds\n(band: min to max)"), (right, "mean absolute error,\nmean over seeds")):
+        axis.set_xscale("log")
+        axis.set_xlabel(report.get("x_label", "x"))
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    right.set_yscale("log")
+    left.set_ylim(-2, 102)
+    left.legend(fontsize=8)
+    title = f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds"
+    figure_.suptitle(title + (f"\ndata: {dataset}" if dataset else ""), fontsize=10)
+    figure_.tight_layout()
+    _save(figure_, path)
 
 
 def curve_figure(curves, provenance, path, lines_per_panel=6):
@@ -353,11 +414,15 @@ def report_experiment(directory):
     provenance = json.loads((directory / "provenance.json").read_text())
     runs = pd.read_csv(directory / "runs.csv")
     summary = summarise(runs, grid_axes(provenance["config"]))
+    curves = pd.read_csv(directory / "curves.csv") if (directory / "curves.csv").exists() else None
+    dataset = dataset_of(runs)
     write_csv(directory / "summary.csv", summary)
-    write_atomic(directory / "table.md", table_markdown(summary, provenance))
+    write_atomic(directory / "table.md", table_markdown(summary, provenance, curves, dataset))
     rows, columns, _ = layout(provenance["config"])
-    if (directory / "curves.csv").exists():
-        curve_figure(pd.read_csv(directory / "curves.csv"), provenance, directory / "figure.png")
+    if curves is not None and "accuracy_mean" in curves:
+        sweep_figure(curves, provenance, directory / "figure.png", dataset)
+    elif curves is not None:
+        curve_figure(curves, provenance, directory / "figure.png")
         if rows != columns:
             figure(summary, provenance, directory / "scores.png")
     elif provenance["config"].get("report", {}).get("figure") == "success_heatmap":

@@ -63,14 +63,24 @@ def run_point(resolved, progress=None):
     for prefix in ("interpolation", "extrapolation"):
         rows[f"{prefix}_score"] = normalised_score(rows[f"{prefix}_mse"], rows[f"{prefix}_mse_init"])
     rows["success_threshold"] = task.success_threshold
+    for column, value in task.labels.items():
+        rows[column] = value
     rows["solved_at"] = rows["solved_at"].where(rows["solved_at"] >= 0)  # never solved: empty
     curve = None
     if trainer.probe_predictions is not None:  # error at each probe input
         x, y = task.probe
         curve = error_curve(x[:, 0], np.abs(trainer.probe_predictions - y[None]).mean(axis=-1))
     elif trainer.sweep_errors:  # error on each set of the sweep
-        values = [value for value, _, _ in trainer.sweep_errors]
-        curve = error_curve(values, np.stack([mae for _, _, mae in trainer.sweep_errors], axis=1))
+        values = [value for value, *_ in trainer.sweep_errors]
+        curve = error_curve(values, np.stack([errors[2] for errors in trainer.sweep_errors], axis=1))
+        if task.accuracy:  # exact-match accuracy on each set, per seed in the rows and spread in the curve
+            accuracy = np.stack([errors[3] for errors in trainer.sweep_errors], axis=1)
+            curve["accuracy_mean"] = accuracy.mean(axis=0)
+            curve["accuracy_min"] = accuracy.min(axis=0)
+            curve["accuracy_max"] = accuracy.max(axis=0)
+            for value, errors in zip(values, trainer.sweep_errors):
+                rows[f"accuracy_at_{value}"] = errors[3]
+                rows[f"mae_at_{value}"] = errors[2]
     return rows, curve
 
 

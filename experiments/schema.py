@@ -75,6 +75,15 @@ class Optional(Field):
             raise ValueError(f"{error} (or null)") from None
 
 
+class Text(Field):
+    """A non-empty string."""
+
+    def check(self, value):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{value!r} is not allowed; must be a non-empty string")
+        return value
+
+
 class IntegerList(Field):
     """A non-empty list of integers, each >= minimum, in increasing order."""
 

@@ -36,9 +36,13 @@ class Task:
     on which the selected models' errors are kept point by point (for error-against-input curves).
     ``sweep``, optional ``[(value, (x, y)), ...]``: further fixed sets, each labelled by the value it
     varies (a sequence length, say), on which the selected models are measured at the end.
+    ``table``, optional ``(count, *item_shape)`` array: inputs are then indices into it (see
+    ``StackedModel``). ``accuracy``: also measure, on the sweep, the fraction of rows whose rounded
+    outputs all equal the targets. ``labels``: constant columns written into every result row (the
+    dataset actually used, say).
     """
 
-    input_size: int
+    input_size: int | tuple
     layers: list[LayerSpec]
     sample: Callable
     validation: tuple[np.ndarray, np.ndarray]
@@ -46,6 +50,9 @@ class Task:
     success_threshold: float | None = None
     probe: tuple[np.ndarray, np.ndarray] | None = None
     sweep: list | None = None
+    table: np.ndarray | None = None
+    accuracy: bool = False
+    labels: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from nalu_tf import maths
 STREAMS_PER_STEP = 64  # distinct random draws a task may take per training step
 EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to bound memory
 UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
+TABLE_CHUNK_POSITIONS = 20_000  # sequence positions per evaluation chunk for tasks that read a table
 
 
 def initial_value(initializer, shape, seed):
@@ -46,16 +47,29 @@ class StackedModel:
 
     Inputs are ``(seeds or 1, batch, features)``, or ``(seeds or 1, batch, time, features)`` for a model
     whose first layer is recurrent; a recurrent layer runs its cell over time and emits its last output.
+
+    With a ``table`` (items such as images, ``(count, *item_shape)``), inputs are indices into it,
+    ``(seeds or 1, batch, time)``: the layers before the first recurrent layer (an encoder, say a CNN)
+    read each item, and the recurrent layer reads their outputs in sequence. The encoder runs once per
+    position of the batch, or once per table item when the batch has more positions than the table has
+    items (long evaluation sequences), whichever is fewer.
     """
 
-    def __init__(self, layers, input_size, seeds):
+    def __init__(self, layers, input_size, seeds, table=None):
         self.layers = list(layers)
         self.seed_count = len(seeds)
         self.params = []
         self.specs = []
-        in_features = input_size
+        self.table = None if table is None else tf.constant(table, tf.float32)
+        recurrent = [i for i, layer in enumerate(self.layers) if layer.recurrent]
+        self.encoder_depth = recurrent[0] if recurrent and table is not None else 0
+        if recurrent and recurrent[0] > 0 and table is None:
+            raise ValueError("layers before a recurrent layer need a table of items to encode")
+        shape = tuple(table.shape[1:]) if table is not None else (
+            tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,)
+        )
         for index, layer in enumerate(self.layers):
-            specs = self._maths(layer).parameters(in_features, layer.units, **layer.options)
+            specs = self._maths(layer).parameters(shape[-1], layer.units, **layer.options)
             params = {}
             for name, spec in specs.items():
                 params[name] = keras.Variable(self.initial_values(spec, index, name, seeds), name=f"layer{index}_{name}")
@@ -63,7 +77,7 @@ class StackedModel:
                 params[name].constraint = spec.constraint
             self.params.append(params)
             self.specs.append(specs)
-            in_features = layer.units
+            shape = (layer.units,) if layer.recurrent else self._maths(layer).output_shape(shape, layer.units, **layer.options)
 
     @staticmethod
     def _maths(layer):
@@ -83,8 +97,31 @@ class StackedModel:
     def variables(self):
         return [v for params in self.params for v in params.values()]
 
+    def _encode(self, items, params):
+        for layer, layer_params in zip(self.layers[: self.encoder_depth], params):
+            items = maths.UNITS[layer.unit].forward(items, layer_params, **layer.options)
+        return items
+
+    def _read_table(self, x, params):
+        """Encoded items at the indices x (seeds or 1, batch, time): (seeds or 1, batch, time, features)."""
+        indices = tf.cast(x, tf.int32)
+        positions = int(np.prod(x.shape[1:]))
+        if positions > int(self.table.shape[0]):  # encode every item once, then look the codes up
+            codes = self._encode(self.table[None], params)  # (seeds or 1, count, features)
+            if codes.shape[0] != indices.shape[0]:
+                shape = [max(codes.shape[0], indices.shape[0]), *indices.shape[1:]]
+                indices = tf.broadcast_to(indices, shape)
+                codes = tf.broadcast_to(codes, [shape[0], *codes.shape[1:]])
+            return tf.gather(codes, indices, batch_dims=1)
+        items = tf.gather(self.table, indices)  # (seeds or 1, batch, time, *item_shape)
+        codes = self._encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
+        return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
+
     def __call__(self, x, params=None):
-        for layer, layer_params in zip(self.layers, params or self.params):
+        params = params or self.params
+        if self.table is not None:
+            x = self._read_table(x, params)
+        for layer, layer_params in list(zip(self.layers, params))[self.encoder_depth :]:
             if layer.recurrent:
                 x = self._run_cell(layer, layer_params, x)
             else:
@@ -205,7 +242,7 @@ class MultiSeedTrainer:
         self.seeds = [int(s) for s in seeds]
         self.training = training
         count = len(self.seeds)
-        self.model = StackedModel(task.layers, task.input_size, self.seeds)
+        self.model = StackedModel(task.layers, task.input_size, self.seeds, task.table)
         self.best = [{k: keras.Variable(v.value, name=f"best_{k}") for k, v in p.items()} for p in self.model.params]
         clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
         self.optimizer = keras.optimizers.Adam(training.learning_rate, **clipping)
@@ -222,30 +259,41 @@ class MultiSeedTrainer:
         self.restarts = np.zeros(count, np.int64)
         self.stale_evaluations = np.zeros(count, np.int64)
 
-    def _errors(self, data, params=None):
-        """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks.
+    def _chunk_rows(self, x):
+        """Rows of a fixed set evaluated at once: fewer for long sequences read from a table."""
+        if self.task.table is None:
+            return EVALUATION_CHUNK
+        return max(1, TABLE_CHUNK_POSITIONS // int(np.prod(x.shape[1:])))
+
+    def _errors(self, data, params=None, accuracy=False):
+        """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks; with ``accuracy``, also the fraction
+        of rows whose rounded outputs all equal their targets.
 
         Errors are squared and summed in float64: extrapolating models can output ~1e30, whose square
         overflows float32, and sums over thousands of rows lose float32 precision.
         """
         x, y = data
-        squared = absolute = tf.zeros(len(self.seeds), tf.float64)
+        squared = absolute = exact = tf.zeros(len(self.seeds), tf.float64)
         rows = int(x.shape[0])
-        for start in range(0, rows, EVALUATION_CHUNK):
-            prediction = self.model(x[None, start : start + EVALUATION_CHUNK], params)
-            error = tf.cast(prediction, tf.float64) - tf.cast(y[None, start : start + EVALUATION_CHUNK], tf.float64)
+        chunk = self._chunk_rows(x)
+        for start in range(0, rows, chunk):
+            prediction = tf.cast(self.model(x[None, start : start + chunk], params), tf.float64)
+            target = tf.cast(y[None, start : start + chunk], tf.float64)
+            error = prediction - target
             squared += tf.reduce_sum(tf.square(error), axis=[1, 2])
             absolute += tf.reduce_sum(tf.abs(error), axis=[1, 2])
+            if accuracy:
+                matches = tf.reduce_all(tf.equal(tf.round(prediction), target), axis=-1)
+                exact += tf.reduce_sum(tf.cast(matches, tf.float64), axis=1)
         count = float(rows * int(y.shape[-1]))
+        if accuracy:
+            return squared / count, absolute / count, exact / rows
         return squared / count, absolute / count
 
     def _predict(self, x, params=None):
         """Per-seed predictions (seeds, rows, outputs) on a fixed input set, in chunks."""
-        rows = int(x.shape[0])
-        return tf.concat(
-            [self.model(x[None, start : start + EVALUATION_CHUNK], params) for start in range(0, rows, EVALUATION_CHUNK)],
-            axis=1,
-        )
+        rows, chunk = int(x.shape[0]), self._chunk_rows(x)
+        return tf.concat([self.model(x[None, start : start + chunk], params) for start in range(0, rows, chunk)], axis=1)
 
     @tf.function
     def _train(self, steps):
@@ -318,7 +366,8 @@ class MultiSeedTrainer:
 
         When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
         on it afterwards, shaped (seeds, rows, outputs); when it has a sweep, ``self.sweep_errors`` lists
-        ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets.
+        ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets, with the
+        per-seed exact-match accuracy appended when the task asks for it.
         """
         started = time.perf_counter()
         initial = [t.numpy() for t in self._evaluate()]
@@ -337,7 +386,7 @@ class MultiSeedTrainer:
         )
         if self.task.probe is not None:
             self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
-        evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best))
+        evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best, self.task.accuracy))
         self.sweep_errors = [
             (value, *(t.numpy() for t in evaluate_best(tf.constant(x, tf.float32), tf.constant(y, tf.float32))))
             for value, (x, y) in (self.task.sweep or [])

@@ -172,6 +172,47 @@ def dense(x, kernel, bias=None, activation=None, alpha=None):
     return activations.get(activation)(y)
 
 
+def conv2d(x, kernel, bias=None, activation=None):
+    """2-D convolution, stride 1, no padding, written as patches times a matrix.
+
+    ``x`` is ``(..., height, width, channels)`` with any leading axes; ``kernel`` is
+    ``(kh, kw, channels, filters)``, or stacked per seed ``(seeds, kh, kw, channels, filters)`` against
+    ``x`` of shape ``(seeds or 1, count, height, width, channels)``.
+    """
+    # y[i, j] = f(sum_{u, v, c} x[i + u, j + v, c] K[u, v, c] + b)
+    kh, kw, channels, filters = kernel.shape[-4:]
+    height, width = x.shape[-3], x.shape[-2]
+    lead = ops.shape(x)[:-3]
+    patches = ops.image.extract_patches(
+        ops.reshape(x, (-1, height, width, channels)), (kh, kw), strides=(1, 1), padding="valid"
+    )
+    out_h, out_w = height - kh + 1, width - kw + 1
+    size = kh * kw * channels
+    if len(kernel.shape) == 4:  # one kernel: an ordinary batched conv
+        y = ops.matmul(patches, ops.reshape(kernel, (size, filters)))
+    else:  # one kernel per seed: (seeds or 1, count * positions, size) @ (seeds, size, filters)
+        patches = ops.reshape(patches, (lead[0], -1, size))
+        y = ops.matmul(patches, ops.reshape(kernel, (kernel.shape[0], size, filters)))
+        lead = (ops.shape(y)[0], *lead[1:])
+    y = ops.reshape(y, (*lead, out_h, out_w, filters))
+    if bias is not None:  # (filters,), or per seed (seeds, 1, filters)
+        y = y + (bias if len(bias.shape) == 1 else ops.reshape(bias, (bias.shape[0], 1, 1, 1, filters)))
+    return activations.get(activation)(y)
+
+
+def max_pool(x, size):
+    """Non-overlapping max pooling over the last three axes ``(height, width, channels)``."""
+    height, width, channels = x.shape[-3:]
+    pooled = ops.max_pool(ops.reshape(x, (-1, height, width, channels)), size, strides=size, padding="valid")
+    return ops.reshape(pooled, (*ops.shape(x)[:-3], height // size, width // size, channels))
+
+
+def flatten(x):
+    """Join the last three axes ``(height, width, channels)`` into one feature axis."""
+    height, width, channels = x.shape[-3:]
+    return ops.reshape(x, (*ops.shape(x)[:-3], height * width * channels))
+
+
 def recurrent_step(unit, x_t, h, params, **options):
     """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
     # h_t = unit([x_t, h_{t-1}])
@@ -186,6 +227,18 @@ def lstm_step(x_t, h, c, kernel, bias):
     # c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t)
     c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
     return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def gru_step(x_t, h, kernel, recurrent_kernel, bias):
+    """One GRU step (Cho et al. 2014; Keras' convention: reset gate applied after the recurrent matmul)."""
+    # [z, r, n]_x = x_t K + b;  [z, r, n]_h = h_{t-1} U
+    x_z, x_r, x_n = ops.split(ops.matmul(x_t, kernel) + bias, 3, axis=-1)
+    h_z, h_r, h_n = ops.split(ops.matmul(h, recurrent_kernel), 3, axis=-1)
+    z = ops.sigmoid(x_z + h_z)
+    r = ops.sigmoid(x_r + h_r)
+    # n = tanh(x_n + r * h_n);  h_t = z * h_{t-1} + (1 - z) * n
+    n = ops.tanh(x_n + r * h_n)
+    return z * h + (1.0 - z) * n
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +259,8 @@ class Unit:
     """A unit's maths by name: its parameters, its forward pass and its effective weight matrices.
 
     ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes;
-    ``forward(x, params, **options)`` computes the unit; ``weights(params)`` gives the matrices whose
+    ``forward(x, params, **options)`` computes the unit; ``output_shape(in_shape, units, **options)`` gives
+the shape of one output item (``(units,)`` for a vector unit); ``weights(params)`` gives the matrices whose
     distance from {-1, 0, 1} is the sparsity error; ``regularizer(params, axis)``, for units that have
     one, is the sparsity regulariser (reduced over ``axis``: all axes by default, ``(1, 2)`` per seed).
     """
@@ -215,6 +269,7 @@ class Unit:
     forward: Callable[..., object]
     weights: Callable[[Mapping[str, object]], list]
     regularizer: Callable[..., object] | None = None
+    output_shape: Callable[..., tuple] = lambda in_shape, units, **_: (*in_shape[:-1], units)
 
 
 def _nac_parameters(in_features, units, **_):
@@ -259,6 +314,13 @@ def _real_npu_parameters(in_features, units, **_):
     return {
         "kernel": Parameter((in_features, units), "glorot_uniform"),
         "relevance": Parameter((in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0)),
+    }
+
+
+def _conv_parameters(in_features, units, kernel_size=3, **_):
+    return {
+        "kernel": Parameter((kernel_size, kernel_size, in_features, units), "glorot_uniform"),
+        "bias": Parameter((units,), "zeros"),
     }
 
 
@@ -307,6 +369,26 @@ UNITS: dict[str, Unit] = {
         parameters=_real_npu_parameters,
         forward=lambda x, p, epsilon=DEFAULT_EPSILON: real_npu(x, p["kernel"], p["relevance"], epsilon),
         weights=lambda p: [p["kernel"]],
+    ),
+    "conv2d": Unit(  # an image encoder's layers (the MNIST tasks' CNN)
+        parameters=_conv_parameters,
+        forward=lambda x, p, kernel_size=3, activation=None: conv2d(x, p["kernel"], p["bias"], activation),
+        weights=lambda p: [],
+        output_shape=lambda in_shape, units, kernel_size=3, **_: (
+            in_shape[0] - kernel_size + 1, in_shape[1] - kernel_size + 1, units
+        ),
+    ),
+    "max_pool": Unit(
+        parameters=lambda in_features, units, **_: {},
+        forward=lambda x, p, size=2: max_pool(x, size),
+        weights=lambda p: [],
+        output_shape=lambda in_shape, units, size=2, **_: (in_shape[0] // size, in_shape[1] // size, in_shape[2]),
+    ),
+    "flatten": Unit(
+        parameters=lambda in_features, units, **_: {},
+        forward=lambda x, p: flatten(x),
+        weights=lambda p: [],
+        output_shape=lambda in_shape, units, **_: (in_shape[0] * in_shape[1] * in_shape[2],),
     ),
     "dense": Unit(
         parameters=_dense_parameters,
@@ -357,6 +439,11 @@ def _unit_cell(name):
     )
 
 
+def _gru_step(x_t, states, params):
+    h = gru_step(x_t, states[0], params["kernel"], params["recurrent_kernel"], params["bias"])
+    return h, (h,)
+
+
 def _lstm_step(x_t, states, params):
     h, c = lstm_step(x_t, states[0], states[1], params["kernel"], params["bias"])
     return h, (h, c)
@@ -370,6 +457,15 @@ CELLS: dict[str, Cell] = {
     "inalu": _unit_cell("inalu"),
     "real_npu": _unit_cell("real_npu"),
     "dense": _unit_cell("dense"),  # a simple RNN: h_t = f([x_t, h_{t-1}] K + b)
+    "gru": Cell(
+        parameters=lambda in_features, units, **_: {
+            "kernel": Parameter((in_features, 3 * units), "glorot_uniform"),
+            "recurrent_kernel": Parameter((units, 3 * units), "orthogonal"),
+            "bias": Parameter((3 * units,), "zeros"),
+        },
+        step=_gru_step,
+        weights=lambda p: [p["kernel"]],
+    ),
     "lstm": Cell(
         parameters=lambda in_features, units, **_: {
             "kernel": Parameter((in_features + units, 4 * units), "glorot_uniform"),
