@@ -53,6 +53,7 @@ def summarise(runs: pd.DataFrame, axes):
         low, high = wilson_interval(successes, len(group))
         row.update(success_rate=successes / len(group), success_low=low, success_high=high)
         solved = group["solved_at"].dropna()
+        row["solved_count"] = int(len(solved))
         row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
         row["sparsity_error_median"] = float(group["sparsity_error"].median())
         rows.append(row)
@@ -207,9 +208,20 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 paper_label,
             )
         if "solved" in blocks:
-            lines += ["", "### Median solved-at step (successful seeds only; - when none) and median sparsity error", ""]
+            lines += [
+                "",
+                "### Seeds that met the criterion at some evaluation, their median solved-at step; median sparsity error",
+                "",
+                "A seed can meet the criterion at one evaluation and still fail at the end: the model kept is the one "
+                "with the lowest *interpolation* validation error, which need not be the one that extrapolated best.",
+                "",
+            ]
             lines += _pivot_block(
-                block, rows, columns, lambda r: f"{_format(r['solved_at_median'])}; {_format(r['sparsity_error_median'])}"
+                block,
+                rows,
+                columns,
+                lambda r: f"{int(r['solved_count'])}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
+                f"{_format(r['sparsity_error_median'])}",
             )
         elif block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
