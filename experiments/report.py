@@ -238,6 +238,15 @@ def _regularization_text(training):
     )
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(figure_, path):
     import matplotlib.pyplot as plt
 
@@ -250,11 +259,7 @@ def _save(figure_, path):
 
 def sweep_figure(curves, provenance, path, dataset=None):
     """Accuracy and mean absolute error against the swept value (log axis), one line per ``rows`` value."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     config = provenance["config"]
     report = config.get("report", {})
     rows, _, _ = layout(config)
@@ -285,11 +290,7 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     a single-axis grid puts up to ``lines_per_panel`` lines in each panel. The config's ``shade`` range
     (the training range) is shaded.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     config = provenance["config"]
     report = config.get("report", {})
     rows, columns, others = layout(config)
@@ -330,19 +331,19 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     _save(figure_, path)
 
 
+def _grid(summary, config):
+    """(rows, columns, others, row values, column values, groups of summary rows per other-axes value)."""
+    rows, columns, others = layout(config)
+    groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
+    return rows, columns, others, list(dict.fromkeys(summary[rows])), list(dict.fromkeys(summary[columns])), groups
+
+
 def figure(summary, provenance, path):
     """Median interpolation and extrapolation score per model, one panel per row value (log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     config = provenance["config"]
     report = config.get("report", {})
-    rows, columns, others = layout(config)
-    row_values = list(dict.fromkeys(summary[rows]))
-    column_values = list(dict.fromkeys(summary[columns]))
-    groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
+    rows, columns, others, row_values, column_values, groups = _grid(summary, config)
     figure_, axes = plt.subplots(
         len(groups), len(row_values), figsize=(2.6 * len(row_values), 2.8 * len(groups) + 0.6),
         squeeze=False, sharey=True,
@@ -378,22 +379,15 @@ def figure(summary, provenance, path):
 
 def success_heatmap(summary, provenance, path):
     """Success rate per (rows, columns) cell as a heatmap, one panel per value of the remaining axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     config = provenance["config"]
     report = config.get("report", {})
-    rows, columns, others = layout(config)
-    row_values = list(dict.fromkeys(summary[rows]))
-    column_values = list(dict.fromkeys(summary[columns]))
-    groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
+    rows, columns, others, row_values, column_values, groups = _grid(summary, config)
     count = min(2, len(groups))
     panel_rows = -(-len(groups) // count)
     figure_, axes = plt.subplots(
-        panel_rows, count, figsize=(0.75 * len(column_values) * count + 2.5, 0.42 * len(row_values) * panel_rows + 1.6),
-        squeeze=False,
+        panel_rows, count, figsize=(0.75 * len(column_values) * count + 2.5, (0.42 * len(row_values) + 1.1) * panel_rows + 1.0),
+        squeeze=False, layout="constrained",
     )
     image = None
     for axis, (key, block) in zip(axes.flat, groups):

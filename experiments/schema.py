@@ -139,3 +139,16 @@ class NamedRanges(Field):
                 except ValueError as error:
                     raise ValueError(f"{name}.{part}: {error}") from None
         return cleaned
+
+
+# The fixed evaluation sets and success criterion shared by the arithmetic tasks (static, recurrent,
+# single-module): sizes and seeds of the validation and test sets, the nearly-perfect offset, and the
+# epsilon inside NALU-style logarithms.
+ARITHMETIC_EVALUATION = {
+    "validation_size": Integer(minimum=1),
+    "test_size": Integer(minimum=1),
+    "validation_seed": Integer(minimum=0),
+    "test_seed": Integer(minimum=0),
+    "success_epsilon": Number(minimum=0, exclusive_minimum=True),
+    "epsilon": Number(minimum=0, exclusive_minimum=True),
+}

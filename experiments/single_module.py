@@ -79,12 +79,7 @@ AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task
 
 TASK_SCHEMA = {
     "ranges": NamedIntervals(),
-    "validation_size": schema.Integer(minimum=1),
-    "test_size": schema.Integer(minimum=1),
-    "validation_seed": schema.Integer(minimum=0),
-    "test_seed": schema.Integer(minimum=0),
-    "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    **schema.ARITHMETIC_EVALUATION,
 }
 
 

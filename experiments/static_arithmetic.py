@@ -72,12 +72,7 @@ COMMON_SCHEMA = {
     "input_size": schema.Integer(minimum=2),
     "subset_ratio": schema.Number(minimum=0, maximum=0.5, exclusive_minimum=True),
     "overlap_ratio": schema.Number(minimum=0, maximum=1),
-    "validation_size": schema.Integer(minimum=1),
-    "test_size": schema.Integer(minimum=1),
-    "validation_seed": schema.Integer(minimum=0),
-    "test_seed": schema.Integer(minimum=0),
-    "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    **schema.ARITHMETIC_EVALUATION,
 }
 
 TASK_SCHEMA = {**COMMON_SCHEMA, "ranges": schema.NamedRanges()}
