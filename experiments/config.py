@@ -38,9 +38,10 @@ TRAINING_SCHEMA = {
     "reinitialise_patience": Integer(minimum=0),
     "reinitialise_above": Number(minimum=0),
 }
-TRAINING_DEFAULTS = {
-    "data_stream": "independent",
-    "data_seed": 0,
+# Training options added after the first results were committed. At their defaults (off) they are left
+# out of a grid point's resolved config, so adding them changed no point's hash and every finished point
+# still resumes; the trainer gives the same numbers with them absent or at these values.
+LATER_TRAINING_OPTIONS = {
     "regularization": 0.0,
     "regularization_start": 0,
     "regularization_end": 0,
@@ -48,6 +49,7 @@ TRAINING_DEFAULTS = {
     "reinitialise_patience": 0,
     "reinitialise_above": 0.0,
 }
+TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0, **LATER_TRAINING_OPTIONS}
 REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure")
 REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
 REPORT_FIGURES = ("scores", "success_heatmap")
@@ -105,7 +107,11 @@ class Config:
         return {
             "experiment": self.experiment,
             "task": {**self.task, **point},
-            "training": dataclasses.asdict(self.training),
+            "training": {
+                key: value
+                for key, value in dataclasses.asdict(self.training).items()
+                if LATER_TRAINING_OPTIONS.get(key, object()) != value
+            },
             "seeds": list(self.seeds),
         }
 

@@ -125,7 +125,7 @@ def sweep_block(curves, rows, x_label):
     values = sorted(dict.fromkeys(curves["x"]))
     lines = []
     for title, cell in (
-        ("Accuracy (%), mean over seeds [min, max]", lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.0f}, {100 * r['accuracy_max']:.0f}]"),
+        ("Accuracy (%), mean over seeds [min, max]", lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"),
         ("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"])),
     ):
         if "accuracy_mean" not in curves and title.startswith("Accuracy"):
