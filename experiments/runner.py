@@ -259,5 +259,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
         "points_resumed": len(points) - len(pending),
         "environment": environment(),
     }
+    if "dataset" in runs:  # tasks that record the data they used (MNIST or its labelled substitute)
+        provenance["datasets"] = sorted(set(runs["dataset"].astype(str)))
     write_atomic(out / "provenance.json", json.dumps(provenance, indent=2) + "\n")
     return out, wall

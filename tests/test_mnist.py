@@ -156,3 +156,29 @@ def test_encoding_the_table_once_equals_encoding_each_position():
     whole = model(x).numpy()
     one_by_one = np.concatenate([model(x[:, i : i + 1]).numpy() for i in range(4)], axis=1)  # 10 < 20 each
     np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-6)
+
+
+def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(tmp_path, monkeypatch):
+    import json
+    import pathlib
+
+    import pandas as pd
+
+    from experiments import cli
+
+    np.savez(tmp_path / "mnist.npz", **ARRAYS)
+    monkeypatch.setenv(mnist_data.ENVIRONMENT_VARIABLE, str(tmp_path / "mnist.npz"))
+    mnist_data.load.cache_clear()
+    config = pathlib.Path(__file__).resolve().parent.parent / "configs" / "mnist_addition.yaml"
+    try:
+        args = ["run", str(config), "--profile", "smoke", "--results", str(tmp_path / "out"), "--set", "task.conv_filters=[2]"]
+        assert cli.main(args) == 0
+    finally:
+        mnist_data.load.cache_clear()
+    out = tmp_path / "out" / "mnist_addition"
+    assert set(pd.read_csv(out / "runs.csv")["dataset"]) == {"MNIST"}
+    assert json.loads((out / "provenance.json").read_text())["datasets"] == ["MNIST"]
+    table = (out / "table.md").read_text()
+    assert table.startswith("# Table 2: MNIST digit addition — data: MNIST")
+    assert "| core | sequence length 1 | sequence length 10 | sequence length 100 |" in table
+    assert (out / "figure.png").stat().st_size > 0
