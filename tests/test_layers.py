@@ -152,8 +152,15 @@ def test_training_changes_w_hat_and_m_hat():
 
 @pytest.mark.parametrize(
     "make_layer",
-    [lambda: nalu_tf.NAC(3), lambda: nalu_tf.NALU(3, epsilon=1e-5)],
-    ids=["NAC", "NALU"],
+    [
+        lambda: nalu_tf.NAC(3),
+        lambda: nalu_tf.NALU(3, epsilon=1e-5),
+        lambda: nalu_tf.NAU(3, regularization=0.5),
+        lambda: nalu_tf.NMU(3),
+        lambda: nalu_tf.INALU(3, max_log=10.0),
+        lambda: nalu_tf.RealNPU(3, epsilon=1e-5),
+    ],
+    ids=["NAC", "NALU", "NAU", "NMU", "INALU", "RealNPU"],
 )
 def test_config_and_keras_file_round_trip(make_layer, tmp_path):
     x = np.random.default_rng(7).uniform(0.5, 2.0, size=(8, 4)).astype("float32")

@@ -137,25 +137,6 @@ def test_regularization_weight_adds_its_loss():
     np.testing.assert_allclose(float(layer.losses[0]), 2.0 * np.mean([0.25, 0.5]))
 
 
-@pytest.mark.parametrize(
-    "make_layer",
-    [lambda: nalu_tf.NAU(3, regularization=0.5), lambda: nalu_tf.NMU(3), lambda: nalu_tf.INALU(3, max_log=10.0),
-     lambda: nalu_tf.RealNPU(3, epsilon=1e-5)],
-    ids=["NAU", "NMU", "INALU", "RealNPU"],
-)
-def test_config_and_keras_file_round_trip(make_layer, tmp_path):
-    x = np.random.default_rng(6).uniform(0.5, 2.0, size=(8, 4)).astype("float32")
-    layer = make_layer()
-    model = keras.Sequential([keras.Input((4,)), layer, nalu_tf.NAU(1)])
-    expected = model(x).numpy()
-    clone = type(layer).from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded.layers[0]) is type(layer)
-    np.testing.assert_array_equal(loaded(x).numpy(), expected)
-
-
 def test_default_initialisers():
     nau = built(nalu_tf.NAU(50), 100)
     assert np.abs(nau.kernel.numpy()).max() <= 0.5 and nau.kernel.numpy().std() > 0.1
