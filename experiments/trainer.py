@@ -37,6 +37,7 @@ def initial_value(initializer, shape, seed):
 
 def parameter_seed(seed, layer_index, name, restart=0):
     """A 31-bit seed that depends only on the run seed, the layer, the parameter name and the restart."""
+    # The first draw (restart 0) keeps the entropy it had before restarts existed: same initial weights.
     entropy = [seed, layer_index, zlib.crc32(name.encode())] + ([restart] if restart else [])
     state = np.random.SeedSequence(entropy).generate_state(1)
     return int(state[0] % (2**31 - 1))
