@@ -44,13 +44,6 @@ class NACCell(_RecurrentUnit, layers.NAC):
     ``keras.layers.RNN(NACCell(units))``. Arguments as :class:`nalu_tf.NAC`.
     """
 
-    unit_name = "nac"
-
-    @property
-    def unit_options(self):
-        return {}
-
-
 @keras.saving.register_keras_serializable(package=layers.PACKAGE)
 class NALUCell(_RecurrentUnit, layers.NALU):
     """NALU recurrent cell: ``h_t = NALU([x_t, h_{t-1}])`` with the paper's shared W and input gate.
@@ -58,8 +51,3 @@ class NALUCell(_RecurrentUnit, layers.NALU):
     Use inside ``keras.layers.RNN(NALUCell(units))``. Arguments as :class:`nalu_tf.NALU`.
     """
 
-    unit_name = "nalu"
-
-    @property
-    def unit_options(self):
-        return {"epsilon": self.epsilon}
