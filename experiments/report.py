@@ -123,13 +123,14 @@ def sweep_block(curves, rows, x_label):
     """Table 2's shape: one line per ``rows`` value, accuracy and MAE at each swept value (means over
     seeds; accuracy with its range over seeds)."""
     values = sorted(dict.fromkeys(curves["x"]))
+    tables = [("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"]))]
+    if "accuracy_mean" in curves:
+        accuracy = lambda r: (  # noqa: E731
+            f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"
+        )
+        tables.insert(0, ("Accuracy (%), mean over seeds [min, max]", accuracy))
     lines = []
-    for title, cell in (
-        ("Accuracy (%), mean over seeds [min, max]", lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"),
-        ("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"])),
-    ):
-        if "accuracy_mean" not in curves and title.startswith("Accuracy"):
-            continue
+    for title, cell in tables:
         lines += ["", f"### {title}", "", "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |"]
         lines += ["|" + "---|" * (len(values) + 1)]
         for name, group in curves.groupby(rows, sort=False):
