@@ -7,6 +7,7 @@ from the current config's points, and the report step turns it into tables and f
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -48,18 +49,32 @@ def normalised_score(mse, initial_mse):
     return 100.0 * mse / baseline
 
 
-def run_point(resolved, progress=None):
-    """Train every seed of one grid point. Pure in ``resolved``.
+@dataclasses.dataclass
+class PointResult:
+    """What one grid point produced: ``rows``, one per seed; ``history``, one row per seed and evaluation
+    (step, interpolation and extrapolation MSE and sparsity error of the model at that step); ``curve``,
+    the selected models' errors along a probe set or a sweep summarised across seeds, or None."""
 
-    Returns ``(rows, curve)``: one row per seed, and (when the task has a probe set) the absolute error
-    of the selected models at each probe input, summarised across seeds, else None.
-    """
+    rows: pd.DataFrame
+    history: pd.DataFrame
+    curve: pd.DataFrame | None = None
+
+
+def run_point(resolved, progress=None):
+    """Train every seed of one grid point. Pure in ``resolved``; returns a :class:`PointResult`."""
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     task = experiment_module(resolved["experiment"]).build(resolved["task"])
     trainer = MultiSeedTrainer(task, resolved["seeds"], Training(**resolved["training"]))
     metrics = trainer.run(progress)
     rows = pd.DataFrame(metrics)
+    history = pd.concat(
+        [
+            pd.DataFrame({"seed": metrics["seed"], "step": evaluation["step"], **{k: v for k, v in evaluation.items() if k != "step"}})
+            for evaluation in trainer.history
+        ],
+        ignore_index=True,
+    ).sort_values(["seed", "step"], kind="stable", ignore_index=True)
     for prefix in ("interpolation", "extrapolation"):
         rows[f"{prefix}_score"] = normalised_score(rows[f"{prefix}_mse"], rows[f"{prefix}_mse_init"])
     rows["success_threshold"] = task.success_threshold
@@ -81,7 +96,7 @@ def run_point(resolved, progress=None):
             for value, errors in zip(values, trainer.sweep_errors):
                 rows[f"accuracy_at_{value}"] = errors[3]
                 rows[f"mae_at_{value}"] = errors[2]
-    return rows, curve
+    return PointResult(rows, history, curve)
 
 
 def error_curve(x, errors):
@@ -230,10 +245,12 @@ def run(config: Config, results_root="results", log=None, executor=None):
             failed.append(points[index])
             progress.note(f"  FAILED {json.dumps(points[index])}: {outcome}")
             continue
-        rows, curve = outcome
+        rows = outcome.rows
         labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
-        if curve is not None:  # written first: a point counts as complete once its runs file exists
-            write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(curve, points[index]))
+        # Written first: a point counts as complete once its runs file exists.
+        write_csv(out / "points" / f"{hashes[index]}.history.csv", _labelled(outcome.history, points[index]))
+        if outcome.curve is not None:
+            write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(outcome.curve, points[index]))
         write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
         solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
         progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
@@ -244,9 +261,10 @@ def run(config: Config, results_root="results", log=None, executor=None):
         )
     runs = pd.concat([pd.read_csv(out / "points" / f"{h}.csv") for h in hashes], ignore_index=True)
     write_csv(out / "runs.csv", runs)
-    curves = [out / "points" / f"{h}.curve.csv" for h in hashes]
-    if any(path.exists() for path in curves):
-        write_csv(out / "curves.csv", pd.concat([pd.read_csv(p) for p in curves if p.exists()], ignore_index=True))
+    for kind, target in (("curve", "curves.csv"), ("history", "history.csv")):
+        parts = [out / "points" / f"{h}.{kind}.csv" for h in hashes]
+        if any(path.exists() for path in parts):
+            write_csv(out / target, pd.concat([pd.read_csv(p) for p in parts if p.exists()], ignore_index=True))
     wall = time.perf_counter() - started
     provenance = {
         "config_hash": config.hash(),

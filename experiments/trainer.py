@@ -244,7 +244,11 @@ class MultiSeedTrainer:
         self.training = training
         count = len(self.seeds)
         self.model = StackedModel(task.layers, task.input_size, self.seeds, task.table)
-        self.best = [{k: keras.Variable(v.value, name=f"best_{k}") for k, v in p.items()} for p in self.model.params]
+        # A real copy: with the TensorFlow backend, keras.Variable(v.value) would wrap the live tf.Variable
+        # itself, so the "best" parameters would always be the last step's (a test guards this).
+        self.best = [
+            {k: tf.Variable(v.numpy(), trainable=False, name=f"best_{k}") for k, v in p.items()} for p in self.model.params
+        ]
         clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
         self.optimizer = keras.optimizers.Adam(training.learning_rate, **clipping)
         self.optimizer.build(self.model.variables)
@@ -257,6 +261,7 @@ class MultiSeedTrainer:
         self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
         self.probe_predictions = None
         self.sweep_errors = []
+        self.history = []
         self.restarts = np.zeros(count, np.int64)
         self.stale_evaluations = np.zeros(count, np.int64)
 
@@ -331,7 +336,7 @@ class MultiSeedTrainer:
         if self.task.success_threshold is not None:
             newly = (self.solved_at < 0) & (test < self.task.success_threshold)
             self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
-        return validation, test, validation_mae, test_mae
+        return validation, test, validation_mae, test_mae, self.model.sparsity_error()
 
     @tf.function
     def _final(self):
@@ -340,6 +345,14 @@ class MultiSeedTrainer:
             *self._errors(self.test, self.best),
             self.model.sparsity_error(self.best),
         )
+
+    def _record(self, evaluation):
+        """Keep one evaluation (validation and test MSE, sparsity error per seed) in ``self.history``."""
+        validation, test, _, _, sparsity = (t.numpy() for t in evaluation)
+        self.history.append(
+            {"step": int(self.step.numpy()), "interpolation_mse": validation, "extrapolation_mse": test, "sparsity_error": sparsity}
+        )
+        return validation, test
 
     def _restart_stalled(self, validation):
         """Redraw the parameters (and clear the Adam moments) of seeds whose validation MSE has stalled."""
@@ -365,18 +378,24 @@ class MultiSeedTrainer:
     def run(self, progress=None):
         """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics.
 
+        ``self.history`` lists every evaluation, the untrained model's first: its step and, per seed, the
+        current model's interpolation (validation) and extrapolation (test) MSE and sparsity error. The
+        returned ``final_*`` errors are the last evaluation's, so selection can be audited against them.
+
         When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
         on it afterwards, shaped (seeds, rows, outputs); when it has a sweep, ``self.sweep_errors`` lists
         ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets, with the
         per-seed exact-match accuracy appended when the task asks for it.
         """
         started = time.perf_counter()
-        initial = [t.numpy() for t in self._evaluate()]
+        initial = self._record(self._evaluate())
+        latest = initial
         done = 0
         while done < self.training.steps:
             chunk = min(self.training.eval_every, self.training.steps - done)
             self._train(tf.constant(chunk, tf.int64))
-            validation = self._evaluate()[0].numpy()
+            latest = self._record(self._evaluate())
+            validation = latest[0]
             done += chunk
             if self.training.reinitialise_patience:
                 self._restart_stalled(validation)
@@ -405,6 +424,8 @@ class MultiSeedTrainer:
             "extrapolation_mae": extrapolation_mae,
             "interpolation_mse_init": initial[0],
             "extrapolation_mse_init": initial[1],
+            "final_interpolation_mse": latest[0],
+            "final_extrapolation_mse": latest[1],
             "selected_step": self.best_step.numpy(),
             "solved_at": self.solved_at.numpy(),
             "success": success,

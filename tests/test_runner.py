@@ -58,7 +58,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
     args = ["run", str(STATIC), "--profile", "smoke", "--results", str(tmp_path)]
     assert cli.main(args) == 130
     out = tmp_path / "static_arithmetic"
-    assert len(list((out / "points").glob("*.csv"))) == 2 and not (out / "runs.csv").exists()
+    assert len([p for p in (out / "points").glob("*.csv") if p.suffixes == [".csv"]]) == 2 and not (out / "runs.csv").exists()
 
     resumed = []
     monkeypatch.setattr(runner, "run_point", lambda r, p=None: resumed.append(r) or real_run_point(r, p))
