@@ -10,9 +10,9 @@ Interpolation: sequences of ``train_length`` steps. Extrapolation: sequences of 
 the same value range, so the totals grow with the length. The sweep measures the selected models on
 each of ``sweep_lengths`` for the error-against-length figure.
 
-Success criterion: the static task's nearly perfect solution (every ideal weight off by +eps) applied to
+Success criterion: the static task's nearly perfect first layer (Madsen & Johansen's W_eps) applied to
 the time-summed input; the error a recurrent weight off by eps would add is not modelled, so this
-threshold is, if anything, lenient for long sequences.
+threshold is, if anything, strict for long sequences.
 """
 
 from __future__ import annotations

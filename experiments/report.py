@@ -166,8 +166,9 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
         ]
     if "success" in blocks:
         lines += [
-            "Success: extrapolation MSE below that of the nearly perfect solution (every ideal weight off by "
-            "1e-5; Madsen & Johansen 2020), with a Wilson 95% interval."
+            "Success: the kept model's extrapolation MSE is below that of the published nearly perfect solution "
+            f"(eps = {_format(config['task'].get('success_epsilon'))}; the experiment's module defines it), with a "
+            "Wilson 95% interval."
         ]
     if dataset:
         lines += [f"Dataset: **{dataset}**."]

@@ -112,8 +112,25 @@ def test_single_module_data_and_success_threshold():
     x, y = both.test
     assert np.all((np.abs(x) >= 2) & (np.abs(x) <= 6)) and (x < 0).mean() == pytest.approx(0.5, abs=0.03)
     np.testing.assert_allclose(y[:, 0], x[:, 0] * x[:, 1], rtol=1e-6)
-    assert 0 < both.success_threshold < 1e-4 * np.mean(y**2)
     assert np.isfinite(task(range="both", op="div").success_threshold)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_single_module_threshold_is_mistrys_closed_form(op):
+    # Mistry et al.: eps = 1e-4; a + b - eps(|a| + |b|), a - b - eps(|a| + |b|), (1 - eps)^2 ab,
+    # (1 - eps)/(1 + eps) a/b. Each squared error is a known multiple of a moment of the test inputs.
+    eps = 1e-4
+    built = task(range="both", op=op, test_size=4000, success_epsilon=eps)
+    a, b = built.test[0].astype("float64").T
+    expected = {
+        "add": eps**2 * np.mean((np.abs(a) + np.abs(b)) ** 2),
+        "sub": eps**2 * np.mean((np.abs(a) + np.abs(b)) ** 2),
+        "mul": ((1 - eps) ** 2 - 1) ** 2 * np.mean((a * b) ** 2),
+        "div": ((1 - eps) / (1 + eps) - 1) ** 2 * np.mean((a / b) ** 2),
+    }[op]
+    assert built.success_threshold == pytest.approx(expected, rel=1e-6)
+    if op == "add":  # both inputs U[2, 6] in magnitude: E[(|a| + |b|)^2] = 2 Var + (2 E|a|)^2 = 2 * 16/12 + 64
+        assert built.success_threshold == pytest.approx(eps**2 * (2 * 16 / 12 + 64), rel=0.03)
 
 
 def test_ideal_single_modules_succeed_and_keep_succeeding_when_trained():
