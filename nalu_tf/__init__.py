@@ -2,13 +2,15 @@
 
 Layers: :class:`NAC`, :class:`NALU` (Trask et al. 2018) and :class:`NAU`, :class:`NMU` (Madsen & Johansen
 2020), :class:`INALU` (Schlor et al. 2020), :class:`RealNPU` (Heim et al. 2020), with the callback
-:class:`RegularizationRamp` for the NAU's and NMU's sparsity regulariser; recurrent cells: :class:`NACCell`, :class:`NALUCell`. The equations
-live once, in :mod:`nalu_tf.maths`, which the layers, the cells and the multi-seed trainer all call.
+:class:`RegularizationRamp` for the NAU's, NMU's and iNALU's regularisers; the initialisers
+:class:`CappedGlorotUniform` (the NAU's) and :class:`NACUniform` (Madsen & Johansen's for NAC and NALU);
+recurrent cells: :class:`NACCell`, :class:`NALUCell`. The equations live once, in :mod:`nalu_tf.maths`,
+which the layers, the cells and the multi-seed trainer all call.
 """
 
 from nalu_tf import maths
 from nalu_tf.cells import NACCell, NALUCell
-from nalu_tf.initializers import CappedGlorotUniform
+from nalu_tf.initializers import CappedGlorotUniform, NACUniform
 from nalu_tf.layers import INALU, NAC, NALU, NAU, NMU, RealNPU, RegularizationRamp
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "RealNPU",
     "RegularizationRamp",
     "CappedGlorotUniform",
+    "NACUniform",
     "NACCell",
     "NALUCell",
     "maths",

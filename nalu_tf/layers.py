@@ -31,18 +31,33 @@ def check_number(name, value, minimum=0.0):
     return float(value)
 
 
+def own_draw(initializer, use):
+    """``initializer`` for its ``use``-th parameter (0 first): a fresh copy whose seed, if it has one, is
+    shifted by ``use``. Keras initialisers fix their seed when built, so one instance shared by several
+    parameters would give them all the same values."""
+    if use == 0:
+        return initializer
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = None if config["seed"] is None else config["seed"] + use
+    return type(initializer).from_config(config)
+
+
 def add_unit_weights(layer, unit_name, in_features, units, initializers_by_name):
     """Create a unit's parameters on ``layer`` with ``add_weight`` and return them by name.
 
     A parameter with a constraint in :mod:`nalu_tf.maths` (the NAU's and NMU's clamps) gets it as its
-    Keras constraint, which the optimiser applies after every update.
+    Keras constraint, which the optimiser applies after every update. Parameters that share one
+    initialiser instance each get their own draw (see :func:`own_draw`).
     """
-    params = {}
+    params, uses = {}, {}
     for name, parameter in maths.UNITS[unit_name].parameters(in_features, units).items():
+        initializer = initializers_by_name[name]
+        use = uses[id(initializer)] = uses.get(id(initializer), -1) + 1
         params[name] = layer.add_weight(
             name=name,
             shape=parameter.shape,
-            initializer=initializers_by_name[name],
+            initializer=own_draw(initializer, use),
             constraint=parameter.constraint,
             trainable=True,
         )
@@ -58,10 +73,15 @@ class _UnitLayer(keras.layers.Layer):
     unit_name = ""
     initializer_arguments: dict = {}  # parameter name -> constructor argument holding its initialiser
 
-    def __init__(self, units, regularization=0.0, **kwargs):
+    def __init__(self, units, regularization=None, **kwargs):
         super().__init__(**kwargs)
         self.units = check_units(units)
-        self.regularization = check_number("regularization", regularization)
+        if maths.UNITS[self.unit_name].regularizer is None and regularization is not None:
+            raise ValueError(
+                f"{type(self).__name__} has no sparsity regulariser, so regularization={regularization!r} "
+                "is not an option; NAU, NMU and INALU have one"
+            )
+        self.regularization = check_number("regularization", 0.0 if regularization is None else regularization)
         defaults = maths.UNITS[self.unit_name].parameters(1, 1)
         for parameter, argument in self.initializer_arguments.items():
             chosen = getattr(self, argument, None)
@@ -223,16 +243,21 @@ class INALU(_UnitLayer):
         units: number of outputs, >= 1.
         epsilon: added to |x| before the logarithm, > 0.
         max_log: the log path is clipped at ``exp(max_log)``, > 0 (default 20).
-        nac_initializer: initialiser of the four NAC parameters (Glorot uniform).
-        gate_initializer: initialiser of the gate bias (zeros: the gate starts at 1/2).
+        regularization: weight of iNALU's regulariser ``sum_p mean(max(20 - |p|, 0))`` over the five raw
+            parameters, >= 0 (default 0: off unless ramped with :class:`RegularizationRamp`; its authors
+            use 0.05 once the training loss is below 1).
+        w_hat_initializer, m_hat_initializer: initialisers of ``w_hat_add``, ``w_hat_mul`` and of
+            ``m_hat_add``, ``m_hat_mul`` (default N(0.88, 0.2) and N(0.5, 0.2), iNALU's own); the two
+            parameters that share an initialiser still get separate draws.
+        gate_initializer: initialiser of the gate bias (default N(0, 0.2): the gate starts near 1/2).
     """
 
     unit_name = "inalu"
     initializer_arguments = {
-        "w_hat_add": "nac_initializer",
-        "m_hat_add": "nac_initializer",
-        "w_hat_mul": "nac_initializer",
-        "m_hat_mul": "nac_initializer",
+        "w_hat_add": "w_hat_initializer",
+        "m_hat_add": "m_hat_initializer",
+        "w_hat_mul": "w_hat_initializer",
+        "m_hat_mul": "m_hat_initializer",
         "gate_bias": "gate_initializer",
     }
 
@@ -241,11 +266,13 @@ class INALU(_UnitLayer):
         units,
         epsilon=maths.DEFAULT_EPSILON,
         max_log=maths.INALU_MAX_LOG,
-        nac_initializer=None,
+        w_hat_initializer=None,
+        m_hat_initializer=None,
         gate_initializer=None,
         **kwargs,
     ):
-        self.nac_initializer = nac_initializer
+        self.w_hat_initializer = w_hat_initializer
+        self.m_hat_initializer = m_hat_initializer
         self.gate_initializer = gate_initializer
         super().__init__(units, **kwargs)
         self.epsilon = check_epsilon(epsilon)

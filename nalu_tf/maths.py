@@ -25,6 +25,7 @@ from nalu_tf.initializers import CappedGlorotUniform
 
 DEFAULT_EPSILON = 1e-7
 INALU_MAX_LOG = 20.0  # iNALU clips its log path at exp(20) (Schlor et al. 2020)
+INALU_SATURATION = 20.0  # iNALU's regulariser pushes raw parameters out to |p| >= 20
 
 
 def nac_weight(w_hat, m_hat):
@@ -137,6 +138,13 @@ def nmu_regularizer(weight, axis=None):
     """Sparsity regulariser of the NMU: mean distance of the weights from {0, 1}."""
     # R = mean_ij min(W_ij, 1 - W_ij)
     return ops.mean(ops.minimum(weight, 1.0 - weight), axis=axis)
+
+
+def inalu_regularizer(params, axis=None):
+    """iNALU's regulariser (Schlor et al. 2020, as nalm-benchmark applies it): it pushes every raw
+    parameter away from 0 until |p| >= 20, where tanh and sigmoid are saturated and the weights exact."""
+    # R = sum over w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias of mean(max(20 - |p|, 0))
+    return sum(ops.mean(ops.maximum(INALU_SATURATION - ops.abs(p), 0.0), axis=axis) for p in params)
 
 
 def regularization_ramp(step, maximum, start, end):
@@ -301,12 +309,17 @@ def _nmu_parameters(in_features, units, **_):
 
 
 def _inalu_parameters(in_features, units, **_):
+    # iNALU's own initialisation (Schlor et al. 2020; nalm-benchmark): w_hat ~ N(0.88, 0.2) and
+    # m_hat ~ N(0.5, 0.2), so both paths start near W = tanh(0.88) sigmoid(0.5) = 0.44, and the gate bias
+    # ~ N(0, 0.2), so the gate starts near 1/2.
+    w_hat = initializers.RandomNormal(0.88, 0.2)
+    m_hat = initializers.RandomNormal(0.5, 0.2)
     return {
-        "w_hat_add": Parameter((in_features, units), "glorot_uniform"),
-        "m_hat_add": Parameter((in_features, units), "glorot_uniform"),
-        "w_hat_mul": Parameter((in_features, units), "glorot_uniform"),
-        "m_hat_mul": Parameter((in_features, units), "glorot_uniform"),
-        "gate_bias": Parameter((units,), "zeros"),  # the gate starts half way, sigmoid(0) = 1/2
+        "w_hat_add": Parameter((in_features, units), w_hat),
+        "m_hat_add": Parameter((in_features, units), m_hat),
+        "w_hat_mul": Parameter((in_features, units), w_hat),
+        "m_hat_mul": Parameter((in_features, units), m_hat),
+        "gate_bias": Parameter((units,), initializers.RandomNormal(0.0, 0.2)),
     }
 
 
@@ -364,6 +377,9 @@ UNITS: dict[str, Unit] = {
             x, p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"], epsilon, max_log
         ),
         weights=lambda p: [nac_weight(p["w_hat_add"], p["m_hat_add"]), nac_weight(p["w_hat_mul"], p["m_hat_mul"])],
+        regularizer=lambda p, axis=None: inalu_regularizer(
+            [p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"]], axis
+        ),
     ),
     "real_npu": Unit(
         parameters=_real_npu_parameters,

@@ -165,3 +165,53 @@ def test_inalu_sign_term_equals_the_direct_product_with_zeros_and_negatives():
     used[0, 0], used[1, 1] = 1.0, 0.5  # factors of exactly 0 for x = 0 and x < 0
     direct = np.prod(np.sign(x)[:, :, None] * used[None] + 1 - used[None], axis=1)
     np.testing.assert_allclose(maths._inalu_sign(x, used).numpy(), direct, rtol=1e-9, atol=1e-30)
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_inalu_parameters_get_their_own_draws(seed):
+    # One initialiser for w_hat_add and w_hat_mul (and one for both m_hat): Keras fixes an initialiser's
+    # seed when it is made, so a shared instance would start both paths identical.
+    other = None if seed is None else seed + 10
+    layer = built(nalu_tf.INALU(4, w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
+                                m_hat_initializer=keras.initializers.RandomNormal(seed=other)), 6)
+    values = [v.numpy() for v in (layer.w_hat_add, layer.w_hat_mul, layer.m_hat_add, layer.m_hat_mul)]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not np.array_equal(values[i], values[j]), (i, j)
+    if seed is not None:  # seeded draws stay reproducible
+        again = built(nalu_tf.INALU(4, w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
+                                    m_hat_initializer=keras.initializers.RandomNormal(seed=other)), 6)
+        np.testing.assert_array_equal(again.w_hat_mul.numpy(), values[1])
+
+
+def test_inalu_default_initialisation_is_its_authors():
+    layer = built(nalu_tf.INALU(200), 100)
+    for variable, mean in ((layer.w_hat_add, 0.88), (layer.w_hat_mul, 0.88), (layer.m_hat_add, 0.5), (layer.m_hat_mul, 0.5)):
+        assert abs(variable.numpy().mean() - mean) < 0.01 and abs(variable.numpy().std() - 0.2) < 0.01
+    assert not np.array_equal(layer.w_hat_add.numpy(), layer.w_hat_mul.numpy())
+
+
+def test_inalu_regularizer_matches_its_definition():
+    layer = built(nalu_tf.INALU(1, regularization=0.05, dtype="float64"), 2,
+                  w_hat_add=[[25.0], [-5.0]], m_hat_add=[[0.0], [20.0]], w_hat_mul=[[-30.0], [19.0]],
+                  m_hat_mul=[[1.0], [-1.0]], gate_bias=[2.0])
+    layer(np.ones((1, 2)))
+    expected = np.mean([0, 15]) + np.mean([20, 0]) + np.mean([0, 1]) + np.mean([19, 19]) + 18
+    np.testing.assert_allclose(float(layer.losses[0]), 0.05 * expected)
+
+
+@pytest.mark.parametrize("layer_class", [nalu_tf.NAC, nalu_tf.NALU, nalu_tf.RealNPU])
+def test_regularization_is_an_error_for_units_without_a_regularizer(layer_class):
+    with pytest.raises(ValueError, match="regularization=0.5 is not an option"):
+        layer_class(2, regularization=0.5)
+
+
+def test_nac_uniform_gives_madsens_limits_and_glorot_variance():
+    from nalu_tf.initializers import nac_uniform_limit
+
+    assert nac_uniform_limit(100, 2) == pytest.approx(0.5039, abs=1e-4)
+    assert nac_uniform_limit(2, 1) == pytest.approx(9.4714, abs=1e-4)
+    w_hat = nalu_tf.NACUniform(seed=1)((400, 400))
+    m_hat = nalu_tf.NACUniform(seed=2)((400, 400))
+    weight = np.tanh(w_hat.numpy()) / (1 + np.exp(-m_hat.numpy()))
+    assert weight.var() == pytest.approx(2 / 800, rel=0.02)
