@@ -15,7 +15,7 @@ POINT = {
     "input_size": 100, "subset_ratio": 0.25, "overlap_ratio": 0.5,
     "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}}, "range": "madsen",
     "validation_size": 1000, "test_size": 1000, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu",
+    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu", "initialization": "glorot",
 }
 
 

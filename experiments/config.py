@@ -31,29 +31,32 @@ TRAINING_SCHEMA = {
     "eval_every": Integer(minimum=1),
     "data_stream": Choice(DATA_STREAMS),
     "data_seed": Integer(minimum=0),
+    "adam_epsilon": Number(minimum=0, exclusive_minimum=True),
     "regularization": Number(minimum=0),
     "regularization_start": Integer(minimum=0),
     "regularization_end": Integer(minimum=0),
+    "regularization_loss_below": Optional(Number(minimum=0, exclusive_minimum=True)),
+    "l1_start": Number(minimum=0),
+    "l1_end": Number(minimum=0),
+    "l1_every": Integer(minimum=1),
     "clip_value": Optional(Number(minimum=0, exclusive_minimum=True)),
     "reinitialise_patience": Integer(minimum=0),
     "reinitialise_above": Number(minimum=0),
 }
-# Training options added after the first results were committed. At their defaults (off) they are left
-# out of a grid point's resolved config, so adding them changed no point's hash and every finished point
-# still resumes; the trainer gives the same numbers with them absent or at these values.
-LATER_TRAINING_OPTIONS = {
-    "regularization": 0.0,
-    "regularization_start": 0,
-    "regularization_end": 0,
-    "clip_value": None,
-    "reinitialise_patience": 0,
-    "reinitialise_above": 0.0,
+TRAINING_DEFAULTS = {
+    field.name: field.default for field in dataclasses.fields(Training) if field.default is not dataclasses.MISSING
 }
-TRAINING_DEFAULTS = {"data_stream": "independent", "data_seed": 0, **LATER_TRAINING_OPTIONS}
+# What a config's `units:` block may set for one unit (each unit's published protocol); the rest of
+# `training` (steps, batch, evaluation, data) is the same for every unit of a table.
+UNIT_TRAINING_KEYS = (
+    "learning_rate", "adam_epsilon", "regularization", "regularization_start", "regularization_end",
+    "regularization_loss_below", "l1_start", "l1_end", "l1_every", "clip_value", "reinitialise_patience",
+    "reinitialise_above",
+)
 REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure")
 REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
 REPORT_FIGURES = ("scores", "success_heatmap")
-TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "task", "profiles", "report")
+TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
 
 class _Loader(yaml.SafeLoader):
@@ -92,6 +95,11 @@ class Config:
     task: dict
     report: dict
     overrides: list[str]
+    units: dict = dataclasses.field(default_factory=dict)  # unit name -> its own training settings
+
+    def training_for(self, point):
+        """The training settings of one grid point: the shared ones with its unit's own on top."""
+        return dataclasses.replace(self.training, **self.units.get(point.get("unit"), {}))
 
     @property
     def module(self):
@@ -107,11 +115,7 @@ class Config:
         return {
             "experiment": self.experiment,
             "task": {**self.task, **point},
-            "training": {
-                key: value
-                for key, value in dataclasses.asdict(self.training).items()
-                if LATER_TRAINING_OPTIONS.get(key, object()) != value
-            },
+            "training": dataclasses.asdict(self.training_for(point)),
             "seeds": list(self.seeds),
         }
 
@@ -125,6 +129,7 @@ class Config:
             "seeds": self.seeds,
             "grid": self.grid,
             "training": dataclasses.asdict(self.training),
+            "units": self.units,
             "task": self.task,
             "report": self.report,
         }
@@ -271,6 +276,19 @@ def _validate(source, name, profile, merged, overrides):
             raise ConfigError(source, f"training.{key}", "missing")
         training[key] = _check(source, f"training.{key}", field, training[key])
 
+    units = _mapping(source, "units", merged.get("units") or {})
+    if units and "unit" not in module.AXES:
+        raise ConfigError(source, "units", f"{experiment!r} has no unit axis, so per-unit settings do not apply")
+    for unit, settings in units.items():
+        _check(source, "units", Choice(module.AXES["unit"]), unit)
+        settings = _mapping(source, f"units.{unit}", settings or {})
+        _unknown(source, f"units.{unit}.", settings, UNIT_TRAINING_KEYS)
+        units[unit] = {key: _check(source, f"units.{unit}.{key}", TRAINING_SCHEMA[key], value) for key, value in settings.items()}
+    for unit, settings in {None: {}, **units}.items():
+        effective = {**training, **settings}
+        if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
+            raise ConfigError(source, f"units.{unit}.l1_end" if unit else "training.l1_end", f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})")
+
     task = _mapping(source, "task", merged["task"])
     _unknown(source, "task.", task, module.TASK_SCHEMA)
     for key, field in module.TASK_SCHEMA.items():
@@ -318,4 +336,5 @@ def _validate(source, name, profile, merged, overrides):
         task=task,
         report=report,
         overrides=overrides,
+        units=units,
     )

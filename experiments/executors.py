@@ -1,8 +1,9 @@
 """Where grid points run: in this process (local, the default) or as Ray tasks on a cluster.
 
-A grid point is an independent unit of work, fully described by its resolved config, and
-``runner.run_point`` is pure in it; an executor only decides where each call happens. Results come back
-to the runner, which writes every file, so the output is the same whatever the executor.
+A unit of work is a stack of grid points (one point, or the points that differ only on an experiment's
+stack axes), fully described by their resolved configs, and ``runner.run_stack`` is pure in it; an
+executor only decides where each call happens. Results come back to the runner, which writes every file,
+so the output is the same whatever the executor.
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ class RunFailed(Exception):
 
 
 class LocalExecutor:
-    """Run grid points one after another in this process, reporting progress within each point."""
+    """Run units of work one after another in this process, reporting progress within each."""
 
-    def map(self, function, items, progress, seed_steps):
-        for index, resolved in items:
-            yield index, function(resolved, progress)
+    def map(self, function, items, progress):
+        """Yield ``(index, function(work, progress))`` for each ``(index, work, seed_steps)`` of ``items``."""
+        for index, work, _ in items:
+            yield index, function(work, progress)
 
 
 class RayExecutor:
-    """Run each grid point (all its seeds, vectorised) as one Ray task.
+    """Run each unit of work (a stack of grid points, all seeds vectorised) as one Ray task.
 
     Without ``address`` a local Ray instance is started (or the one already running in this process is
     used). A task that raises or whose worker dies is retried ``retries`` times, then reported as
-    :class:`PointFailed`; the other points carry on. ``num_gpus`` is requested per grid point.
+    :class:`PointFailed`; the other points carry on. ``num_gpus`` is requested per unit of work.
     """
 
     def __init__(self, address=None, retries=2, num_gpus=0.0):
@@ -55,18 +57,18 @@ class RayExecutor:
             ray.init(address=self.address, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False)
         return ray
 
-    def map(self, function, items, progress, seed_steps):
+    def map(self, function, items, progress):
         ray = self._start()
         options = {"num_gpus": self.num_gpus, "max_retries": self.retries, "retry_exceptions": True}
         if not self.address:
             # Local workers import what this process can import (experiment modules outside the repo too).
             options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
         task = ray.remote(function).options(**options)
-        indices = {task.remote(resolved): index for index, resolved in items}
+        indices = {task.remote(work): (index, seed_steps) for index, work, seed_steps in items}
         pending = list(indices)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            index = indices[done[0]]
+            index, seed_steps = indices[done[0]]
             try:
                 result = ray.get(done[0])
             except ray.exceptions.RayError as error:

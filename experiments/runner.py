@@ -62,15 +62,40 @@ class PointResult:
 
 def run_point(resolved, progress=None):
     """Train every seed of one grid point. Pure in ``resolved``; returns a :class:`PointResult`."""
+    return run_stack([resolved], progress)[0]
+
+
+def run_stack(stack, progress=None):
+    """Train every seed of every grid point in ``stack`` (resolved configs that differ only on the
+    experiment's stack axes) together: each seed's data is drawn once per step for all of them. Pure in
+    ``stack``; returns one :class:`PointResult` per point, as if each had been trained alone."""
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
-    task = experiment_module(resolved["experiment"]).build(resolved["task"])
-    trainer = MultiSeedTrainer(task, resolved["seeds"], Training(**resolved["training"]))
+    first = stack[0]
+    if any(resolved["training"] != first["training"] or resolved["seeds"] != first["seeds"] for resolved in stack):
+        raise ValueError("grid points of one stack must share their training settings and seeds")
+    module = experiment_module(first["experiment"])
+    tasks = [module.build(resolved["task"]) for resolved in stack]
+    trainer = MultiSeedTrainer(tasks, first["seeds"], Training(**first["training"]))
     metrics = trainer.run(progress)
+    metrics["wall_time_s"] = metrics["wall_time_s"] / len(tasks)  # each point's share of the stack's time
+    count = len(first["seeds"])
+    return [
+        _point_result(trainer, task, {key: value[c * count : (c + 1) * count] for key, value in metrics.items()}, c * count)
+        for c, task in enumerate(tasks)
+    ]
+
+
+def _point_result(trainer, task, metrics, first_member):
+    """The rows, history and curve of one cell of a trained stack, from its members' slice."""
+    members = slice(first_member, first_member + len(metrics["seed"]))
     rows = pd.DataFrame(metrics)
     history = pd.concat(
         [
-            pd.DataFrame({"seed": metrics["seed"], "step": evaluation["step"], **{k: v for k, v in evaluation.items() if k != "step"}})
+            pd.DataFrame(
+                {"seed": metrics["seed"], "step": evaluation["step"],
+                 **{key: value[members] for key, value in evaluation.items() if key != "step"}}
+            )
             for evaluation in trainer.history
         ],
         ignore_index=True,
@@ -123,11 +148,12 @@ def point_columns(config: Config, point):
         chosen = config.task["ranges"][point["range"]]
         values["interpolation_range"] = _cell(chosen["interpolation"])
         values["extrapolation_range"] = _cell(chosen["extrapolation"])
+    training = config.training_for(point)
     values.update(
-        steps=config.training.steps,
-        batch_size=config.training.batch_size,
-        learning_rate=config.training.learning_rate,
-        data_stream=config.training.data_stream,
+        steps=training.steps,
+        batch_size=training.batch_size,
+        learning_rate=training.learning_rate,
+        data_stream=training.data_stream,
         profile=config.profile,
     )
     return values
@@ -215,6 +241,16 @@ def environment():
     }
 
 
+def stack_points(points, pending, stack_axes):
+    """Group the ``pending`` point indices into stacks: points equal on every axis but ``stack_axes``
+    train together (see :func:`run_stack`). Finished points are never retrained with their stack."""
+    stacks = {}
+    for index in pending:
+        key = json.dumps({axis: value for axis, value in points[index].items() if axis not in stack_axes}, sort_keys=True)
+        stacks.setdefault(key, []).append(index)
+    return list(stacks.values())
+
+
 def run(config: Config, results_root="results", log=None, executor=None):
     """Run every missing grid point of ``config``, then write runs.csv and provenance.json.
 
@@ -239,21 +275,25 @@ def run(config: Config, results_root="results", log=None, executor=None):
     commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
     seed_steps = len(config.seeds) * config.training.steps
     progress = Progress(len(pending) * seed_steps, config.name, log)
+    stacks = stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
+    items = [(k, [resolved[i] for i in stack], len(stack) * seed_steps) for k, stack in enumerate(stacks)]
     failed = []
-    for index, outcome in executor.map(run_point, [(i, resolved[i]) for i in pending], progress, seed_steps):
+    for k, outcome in executor.map(run_stack, items, progress):
         if isinstance(outcome, PointFailed):
-            failed.append(points[index])
-            progress.note(f"  FAILED {json.dumps(points[index])}: {outcome}")
+            for index in stacks[k]:
+                failed.append(points[index])
+                progress.note(f"  FAILED {json.dumps(points[index])}: {outcome}")
             continue
-        rows = outcome.rows
-        labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
-        # Written first: a point counts as complete once its runs file exists.
-        write_csv(out / "points" / f"{hashes[index]}.history.csv", _labelled(outcome.history, points[index]))
-        if outcome.curve is not None:
-            write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(outcome.curve, points[index]))
-        write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
-        solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
-        progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
+        for index, result in zip(stacks[k], outcome):
+            rows = result.rows
+            labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
+            # Written first: a point counts as complete once its runs file exists.
+            write_csv(out / "points" / f"{hashes[index]}.history.csv", _labelled(result.history, points[index]))
+            if result.curve is not None:
+                write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(result.curve, points[index]))
+            write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
+            solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
+            progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
     if failed:
         raise RunFailed(
             f"{config.name}: {len(failed)} of {len(points)} grid points failed "

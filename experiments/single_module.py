@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import schema
+from experiments import schema, static_arithmetic
 from experiments.spec import LayerSpec, Task
 
 
@@ -36,12 +36,14 @@ NEARLY_PERFECT = {
 UNITS = ("nac", "nalu", "nau", "nmu", "inalu", "real_npu", "linear")
 
 
-def model(unit, epsilon):
-    """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias."""
+def model(unit, epsilon, initialization="glorot"):
+    """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias. ``initialization``
+    chooses the NAC and NALU initialisation (``static_arithmetic.nac_initializers``)."""
     if unit == "linear":
         return [LayerSpec("dense", 1)]
     options = {"epsilon": epsilon} if unit in ("nalu", "inalu", "real_npu") else {}
-    return [LayerSpec(unit, 1, options)]
+    initializers = static_arithmetic.nac_initializers(initialization) if unit in ("nac", "nalu") else {}
+    return [LayerSpec(unit, 1, options, initializers=initializers)]
 
 
 class Intervals(schema.Field):
@@ -72,10 +74,15 @@ class NamedIntervals(schema.Field):
         return cleaned
 
 
+# Grid points that differ only in these axes train as one stack: every operation of a unit, range and
+# seed reads the same draws, taken once per step (the inputs are the same; only the targets differ).
+STACK_AXES = ("op",)
+
 AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task["ranges"])}
 
 TASK_SCHEMA = {
     "ranges": NamedIntervals(),
+    "initialization": schema.Choice(static_arithmetic.INITIALIZATIONS),
     **schema.ARITHMETIC_EVALUATION,
 }
 
@@ -116,7 +123,7 @@ def build(point):
     test = fixed_set(point, ranges["extrapolation"], point["test_size"], point["test_seed"])
     return Task(
         input_size=2,
-        layers=model(point["unit"], point["epsilon"]),
+        layers=model(point["unit"], point["epsilon"], point["initialization"]),
         sample=sample,
         validation=fixed_set(point, [ranges["interpolation"]], point["validation_size"], point["validation_seed"]),
         test=test,

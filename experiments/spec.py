@@ -22,6 +22,8 @@ class LayerSpec:
     units: int
     options: dict = dataclasses.field(default_factory=dict)
     recurrent: bool = False  # a cell from nalu_tf.maths.CELLS run over the time axis; emits its last output
+    # Parameter name -> initialiser, replacing the unit's default (Madsen & Johansen's NAC init, say).
+    initializers: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -57,13 +59,19 @@ class Task:
 
 @dataclasses.dataclass(frozen=True)
 class Training:
-    """Optimisation settings shared by every experiment.
+    """Optimisation settings shared by every experiment (a config may set some of them per unit).
 
-    ``regularization`` is the largest weight of the units' sparsity regularisers (NAU, NMU), reached by a
-    linear ramp from ``regularization_start`` to ``regularization_end`` (Madsen & Johansen 2020); 0 turns
-    it off. ``clip_value`` clips every gradient element (None: off). ``reinitialise_patience`` > 0 redraws
-    the parameters of a seed whose validation MSE has not improved for that many evaluations while it is
-    above ``reinitialise_above`` (iNALU's restart of stalled runs; the best model so far is kept).
+    Adam with ``learning_rate`` and ``adam_epsilon`` (1e-8 as PyTorch, which the reference code uses;
+    Keras' own default is 1e-7). ``regularization`` is the largest weight of the units' own regularisers
+    (NAU, NMU: sparsity; iNALU: saturation), reached by a linear ramp from ``regularization_start`` to
+    ``regularization_end`` (Madsen & Johansen 2020; a jump at the start if end <= start); 0 turns it off.
+    With ``regularization_loss_below`` set, a seed's regulariser counts only on steps where its training
+    MSE is below that value (iNALU's rule in nalm-benchmark). ``l1_start`` > 0 adds an L1 penalty on
+    every parameter whose weight starts at ``l1_start`` and grows tenfold every ``l1_every`` steps up to
+    ``l1_end`` (the NPU's schedule of Heim et al., as Mistry et al. run it). ``clip_value`` clips every
+    gradient element (None: off). ``reinitialise_patience`` > 0 redraws the parameters of a seed whose
+    validation MSE has not improved for that many evaluations while it is above ``reinitialise_above``
+    (iNALU's restart of stalled runs; the best model so far is kept).
     """
 
     steps: int
@@ -72,9 +80,14 @@ class Training:
     eval_every: int
     data_stream: str = "independent"
     data_seed: int = 0
+    adam_epsilon: float = 1e-8
     regularization: float = 0.0
     regularization_start: int = 0
     regularization_end: int = 0
+    regularization_loss_below: float | None = None
+    l1_start: float = 0.0
+    l1_end: float = 0.0
+    l1_every: int = 10000
     clip_value: float | None = None
     reinitialise_patience: int = 0
     reinitialise_above: float = 0.0

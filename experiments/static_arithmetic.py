@@ -33,23 +33,45 @@ OPERATIONS = {
     "sqrt": lambda a, b: a**0.5,
 }
 
-def models(epsilon):
+INITIALIZATIONS = ("glorot", "madsen")
+
+
+def nac_initializers(initialization):
+    """Initialisers of a NAC's (or NALU's) w_hat and m_hat: the units' defaults (Glorot uniform), or
+    Madsen & Johansen's U[-r, r] that gives the effective weight Glorot's variance."""
+    if initialization == "glorot":
+        return {}
+    from nalu_tf.initializers import NACUniform  # loads Keras: only when a task is built
+
+    return {"w_hat": NACUniform(), "m_hat": NACUniform()}
+
+
+def models(epsilon, initialization="glorot"):
     """The two-layer models, by name: Table 1 (static) of Trask et al. and the later units.
 
     As in Madsen & Johansen (2020), a multiplicative unit that cannot add (NMU, RealNPU) sits on an NAU
-    first layer, which forms a and b; NAU, iNALU, NAC and NALU are used for both layers.
+    first layer, which forms a and b; NAU, iNALU, NAC and NALU are used for both layers. ``initialization``
+    ("glorot" or "madsen") chooses the NAC and NALU initialisation (see :func:`nac_initializers`).
     """
+    nac_init = nac_initializers(initialization)
     return {
         "relu6": [LayerSpec("dense", 2, {"activation": "relu6"}), LayerSpec("dense", 1)],
         "linear": [LayerSpec("dense", 2), LayerSpec("dense", 1)],
-        "nac": [LayerSpec("nac", 2), LayerSpec("nac", 1)],
-        "nalu": [LayerSpec("nalu", 2, {"epsilon": epsilon}), LayerSpec("nalu", 1, {"epsilon": epsilon})],
+        "nac": [LayerSpec("nac", 2, initializers=nac_init), LayerSpec("nac", 1, initializers=nac_init)],
+        "nalu": [
+            LayerSpec("nalu", 2, {"epsilon": epsilon}, initializers=nac_init),
+            LayerSpec("nalu", 1, {"epsilon": epsilon}, initializers=nac_init),
+        ],
         "nau": [LayerSpec("nau", 2), LayerSpec("nau", 1)],
         "nmu": [LayerSpec("nau", 2), LayerSpec("nmu", 1)],
         "inalu": [LayerSpec("inalu", 2, {"epsilon": epsilon}), LayerSpec("inalu", 1, {"epsilon": epsilon})],
         "real_npu": [LayerSpec("nau", 2), LayerSpec("real_npu", 1, {"epsilon": epsilon})],
     }
 
+
+# Grid points that differ only in these axes train as one stack: every operation of a unit, range and
+# seed reads the same draws, taken once per step (the inputs are the same; only the targets differ).
+STACK_AXES = ("op",)
 
 AXES = {
     "op": tuple(OPERATIONS),
@@ -65,7 +87,7 @@ COMMON_SCHEMA = {
     **schema.ARITHMETIC_EVALUATION,
 }
 
-TASK_SCHEMA = {**COMMON_SCHEMA, "ranges": schema.NamedRanges()}
+TASK_SCHEMA = {**COMMON_SCHEMA, "ranges": schema.NamedRanges(), "initialization": schema.Choice(INITIALIZATIONS)}
 
 
 def slice_masks(input_size, subset_ratio, overlap_ratio):
@@ -123,7 +145,7 @@ def build(point):
     test = fixed_set(point, "extrapolation", point["test_size"], point["test_seed"])
     return Task(
         input_size=point["input_size"],
-        layers=models(point["epsilon"])[point["unit"]],
+        layers=models(point["epsilon"], point["initialization"])[point["unit"]],
         sample=sample,
         validation=fixed_set(point, "interpolation", point["validation_size"], point["validation_seed"]),
         test=test,

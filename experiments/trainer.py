@@ -10,6 +10,7 @@ error, success, solved-at step) and never feeds back into training, selection or
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 
@@ -71,6 +72,13 @@ class StackedModel:
         )
         for index, layer in enumerate(self.layers):
             specs = self._maths(layer).parameters(shape[-1], layer.units, **layer.options)
+            unknown = set(layer.initializers) - set(specs)
+            if unknown:
+                raise ValueError(f"layer {index} ({layer.unit}) has no parameter {sorted(unknown)}; it has {sorted(specs)}")
+            specs = {
+                name: dataclasses.replace(spec, initializer=layer.initializers.get(name, spec.initializer))
+                for name, spec in specs.items()
+            }
             params = {}
             for name, spec in specs.items():
                 params[name] = keras.Variable(self.initial_values(spec, index, name, seeds), name=f"layer{index}_{name}")
@@ -119,15 +127,46 @@ class StackedModel:
         return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
 
     def __call__(self, x, params=None):
+        """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
+        the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
+        whose members repeat the same seeds reads each seed's inputs once, without copying them)."""
         params = params or self.params
         if self.table is not None:
             x = self._read_table(x, params)
-        for layer, layer_params in list(zip(self.layers, params))[self.encoder_depth :]:
+        for index in range(self.encoder_depth, len(self.layers)):
+            layer, layer_params = self.layers[index], params[index]
             if layer.recurrent:
                 x = self._run_cell(layer, layer_params, x)
+            elif x.shape[0] not in (1, self.seed_count):
+                x = self._grouped(layer, layer_params, self.specs[index], x)
             else:
                 x = maths.UNITS[layer.unit].forward(x, layer_params, **layer.options)
         return x
+
+    def _grouped(self, layer, params, specs, x):
+        """A layer whose inputs x (n, batch, in) are shared by every group of n consecutive members.
+
+        When every parameter is per output column, the groups' parameters sit side by side as extra
+        output columns: one (batch, in) x (in, groups * out) matmul per input row block instead of
+        ``groups`` narrow ones, and per-input work (NALU's log) runs once. Otherwise the parameters are
+        viewed as (groups, n, ...) and broadcast against x[None]."""
+        count = int(x.shape[0])
+        groups = self.seed_count // count
+        unit = maths.UNITS[layer.unit]
+        if not all(spec.per_output for spec in specs.values()):
+            grouped = {name: tf.reshape(value, [groups, count, *value.shape[1:]]) for name, value in params.items()}
+            y = unit.forward(x[None], grouped, **layer.options)
+            return tf.reshape(y, [self.seed_count, *y.shape[2:]])
+        side_by_side = {}
+        for name, value in params.items():  # (members, ..., out) -> (n, ..., groups * out)
+            shape = value.shape[1:]
+            grouped = tf.reshape(value, [groups, count, *shape])
+            order = [1, *range(2, len(shape) + 1), 0, len(shape) + 1]
+            side_by_side[name] = tf.reshape(tf.transpose(grouped, order), [count, *shape[:-1], groups * shape[-1]])
+        y = unit.forward(x, side_by_side, **layer.options)  # (n, batch, groups * out)
+        out = y.shape[-1] // groups
+        y = tf.transpose(tf.reshape(y, [count, -1, groups, out]), [2, 0, 1, 3])
+        return tf.reshape(y, [self.seed_count, -1, out])
 
     def _run_cell(self, layer, params, x):
         """Run a recurrent cell over the time axis of x (seeds or 1, batch, time, features)."""
@@ -169,6 +208,10 @@ class StackedModel:
         ]
         return tf.add_n(terms) if terms else tf.zeros(self.seed_count)
 
+    def l1_norm(self):
+        """Per seed, the sum of the absolute values of every parameter."""
+        return tf.add_n([tf.reduce_sum(tf.abs(v), axis=list(range(1, len(v.shape)))) for v in self.variables])
+
 
 PHILOX = 1  # algorithm id of tf.raw_ops.StatelessRandomUniformV2
 
@@ -191,6 +234,13 @@ def philox_uniform(key, first_seed, seed_count, shape):
     return tf.reshape(values, [seed_count, *shape])
 
 
+def l1_weight(step, start, end, every):
+    """The L1 penalty's weight at ``step``: ``start``, ten times larger every ``every`` steps, at most ``end``."""
+    # beta(t) = min(start * 10^floor(t / every), end)
+    growths = tf.floor(tf.cast(step, tf.float32) / float(every))
+    return tf.minimum(start * tf.pow(10.0, growths), end)
+
+
 def contiguous_runs(seeds):
     """Split a seed list into (first, count) runs of consecutive integers."""
     runs = []
@@ -207,7 +257,8 @@ def make_draw(seeds, step, stream_mode, data_seed):
 
     independent: each seed has its own stream (its own Philox counters under a key made of the step and
     the draw number), so a seed's data does not depend on which other seeds train beside it. shared: one
-    stream, keyed by (data_seed, step, draw number), broadcast to every seed.
+    stream, keyed by (data_seed, step, draw number), broadcast to every seed. A range maps the same
+    U[0, 1) numbers affinely, as ``uniform(low, high)`` does in the reference code.
     """
     counter = [0]
 
@@ -226,10 +277,52 @@ def make_draw(seeds, step, stream_mode, data_seed):
     return draw
 
 
-class MultiSeedTrainer:
-    """Train one task for many seeds at once and report per-seed metrics.
+def replaying(draw):
+    """Return ``again()``, which gives a fresh draw function per cell: the first cell's calls draw from
+    ``draw``; every later cell's n-th call returns the first cell's n-th numbers (the same tensor when
+    the call is the same), so all cells of a stack train on their seeds' one set of draws."""
+    calls = []  # (shape, low, high, values)
 
-    ``run(progress)`` returns a dict of NumPy arrays, one entry per seed: interpolation and extrapolation
+    def again():
+        position = [0]
+
+        def replay(shape, low, high):
+            index = position[0]
+            position[0] += 1
+            if index == len(calls):
+                calls.append((tuple(shape), low, high, draw(shape, low, high)))
+            recorded_shape, recorded_low, recorded_high, values = calls[index]
+            if recorded_shape != tuple(shape):
+                raise ValueError(f"cells of one stack must draw the same shapes; got {shape} after {recorded_shape}")
+            if (recorded_low, recorded_high) == (low, high):
+                return values
+            unit = (values - recorded_low) / (recorded_high - recorded_low)
+            return low + (high - low) * unit
+
+        return replay
+
+    return again
+
+
+def _describe(layer):
+    """A layer spec as plain values (initialiser objects by class and config), to compare two specs."""
+    initializers = {
+        name: (type(value).__name__, value.get_config()) if hasattr(value, "get_config") else value
+        for name, value in layer.initializers.items()
+    }
+    return (layer.unit, layer.units, layer.options, layer.recurrent, initializers)
+
+
+class MultiSeedTrainer:
+    """Train one task, or a stack of cells, for many seeds at once and report per-seed metrics.
+
+    ``task`` is a :class:`Task` or a list of them (the cells of a stack: the same model on the same inputs
+    with different targets, say every operation of one unit). Every cell trains every seed; seed k of each
+    cell reads the same draws, taken once per step, and starts from the same initial weights, as seed k
+    of each cell trained alone would (the reference code's seed fixes both). The stack's members are the
+    cells' seeds in order: member ``c * len(seeds) + i`` is seed ``seeds[i]`` of cell ``c``.
+
+    ``run(progress)`` returns a dict of NumPy arrays, one entry per member: interpolation and extrapolation
     MSE of the selected model (the step with the lowest validation MSE), the same for the randomly
     initialised model, the selected step, the solved-at step (first evaluation where the extrapolation
     MSE met the success threshold, -1 if never), the sparsity error, a diverged flag (any non-finite
@@ -239,31 +332,58 @@ class MultiSeedTrainer:
     def __init__(self, task: Task, seeds, training: Training):
         if training.data_stream not in DATA_STREAMS:
             raise ValueError(f"data_stream must be one of {DATA_STREAMS}, got {training.data_stream!r}")
-        self.task = task
+        self.cells = list(task) if isinstance(task, (list, tuple)) else [task]
+        self.task = task = self.cells[0]
         self.seeds = [int(s) for s in seeds]
+        self.members = [seed for _ in self.cells for seed in self.seeds]
+        self._check_stack()
         self.training = training
-        count = len(self.seeds)
-        self.model = StackedModel(task.layers, task.input_size, self.seeds, task.table)
+        count = len(self.members)
+        self.model = StackedModel(task.layers, task.input_size, self.members, task.table)
         # A real copy: with the TensorFlow backend, keras.Variable(v.value) would wrap the live tf.Variable
         # itself, so the "best" parameters would always be the last step's (a test guards this).
         self.best = [
             {k: tf.Variable(v.numpy(), trainable=False, name=f"best_{k}") for k, v in p.items()} for p in self.model.params
         ]
         clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
-        self.optimizer = keras.optimizers.Adam(training.learning_rate, **clipping)
+        self.optimizer = keras.optimizers.Adam(training.learning_rate, epsilon=training.adam_epsilon, **clipping)
         self.optimizer.build(self.model.variables)
         self.step = tf.Variable(0, dtype=tf.int64)
         self.diverged = tf.Variable(tf.zeros(count, tf.bool))
         self.best_validation = tf.Variable(tf.fill([count], tf.constant(np.inf, tf.float64)))
         self.best_step = tf.Variable(tf.zeros(count, tf.int64))
         self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
-        self.validation = tuple(tf.constant(a, tf.float32) for a in task.validation)
-        self.test = tuple(tf.constant(a, tf.float32) for a in task.test)
+        self.validation, self.test = (
+            (tf.constant(task.validation[0], tf.float32), self._targets([cell.validation[1] for cell in self.cells])),
+            (tf.constant(task.test[0], tf.float32), self._targets([cell.test[1] for cell in self.cells])),
+        )
+        thresholds = [cell.success_threshold for cell in self.cells]
+        self.success_threshold = None if thresholds[0] is None else np.repeat(np.array(thresholds, np.float64), len(self.seeds))
         self.probe_predictions = None
         self.sweep_errors = []
         self.history = []
         self.restarts = np.zeros(count, np.int64)
         self.stale_evaluations = np.zeros(count, np.int64)
+
+    def _check_stack(self):
+        """Cells of one stack must share the model, the inputs of the fixed sets and the task kind."""
+        first = self.cells[0]
+        for cell in self.cells[1:]:
+            same = (
+                [_describe(layer) for layer in cell.layers] == [_describe(layer) for layer in first.layers]
+                and cell.input_size == first.input_size
+                and all(np.array_equal(a[0], b[0]) for a, b in ((cell.validation, first.validation), (cell.test, first.test)))
+                and (cell.success_threshold is None) == (first.success_threshold is None)
+            )
+            if not same:
+                raise ValueError("cells of one stack need the same layers, input size and evaluation inputs")
+            if cell.table is not None or cell.probe is not None or cell.sweep or cell.accuracy:
+                raise ValueError("tasks with a table, a probe set, a sweep or accuracy train one cell at a time")
+
+    @staticmethod
+    def _targets(targets):
+        """Fixed-set targets of every cell stacked: (cells, rows, outputs)."""
+        return tf.constant(np.stack(targets), tf.float32)
 
     def _chunk_rows(self, x):
         """Rows of a fixed set evaluated at once: fewer for long sequences read from a table."""
@@ -278,13 +398,15 @@ class MultiSeedTrainer:
         Errors are squared and summed in float64: extrapolating models can output ~1e30, whose square
         overflows float32, and sums over thousands of rows lose float32 precision.
         """
-        x, y = data
-        squared = absolute = exact = tf.zeros(len(self.seeds), tf.float64)
+        x, y = data  # x (rows, ...) shared by every cell; y (cells, rows, outputs)
+        squared = absolute = exact = tf.zeros(len(self.members), tf.float64)
         rows = int(x.shape[0])
         chunk = self._chunk_rows(x)
         for start in range(0, rows, chunk):
             prediction = tf.cast(self.model(x[None, start : start + chunk], params), tf.float64)
-            target = tf.cast(y[None, start : start + chunk], tf.float64)
+            target = tf.cast(y[:, start : start + chunk], tf.float64)
+            if len(self.cells) > 1:  # each cell's targets for each of its seeds
+                target = tf.repeat(target, len(self.seeds), axis=0)
             error = prediction - target
             squared += tf.reduce_sum(tf.square(error), axis=[1, 2])
             absolute += tf.reduce_sum(tf.abs(error), axis=[1, 2])
@@ -301,21 +423,38 @@ class MultiSeedTrainer:
         rows, chunk = int(x.shape[0]), self._chunk_rows(x)
         return tf.concat([self.model(x[None, start : start + chunk], params) for start in range(0, rows, chunk)], axis=1)
 
+    def _sample(self, draw):
+        """One training batch for every member: each cell's sample of its seeds' one set of draws."""
+        if len(self.cells) == 1:
+            return self.task.sample(draw, self.training.batch_size)
+        again = replaying(draw)
+        x, y = zip(*(cell.sample(again(), self.training.batch_size) for cell in self.cells))
+        count = len(self.seeds)
+        y = tf.concat([tf.broadcast_to(part, [count, *part.shape[1:]]) for part in y], 0)
+        if all(part is x[0] for part in x):  # the cells share the inputs themselves (ops of one unit)
+            return x[0], y  # the model reads each seed's inputs once for every cell
+        return tf.concat([tf.broadcast_to(part, [count, *part.shape[1:]]) for part in x], 0), y
+
     @tf.function
     def _train(self, steps):
         seeds = self.seeds
         for _ in tf.range(steps):
             step = self.step.assign_add(1)
             draw = make_draw(seeds, step, self.training.data_stream, self.training.data_seed)
-            x, y = self.task.sample(draw, self.training.batch_size)
+            x, y = self._sample(draw)
             with tf.GradientTape() as tape:
                 per_seed = tf.reduce_mean(tf.square(self.model(x) - y), axis=[1, 2])
                 # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
                 loss = tf.reduce_sum(per_seed)
-                if self.training.regularization > 0:
-                    t = self.training
+                t = self.training
+                if t.regularization > 0:
                     weight = maths.regularization_ramp(step, t.regularization, t.regularization_start, t.regularization_end)
-                    loss += weight * tf.reduce_sum(self.model.regularizer())
+                    penalty = self.model.regularizer()
+                    if t.regularization_loss_below is not None:  # only for seeds that already fit well
+                        penalty *= tf.cast(tf.stop_gradient(per_seed) < t.regularization_loss_below, penalty.dtype)
+                    loss += weight * tf.reduce_sum(penalty)
+                if t.l1_start > 0:
+                    loss += l1_weight(step, t.l1_start, t.l1_end, t.l1_every) * tf.reduce_sum(self.model.l1_norm())
             gradients = tape.gradient(loss, self.model.variables)
             self.optimizer.apply(gradients, self.model.variables)
             self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))
@@ -333,8 +472,8 @@ class MultiSeedTrainer:
             for name, variable in current.items():
                 mask = tf.reshape(improved, [-1] + [1] * (len(variable.shape) - 1))
                 best[name].assign(tf.where(mask, variable, best[name]))
-        if self.task.success_threshold is not None:
-            newly = (self.solved_at < 0) & (test < self.task.success_threshold)
+        if self.success_threshold is not None:
+            newly = (self.solved_at < 0) & (test < self.success_threshold)
             self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
         return validation, test, validation_mae, test_mae, self.model.sparsity_error()
 
@@ -367,11 +506,11 @@ class MultiSeedTrainer:
         self.stale_evaluations[stalled] = 0
         for index, (params, specs) in enumerate(zip(self.model.params, self.model.specs)):
             for name, variable in params.items():
-                fresh = self.model.initial_values(specs[name], index, name, self.seeds, self.restarts)
+                fresh = self.model.initial_values(specs[name], index, name, self.members, self.restarts)
                 mask = stalled.reshape([-1] + [1] * (fresh.ndim - 1))
                 variable.assign(np.where(mask, fresh, variable.numpy()))
         for slot in self.optimizer.variables:  # per-variable moments carry the leading seed axis
-            if len(slot.shape) >= 2 and slot.shape[0] == len(self.seeds):
+            if len(slot.shape) >= 2 and slot.shape[0] == len(self.members):
                 mask = stalled.reshape([-1] + [1] * (len(slot.shape) - 1))
                 slot.assign(np.where(mask, 0.0, slot.numpy()).astype(slot.dtype))
 
@@ -400,7 +539,7 @@ class MultiSeedTrainer:
             if self.training.reinitialise_patience:
                 self._restart_stalled(validation)
             if progress is not None:
-                progress(chunk * len(self.seeds))
+                progress(chunk * len(self.members))
         interpolation, interpolation_mae, extrapolation, extrapolation_mae, sparsity = (
             t.numpy() for t in self._final()
         )
@@ -408,16 +547,16 @@ class MultiSeedTrainer:
             self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
         evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best, self.task.accuracy))
         self.sweep_errors = [
-            (value, *(t.numpy() for t in evaluate_best(tf.constant(x, tf.float32), tf.constant(y, tf.float32))))
+            (value, *(t.numpy() for t in evaluate_best(tf.constant(x, tf.float32), self._targets([y]))))
             for value, (x, y) in (self.task.sweep or [])
         ]
         diverged = self.diverged.numpy()
-        if self.task.success_threshold is None:
-            success = np.zeros(len(self.seeds), bool)
+        if self.success_threshold is None:
+            success = np.zeros(len(self.members), bool)
         else:
-            success = ~diverged & (extrapolation < self.task.success_threshold)
+            success = ~diverged & (extrapolation < self.success_threshold)
         return {
-            "seed": np.array(self.seeds),
+            "seed": np.array(self.members),
             "interpolation_mse": interpolation,
             "extrapolation_mse": extrapolation,
             "interpolation_mae": interpolation_mae,
@@ -432,5 +571,5 @@ class MultiSeedTrainer:
             "sparsity_error": sparsity,
             "diverged": diverged,
             "restarts": self.restarts.copy(),
-            "wall_time_s": np.full(len(self.seeds), time.perf_counter() - started),
+            "wall_time_s": np.full(len(self.members), time.perf_counter() - started),
         }

@@ -255,11 +255,14 @@ class Parameter:
 
     ``initializer`` is anything ``keras.initializers.get`` accepts. ``constraint``, when given, maps the
     parameter back into its allowed set after every optimiser step (the NAU's and NMU's clamps).
+    ``per_output``: output j depends only on slice j of the last axis (True for every weight matrix and
+    output bias here; False for the RealNPU's relevance, one value per input shared by all outputs).
     """
 
     shape: tuple[int, ...]
     initializer: object
     constraint: Callable | None = None
+    per_output: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,7 +329,7 @@ def _inalu_parameters(in_features, units, **_):
 def _real_npu_parameters(in_features, units, **_):
     return {
         "kernel": Parameter((in_features, units), "glorot_uniform"),
-        "relevance": Parameter((in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0)),
+        "relevance": Parameter((in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0), per_output=False),
     }
 
 

@@ -18,7 +18,7 @@ POINT = {
     "input_size": 100, "subset_ratio": 0.25, "overlap_ratio": 0.5,
     "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}}, "range": "madsen",
     "validation_size": 300, "test_size": 300, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu",
+    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu", "initialization": "glorot",
 }
 TRAINING = Training(steps=30, batch_size=16, learning_rate=0.01, eval_every=10)
 
@@ -45,23 +45,26 @@ def test_smoke_run_writes_every_result_file(tmp_path, capsys):
 
 
 def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, capsys):
-    calls = []
-    real_run_point = runner.run_point
+    # The smoke grid is 2 ops x 2 units: two stacks (one per unit) of two operations each.
+    calls, stacks = [], []
+    real_run_stack = runner.run_stack
 
-    def interrupt_after_two(resolved, progress=None):
-        if len(calls) == 2:
+    def interrupt_after_one(stack, progress=None):
+        if stacks:
             raise KeyboardInterrupt
-        calls.append(resolved["task"]["op"] + "/" + resolved["task"]["unit"])
-        return real_run_point(resolved, progress)
+        stacks.append(stack)
+        calls.extend(resolved["task"]["op"] + "/" + resolved["task"]["unit"] for resolved in stack)
+        return real_run_stack(stack, progress)
 
-    monkeypatch.setattr(runner, "run_point", interrupt_after_two)
+    monkeypatch.setattr(runner, "run_stack", interrupt_after_one)
     args = ["run", str(STATIC), "--profile", "smoke", "--results", str(tmp_path)]
     assert cli.main(args) == 130
     out = tmp_path / "static_arithmetic"
+    assert len(calls) == 2 and {call.split("/")[1] for call in calls} == {calls[0].split("/")[1]}
     assert len([p for p in (out / "points").glob("*.csv") if p.suffixes == [".csv"]]) == 2 and not (out / "runs.csv").exists()
 
     resumed = []
-    monkeypatch.setattr(runner, "run_point", lambda r, p=None: resumed.append(r) or real_run_point(r, p))
+    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None: resumed.extend(stack) or real_run_stack(stack, p))
     assert cli.main(args) == 0
     assert len(resumed) == 2
     assert {r["task"]["op"] + "/" + r["task"]["unit"] for r in resumed}.isdisjoint(calls)
@@ -69,7 +72,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
 
     # A changed config is a different run: nothing is reused.
     again = []
-    monkeypatch.setattr(runner, "run_point", lambda r, p=None: again.append(r) or real_run_point(r, p))
+    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None: again.extend(stack) or real_run_stack(stack, p))
     assert cli.main(args + ["--set", "training.steps=20"]) == 0
     assert len(again) == 4
 

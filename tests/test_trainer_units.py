@@ -19,7 +19,7 @@ POINT = {
         "both": {"interpolation": [-2.0, 2.0], "extrapolation": [[-6.0, -2.0], [2.0, 6.0]]},
     },
     "range": "pos", "validation_size": 256, "test_size": 256, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "add", "unit": "nau",
+    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "add", "unit": "nau", "initialization": "glorot",
 }
 TRAINING = Training(steps=300, batch_size=64, learning_rate=0.05, eval_every=100)
 

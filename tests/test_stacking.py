@@ -1,0 +1,85 @@
+"""Stacks of cells: every operation of a unit trains in one graph on its seeds' one set of draws, and each
+seed's numbers are those it would get trained alone."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from experiments import runner, single_module, static_arithmetic
+from experiments.trainer import MultiSeedTrainer, Training, make_draw
+from test_runner import POINT
+from test_trainer_units import POINT as SINGLE_POINT
+
+OPS = list(static_arithmetic.OPERATIONS)
+
+
+def cells(unit, ops, point=POINT, module=static_arithmetic):
+    return [module.build({**point, "unit": unit, "op": op}) for op in ops]
+
+
+@pytest.mark.parametrize("stream", ["independent", "shared"])
+def test_a_seeds_data_and_initial_weights_do_not_depend_on_its_stack(stream):
+    training = Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1, data_stream=stream)
+    stacked = MultiSeedTrainer(cells("nalu", OPS), [2, 3, 4, 7], training)
+    step = tf.constant(11, tf.int64)
+    x_stacked, y_stacked = stacked._sample(make_draw(stacked.seeds, step, stream, 0))
+    for op_index, op in enumerate(OPS):
+        alone = MultiSeedTrainer(cells("nalu", [op]), [4], training)
+        x_alone, y_alone = alone._sample(make_draw(alone.seeds, step, stream, 0))
+        member = op_index * 4 + 2  # seed 4 is the third seed of each cell
+        np.testing.assert_array_equal(np.broadcast_to(x_stacked, (4, 8, 100))[2], np.broadcast_to(x_alone, (1, 8, 100))[0])
+        np.testing.assert_array_equal(y_stacked.numpy()[member], np.broadcast_to(y_alone, (1, 8, 1))[0])
+        for together, single in zip(stacked.model.variables, alone.model.variables):
+            np.testing.assert_array_equal(together.numpy()[member], single.numpy()[0])
+
+
+@pytest.mark.parametrize("unit", ["nalu", "nmu", "inalu"])
+def test_shared_inputs_give_the_same_outputs_as_copied_inputs(unit):
+    # The stacked model reads each seed's inputs once for all cells (weights side by side as columns);
+    # it must compute what it computes on the inputs copied once per cell.
+    trainer = MultiSeedTrainer(cells(unit, OPS), [0, 1, 2], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1))
+    x = tf.constant(np.random.default_rng(1).uniform(1, 2, size=(3, 8, 100)), tf.float32)
+    shared = trainer.model(x).numpy()
+    copied = trainer.model(tf.tile(x, [len(OPS), 1, 1])).numpy()
+    np.testing.assert_allclose(shared, copied, rtol=2e-5, atol=1e-6)
+
+
+def test_units_with_a_per_input_parameter_share_inputs_by_broadcasting():
+    # RealNPU's relevance is one value per input, so its weights cannot sit side by side as columns.
+    stack = cells("real_npu", ["mul", "div"], SINGLE_POINT, single_module)
+    trainer = MultiSeedTrainer(stack, [0, 1], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1))
+    trainer.model.params[0]["relevance"].assign(np.random.default_rng(2).uniform(0, 1, size=(4, 1, 2)).astype("float32"))
+    x = tf.constant(np.random.default_rng(3).uniform(-2, 2, size=(2, 8, 2)), tf.float32)
+    np.testing.assert_allclose(trainer.model(x).numpy(), trainer.model(tf.tile(x, [2, 1, 1])).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_stack_trains_each_cell_as_it_would_train_alone():
+    training = Training(steps=200, batch_size=16, learning_rate=0.01, eval_every=50)
+    resolved = [
+        {"experiment": "static_arithmetic", "task": {**POINT, "unit": "nac", "op": op},
+         "training": dataclasses.asdict(training), "seeds": [0, 5]}
+        for op in ("add", "sub", "square")
+    ]
+    together = runner.run_stack(resolved)
+    for point, result in zip(resolved, together):
+        alone = runner.run_point(point)
+        for column in ("interpolation_mse", "extrapolation_mse", "final_interpolation_mse", "sparsity_error"):
+            np.testing.assert_allclose(result.rows[column], alone.rows[column], rtol=1e-4, err_msg=column)
+        np.testing.assert_array_equal(result.rows["selected_step"], alone.rows["selected_step"])
+        np.testing.assert_array_equal(result.rows["success_threshold"], alone.rows["success_threshold"])
+        assert result.history[["seed", "step"]].equals(alone.history[["seed", "step"]])
+
+
+def test_cells_that_cannot_share_inputs_are_refused():
+    mixed = cells("nac", ["add"]) + cells("nalu", ["add"])
+    with pytest.raises(ValueError, match="same layers"):
+        MultiSeedTrainer(mixed, [0], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1))
+
+
+def test_runner_stacks_only_points_that_differ_on_stack_axes():
+    points = [{"op": op, "unit": unit, "range": "a"} for unit in ("nac", "nalu") for op in ("add", "mul")]
+    assert runner.stack_points(points, [0, 1, 2, 3], ("op",)) == [[0, 1], [2, 3]]
+    assert runner.stack_points(points, [1, 2, 3], ("op",)) == [[1], [2, 3]]  # finished points stay out
+    assert runner.stack_points(points, [0, 1, 2, 3], ()) == [[0], [1], [2], [3]]
