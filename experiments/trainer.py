@@ -353,10 +353,8 @@ class MultiSeedTrainer:
         self.best_validation = tf.Variable(tf.fill([count], tf.constant(np.inf, tf.float64)))
         self.best_step = tf.Variable(tf.zeros(count, tf.int64))
         self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
-        self.validation, self.test = (
-            (tf.constant(task.validation[0], tf.float32), self._targets([cell.validation[1] for cell in self.cells])),
-            (tf.constant(task.test[0], tf.float32), self._targets([cell.test[1] for cell in self.cells])),
-        )
+        self.validation = self.fixed_set([cell.validation[0] for cell in self.cells], [cell.validation[1] for cell in self.cells])
+        self.test = self.fixed_set([cell.test[0] for cell in self.cells], [cell.test[1] for cell in self.cells])
         thresholds = [cell.success_threshold for cell in self.cells]
         self.success_threshold = None if thresholds[0] is None else np.repeat(np.array(thresholds, np.float64), len(self.seeds))
         self.probe_predictions = None
@@ -372,24 +370,28 @@ class MultiSeedTrainer:
             same = (
                 [_describe(layer) for layer in cell.layers] == [_describe(layer) for layer in first.layers]
                 and cell.input_size == first.input_size
-                and all(np.array_equal(a[0], b[0]) for a, b in ((cell.validation, first.validation), (cell.test, first.test)))
+                and all(np.shape(a[0]) == np.shape(b[0]) for a, b in ((cell.validation, first.validation), (cell.test, first.test)))
                 and (cell.success_threshold is None) == (first.success_threshold is None)
             )
             if not same:
-                raise ValueError("cells of one stack need the same layers, input size and evaluation inputs")
+                raise ValueError("cells of one stack need the same layers, input size and evaluation set shapes")
             if cell.table is not None or cell.probe is not None or cell.sweep or cell.accuracy:
                 raise ValueError("tasks with a table, a probe set, a sweep or accuracy train one cell at a time")
 
     @staticmethod
-    def _targets(targets):
-        """Fixed-set targets of every cell stacked: (cells, rows, outputs)."""
-        return tf.constant(np.stack(targets), tf.float32)
+    def fixed_set(inputs, targets):
+        """A fixed set of every cell as the evaluation reads it: inputs (1, rows, ...) when the cells share
+        them (or there is one cell), else (cells, rows, ...); targets (cells, rows, outputs)."""
+        shared = all(np.array_equal(x, inputs[0]) for x in inputs[1:])
+        x = np.asarray(inputs[0])[None] if shared else np.stack(inputs)
+        return tf.constant(x, tf.float32), tf.constant(np.stack(targets), tf.float32)
 
     def _chunk_rows(self, x):
-        """Rows of a fixed set evaluated at once: fewer for long sequences read from a table."""
+        """Rows of a fixed set (x: (1 or cells, rows, ...)) evaluated at once: fewer for long sequences
+        read from a table."""
         if self.task.table is None:
             return EVALUATION_CHUNK
-        return max(1, TABLE_CHUNK_POSITIONS // int(np.prod(x.shape[1:])))
+        return max(1, TABLE_CHUNK_POSITIONS // int(np.prod(x.shape[2:])))
 
     def _errors(self, data, params=None, accuracy=False):
         """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks; with ``accuracy``, also the fraction
@@ -398,12 +400,15 @@ class MultiSeedTrainer:
         Errors are squared and summed in float64: extrapolating models can output ~1e30, whose square
         overflows float32, and sums over thousands of rows lose float32 precision.
         """
-        x, y = data  # x (rows, ...) shared by every cell; y (cells, rows, outputs)
+        x, y = data  # see fixed_set: x (1 or cells, rows, ...), y (cells, rows, outputs)
         squared = absolute = exact = tf.zeros(len(self.members), tf.float64)
-        rows = int(x.shape[0])
+        rows = int(x.shape[1])
         chunk = self._chunk_rows(x)
         for start in range(0, rows, chunk):
-            prediction = tf.cast(self.model(x[None, start : start + chunk], params), tf.float64)
+            inputs = x[:, start : start + chunk]
+            if inputs.shape[0] > 1:  # each cell's own inputs, for each of its seeds
+                inputs = tf.repeat(inputs, len(self.seeds), axis=0)
+            prediction = tf.cast(self.model(inputs, params), tf.float64)
             target = tf.cast(y[:, start : start + chunk], tf.float64)
             if len(self.cells) > 1:  # each cell's targets for each of its seeds
                 target = tf.repeat(target, len(self.seeds), axis=0)
@@ -420,7 +425,7 @@ class MultiSeedTrainer:
 
     def _predict(self, x, params=None):
         """Per-seed predictions (seeds, rows, outputs) on a fixed input set, in chunks."""
-        rows, chunk = int(x.shape[0]), self._chunk_rows(x)
+        rows, chunk = int(x.shape[0]), self._chunk_rows(x[None])
         return tf.concat([self.model(x[None, start : start + chunk], params) for start in range(0, rows, chunk)], axis=1)
 
     def _sample(self, draw):
@@ -547,7 +552,7 @@ class MultiSeedTrainer:
             self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
         evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best, self.task.accuracy))
         self.sweep_errors = [
-            (value, *(t.numpy() for t in evaluate_best(tf.constant(x, tf.float32), self._targets([y]))))
+            (value, *(t.numpy() for t in evaluate_best(*self.fixed_set([x], [y]))))
             for value, (x, y) in (self.task.sweep or [])
         ]
         diverged = self.diverged.numpy()

@@ -5,4 +5,7 @@ from experiments import bench
 
 def test_bench_measures_positive_rates():
     assert bench.runner_rate(seeds=2, steps=3, data_stream="independent") > 0
+    assert bench.runner_rate(seeds=2, steps=3, data_stream="independent", ops=("add", "mul")) > 0
+    assert bench.rng_rate(seeds=2, steps=3) > 0
+    assert bench.recurrent_rate(seeds=2, steps=3) > 0
     assert bench.fit_rate(steps=3, repeats=1) > 0

@@ -136,7 +136,7 @@ def oracle(target, length=1000, sequences=3):
     kernel = np.eye(10) if target == "counting" else np.arange(10.0)[:, None]
     readout["kernel"].assign(np.stack([kernel] * 2).astype("float32"))
     readout["bias"].assign(np.zeros((2, 1, outputs), "float32"))
-    return trainer._errors(tuple(map(np.asarray, pair)), accuracy=True)
+    return trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
 
 
 @pytest.mark.parametrize("target", ["counting", "addition"])

@@ -83,3 +83,22 @@ def test_runner_stacks_only_points_that_differ_on_stack_axes():
     assert runner.stack_points(points, [0, 1, 2, 3], ("op",)) == [[0, 1], [2, 3]]
     assert runner.stack_points(points, [1, 2, 3], ("op",)) == [[1], [2, 3]]  # finished points stay out
     assert runner.stack_points(points, [0, 1, 2, 3], ()) == [[0], [1], [2], [3]]
+
+
+def test_a_stack_across_ranges_reads_each_ranges_own_sets():
+    # The single-module benchmark stacks its ranges too: each cell maps the same U[0, 1) draws onto its
+    # own range and is measured on its own validation and test sets.
+    training = Training(steps=120, batch_size=16, learning_rate=0.05, eval_every=40)
+    resolved = [
+        {"experiment": "single_module", "task": {**SINGLE_POINT, "unit": "nau", "op": op, "range": name},
+         "training": dataclasses.asdict(training), "seeds": [1, 2]}
+        for op in ("add", "sub") for name in ("pos", "both")
+    ]
+    together = runner.run_stack(resolved)
+    thresholds = {result.rows["success_threshold"].iloc[0] for result in together}
+    assert len(thresholds) == 4  # each op and range has its own criterion
+    for point, result in zip(resolved, together):
+        alone = runner.run_point(point)
+        for column in ("interpolation_mse", "extrapolation_mse", "interpolation_mse_init", "extrapolation_mse_init"):
+            np.testing.assert_allclose(result.rows[column], alone.rows[column], rtol=1e-4, err_msg=column)
+        np.testing.assert_array_equal(result.rows["success_threshold"], alone.rows["success_threshold"])
