@@ -26,7 +26,7 @@ def parser():
     commands = main_parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="run one experiment config")
     run.add_argument("config", help="path to configs/NAME.yaml")
-    run.add_argument("--profile", default="default", help="smoke, default or paper")
+    run.add_argument("--profile", default="default", help="smoke, default, long or paper")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. training.steps=100 (repeatable)")
     run.add_argument("--results", default="results", help="results root (default results/)")

@@ -18,10 +18,10 @@ import re
 
 import yaml
 
-from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range
+from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range, Text
 from experiments.spec import DATA_STREAMS, Training
 
-PROFILES = ("smoke", "default", "paper")
+PROFILES = ("smoke", "default", "long", "paper")  # long: a night on a CPU or a GPU; paper: the published budget
 EXPERIMENTS_DIR = pathlib.Path(__file__).parent
 
 TRAINING_SCHEMA = {
@@ -53,9 +53,12 @@ UNIT_TRAINING_KEYS = (
     "regularization_loss_below", "l1_start", "l1_end", "l1_every", "clip_value", "reinitialise_patience",
     "reinitialise_above",
 )
-REPORT_KEYS = ("rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure")
+REPORT_KEYS = (
+    "rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure", "findings",
+)
 REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
-REPORT_FIGURES = ("scores", "success_heatmap")
+REPORT_FIGURES = ("scores", "success_heatmap", "solved_curve")
+FINDING_KEYS = ("claim", "cell", "published", "reason")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
 
@@ -320,8 +323,28 @@ def _validate(source, name, profile, merged, overrides):
             _check(source, f"report.{key}", Choice(grid), report[key])
     for block in report.get("blocks", []):
         _check(source, "report.blocks", Choice(REPORT_BLOCKS), block)
-    if "figure" in report:
-        _check(source, "report.figure", Choice(REPORT_FIGURES), report["figure"])
+    if "figure" in report:  # one figure or a list of them
+        for figure in report["figure"] if isinstance(report["figure"], list) else [report["figure"]]:
+            _check(source, "report.figure", Choice(REPORT_FIGURES), figure)
+    findings = report.get("findings", [])
+    if not isinstance(findings, list):
+        raise ConfigError(source, "report.findings", f"{findings!r} is not allowed; must be a list of findings")
+    for index, finding in enumerate(findings):
+        where = f"report.findings[{index}]"
+        _mapping(source, where, finding)
+        _unknown(source, f"{where}.", finding, FINDING_KEYS)
+        for key in ("claim", "cell", "published"):
+            if key not in finding:
+                raise ConfigError(source, f"{where}.{key}", "missing")
+        _check(source, f"{where}.claim", Text(), finding["claim"])
+        _check(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
+        if "reason" in finding:
+            _check(source, f"{where}.reason", Text(), finding["reason"])
+        cell = _mapping(source, f"{where}.cell", finding["cell"])
+        _unknown(source, f"{where}.cell.", cell, list(grid))
+        for axis, value in cell.items():  # any value the experiment allows: a profile's grid may leave it out
+            choices = module.AXES.get(axis, grid[axis])
+            _check(source, f"{where}.cell.{axis}", Choice(choices(task) if callable(choices) else choices), value)
     if "shade" in report:
         _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
 

@@ -49,12 +49,15 @@ def summarise(runs: pd.DataFrame, axes):
             row[f"{metric}_mean"] = float(np.mean(values))
             row[f"{metric}_q25"] = float(np.quantile(values, 0.25))
             row[f"{metric}_q75"] = float(np.quantile(values, 0.75))
-        successes = int(group["success"].astype(bool).sum())
+        success = group["success"].astype(bool)
+        successes = int(success.sum())
         low, high = wilson_interval(successes, len(group))
         row.update(success_rate=successes / len(group), success_low=low, success_high=high)
-        solved = group["solved_at"].dropna()
-        row["solved_count"] = int(len(solved))
+        # As Madsen & Johansen report them: solved-at step and sparsity error over the solved seeds only.
+        row["met_count"] = int(group["solved_at"].notna().sum())  # met the criterion at some evaluation
+        solved = group.loc[success, "solved_at"].dropna()
         row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
+        row["sparsity_error_solved_mean"] = float(group.loc[success, "sparsity_error"].mean()) if successes else math.nan
         row["sparsity_error_median"] = float(group["sparsity_error"].median())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -159,6 +162,7 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
         "Cells are medians over seeds, with quartiles [q25, q75] where shown; diverged seeds count as +inf "
         "and are never dropped. Models are selected on interpolation validation data only.",
     ]
+    lines += _units_text(config)
     if "score" in blocks:
         lines += [
             "The normalised score is 100 x MSE / median MSE of the randomly initialised models of the same "
@@ -212,18 +216,20 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
         if "solved" in blocks:
             lines += [
                 "",
-                "### Seeds that met the criterion at some evaluation, their median solved-at step; median sparsity error",
+                "### Solved seeds: median solved-at step and mean sparsity error (solved seeds only); seeds that met the criterion at some evaluation",
                 "",
-                "A seed can meet the criterion at one evaluation and still fail at the end: the model kept is the one "
-                "with the lowest *interpolation* validation error, which need not be the one that extrapolated best.",
+                "Solved-at is the first evaluation under the threshold; the sparsity error is that of the kept model "
+                "(max over weights of the distance to {-1, 0, 1}), averaged over solved seeds as Madsen & Johansen do. "
+                "A seed can meet the criterion at one evaluation and still fail: the model kept is the one with the "
+                "lowest *interpolation* validation error, which need not be the one that extrapolated best.",
                 "",
             ]
             lines += _pivot_block(
                 block,
                 rows,
                 columns,
-                lambda r: f"{int(r['solved_count'])}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
-                f"{_format(r['sparsity_error_median'])}",
+                lambda r: f"{int(round(r['success_rate'] * r['seeds']))}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
+                f"{_format(r['sparsity_error_solved_mean'])}; met {int(r['met_count'])}",
             )
         elif block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
@@ -235,9 +241,21 @@ def _regularization_text(training):
     if not training.get("regularization"):
         return ""
     return (
-        f", sparsity regulariser (NAU, NMU) weight ramped 0 -> {_format(training['regularization'])} over steps "
+        f", units' own regulariser weight ramped 0 -> {_format(training['regularization'])} over steps "
         f"{training['regularization_start']}-{training['regularization_end']}"
     )
+
+
+def _units_text(config):
+    """One line per unit with its own training settings (the config's ``units:`` block)."""
+    units = config.get("units") or {}
+    if not units:
+        return []
+    lines = ["", "Per-unit training settings (each unit's published protocol; the rest as above):", ""]
+    for unit, settings in units.items():
+        if unit in config["grid"].get("unit", []):
+            lines.append(f"- {unit}: " + ", ".join(f"{key} {_format(value)}" for key, value in settings.items()))
+    return lines + [""]
 
 
 def _pyplot():
@@ -416,6 +434,75 @@ def success_heatmap(summary, provenance, path):
     _save(figure_, path)
 
 
+def solved_fractions(history, runs, axes):
+    """Per cell and evaluation step, the fraction of seeds whose extrapolation MSE has been under the
+    cell's success threshold at some evaluation up to that step (the solved-at curve), from history.csv."""
+    thresholds = runs.groupby(list(axes), sort=False)["success_threshold"].first().rename("threshold").reset_index()
+    merged = history.merge(thresholds, on=list(axes))
+    merged["under"] = merged["extrapolation_mse"] < merged["threshold"]  # NaN (diverged) never counts
+    merged = merged.sort_values([*axes, "seed", "step"], kind="stable")
+    merged["solved"] = merged.groupby([*axes, "seed"], sort=False)["under"].cummax()
+    return merged.groupby([*axes, "step"], sort=False)["solved"].mean().rename("fraction").reset_index()
+
+
+def solved_curve(history, runs, provenance, path):
+    """Fraction of seeds solved by each step, one panel per row value, one line per column value."""
+    plt = _pyplot()
+    config = provenance["config"]
+    report = config.get("report", {})
+    rows, columns, others = layout(config)
+    fractions = solved_fractions(history, runs, grid_axes(config))
+    groups = list(fractions.groupby(others, sort=False)) if others else [((), fractions)]
+    row_values = list(dict.fromkeys(fractions[rows]))
+    figure_, axes = plt.subplots(
+        len(groups), len(row_values), figsize=(2.7 * len(row_values), 2.5 * len(groups) + 0.9), squeeze=False, sharey=True
+    )
+    for g, (key, block) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        for r, value in enumerate(row_values):
+            axis = axes[g][r]
+            for column, line in block[block[rows] == value].groupby(columns, sort=False):
+                axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
+            title = f"{rows} = {value}" + ("\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key)) if others else "")
+            axis.set_title(title, fontsize=9)
+            axis.set_xlabel("step", fontsize=8)
+            axis.set_ylim(-3, 103)
+            axis.tick_params(labelsize=7)
+        axes[g][0].set_ylabel("seeds solved by this step (%)", fontsize=8)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    figure_.suptitle(
+        f"{report.get('title', config['name'])}\nsolved-at curve: seeds whose extrapolation MSE has been under the "
+        f"criterion at some evaluation\nprofile {config['profile']}, {len(config['seeds'])} seeds",
+        fontsize=8,
+    )
+    figure_.tight_layout()
+    _save(figure_, path)
+
+
+def finding_rows(summary, config):
+    """The config's findings against our numbers: claim, published rate, ours with its Wilson 95%
+    interval, and a verdict: reproduced (the published rate lies in our interval), beyond this budget (it
+    does not, and the config gives the reason), or not reproduced."""
+    rows = []
+    for finding in config.get("report", {}).get("findings", []):
+        match = summary
+        for axis, value in finding["cell"].items():
+            match = match[match[axis] == value]
+        if len(match) != 1:
+            continue  # the cell is not in this profile's grid
+        cell = match.iloc[0]
+        inside = cell["success_low"] - 1e-12 <= finding["published"] <= cell["success_high"] + 1e-12
+        verdict = "reproduced" if inside else ("beyond this budget" if finding.get("reason") else "not reproduced")
+        rows.append({
+            "claim": finding["claim"],
+            "published": f"{100 * finding['published']:.0f}%",
+            "ours": f"{100 * cell['success_rate']:.0f}% [{100 * cell['success_low']:.0f}, {100 * cell['success_high']:.0f}]",
+            "verdict": verdict,
+            "reason": "" if inside else finding.get("reason", "differs; see the notes and history.csv"),
+        })
+    return rows
+
+
 def report_experiment(directory):
     """Regenerate summary.csv, table.md and figure.png of one results directory."""
     directory = pathlib.Path(directory)
@@ -427,16 +514,20 @@ def report_experiment(directory):
     write_csv(directory / "summary.csv", summary)
     write_atomic(directory / "table.md", table_markdown(summary, provenance, curves, dataset))
     rows, columns, _ = layout(provenance["config"])
+    figures = provenance["config"].get("report", {}).get("figure", [])
+    figures = figures if isinstance(figures, list) else [figures]
     if curves is not None and "accuracy_mean" in curves:
         sweep_figure(curves, provenance, directory / "figure.png", dataset)
     elif curves is not None:
         curve_figure(curves, provenance, directory / "figure.png")
         if rows != columns:
             figure(summary, provenance, directory / "scores.png")
-    elif provenance["config"].get("report", {}).get("figure") == "success_heatmap":
+    elif "success_heatmap" in figures:
         success_heatmap(summary, provenance, directory / "figure.png")
     else:
         figure(summary, provenance, directory / "figure.png")
+    if "solved_curve" in figures and (directory / "history.csv").exists():
+        solved_curve(pd.read_csv(directory / "history.csv"), runs, provenance, directory / "solved.png")
     return summary
 
 
@@ -484,6 +575,34 @@ def index_markdown(directories):
         "Generated by `make report` (part of `make reproduce`) from the CSVs in each folder: do not edit by hand.",
         "Paper numbers marked \"recalled\" come from memory of the paper, not its text; we never tune to them.",
         "",
+    ]
+    findings = [
+        (provenance["config"]["name"], row)
+        for directory, provenance in entries
+        for row in finding_rows(
+            summarise(pd.read_csv(directory / "runs.csv"), grid_axes(provenance["config"])), provenance["config"]
+        )
+    ]
+    if findings:
+        lines += [
+            "## Findings",
+            "",
+            "Each published claim beside ours (success rate over seeds, Wilson 95% interval). Reproduced: the published "
+            "rate lies in our interval. Beyond this budget: it does not, and the cause named is our step budget, not a "
+            "different protocol; each experiment's history.csv has every seed's errors at every evaluation.",
+            "",
+            "| claim | experiment | published | ours [95%] | verdict | reason |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, row in findings:
+            lines.append(
+                f"| {row['claim']} | [{name}](#{name.replace('_', '-')}) | {row['published']} | {row['ours']} "
+                f"| {row['verdict']} | {row['reason']} |"
+            )
+        lines += [""]
+    lines += [
+        "## Experiments",
+        "",
         "| experiment | profile | seeds | steps | compute time | last invocation: points run / resumed, wall time | commit | device |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -509,7 +628,7 @@ def index_markdown(directories):
         lines += ["", f"## {config['name']}", "", f"**{report.get('title', config['name'])}** (`{config['source']}`)."]
         if report.get("notes"):
             lines += ["", "### Where we differ from the paper, and why", "", report["notes"].strip()]
-        for figure_name in ("figure.png", "scores.png"):
+        for figure_name in ("figure.png", "scores.png", "solved.png"):
             if (directory / figure_name).exists():
                 lines += ["", f"![{config['name']} {figure_name}]({directory.name}/{figure_name})"]
         table = (directory / "table.md").read_text().splitlines()
