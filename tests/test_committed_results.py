@@ -38,4 +38,4 @@ def test_runs_follow_from_the_history(directory):
         under = under[under["extrapolation_mse"] < under["success_threshold"]]
         first = under.groupby(keys, sort=False)["step"].min().rename("first_under").reset_index()
         solved = runs.merge(first, on=keys, how="left")
-        assert solved["solved_at"].fillna(-1).equals(solved["first_under"].fillna(-1).astype(float).where(solved["first_under"].notna(), -1.0))
+        np.testing.assert_array_equal(solved["solved_at"].fillna(-1).to_numpy(float), solved["first_under"].fillna(-1).to_numpy(float))
