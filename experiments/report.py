@@ -603,7 +603,7 @@ def index_markdown(directories):
     lines += [
         "## Experiments",
         "",
-        "| experiment | profile | seeds | steps | compute time | last invocation: points run / resumed, wall time | commit | device |",
+        "| experiment | profile | seeds | steps | compute time | last invocation: points run / resumed, wall time | commit of the points | device |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for directory, provenance in entries:
@@ -612,7 +612,8 @@ def index_markdown(directories):
             f"| [{config['name']}](#{config['name'].replace('_', '-')}) | {config['profile']} | {len(config['seeds'])} "
             f"| {config['training']['steps']:,} | {compute_time(directory, config) / 60:.1f} min "
             f"| {provenance['points_run']} / {provenance['points_resumed']}, {provenance['wall_time_s'] / 60:.1f} min "
-            f"| `{_short_commit(provenance['git_commit'])}` | {provenance['environment']['device']} |"
+            f"| {', '.join(f'`{_short_commit(c)}`' for c in provenance.get('git_commits_of_points', [provenance['git_commit']]))} "
+            f"| {provenance['environment']['device']} |"
         )
     environment = entries[0][1]["environment"]
     lines += [
