@@ -453,7 +453,7 @@ def solved_curve(history, runs, provenance, path):
     rows, columns, others = layout(config)
     fractions = solved_fractions(history, runs, grid_axes(config))
     groups = list(fractions.groupby(others, sort=False)) if others else [((), fractions)]
-    row_values = list(dict.fromkeys(fractions[rows]))
+    row_values = [value for value in config["grid"][rows] if value in set(fractions[rows])]  # grid order
     figure_, axes = plt.subplots(
         len(groups), len(row_values), figsize=(2.7 * len(row_values), 2.5 * len(groups) + 0.9), squeeze=False, sharey=True
     )
@@ -461,8 +461,11 @@ def solved_curve(history, runs, provenance, path):
         key = key if isinstance(key, tuple) else (key,)
         for r, value in enumerate(row_values):
             axis = axes[g][r]
-            for column, line in block[block[rows] == value].groupby(columns, sort=False):
-                axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
+            lines = block[block[rows] == value]
+            for column in config["grid"][columns]:
+                line = lines[lines[columns] == column]
+                if len(line):
+                    axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
             title = f"{rows} = {value}" + ("\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key)) if others else "")
             axis.set_title(title, fontsize=9)
             axis.set_xlabel("step", fontsize=8)
