@@ -278,10 +278,12 @@ def make_draw(seeds, step, stream_mode, data_seed):
 
 
 def replaying(draw):
-    """Return ``again()``, which gives a fresh draw function per cell: the first cell's calls draw from
-    ``draw``; every later cell's n-th call returns the first cell's n-th numbers (the same tensor when
-    the call is the same), so all cells of a stack train on their seeds' one set of draws."""
-    calls = []  # (shape, low, high, values)
+    """Return ``again()``, which gives a fresh draw function per cell: the first cell's n-th call takes
+    U[0, 1) numbers from ``draw``; every cell's n-th call maps those same numbers onto its range, exactly
+    as ``draw`` would (the very same tensor for the same range), so all cells of a stack train on their
+    seeds' one set of draws, bit for bit as each would alone."""
+    units = []  # (shape, U[0, 1) numbers) of each call, in order
+    scaled = {}  # (call, low, high) -> the numbers on that range
 
     def again():
         position = [0]
@@ -289,15 +291,14 @@ def replaying(draw):
         def replay(shape, low, high):
             index = position[0]
             position[0] += 1
-            if index == len(calls):
-                calls.append((tuple(shape), low, high, draw(shape, low, high)))
-            recorded_shape, recorded_low, recorded_high, values = calls[index]
+            if index == len(units):
+                units.append((tuple(shape), draw(shape, 0.0, 1.0)))
+            recorded_shape, unit = units[index]
             if recorded_shape != tuple(shape):
                 raise ValueError(f"cells of one stack must draw the same shapes; got {shape} after {recorded_shape}")
-            if (recorded_low, recorded_high) == (low, high):
-                return values
-            unit = (values - recorded_low) / (recorded_high - recorded_low)
-            return low + (high - low) * unit
+            if (index, low, high) not in scaled:
+                scaled[index, low, high] = low + (high - low) * unit  # as make_draw maps them
+            return scaled[index, low, high]
 
         return replay
 

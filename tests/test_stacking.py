@@ -102,3 +102,19 @@ def test_a_stack_across_ranges_reads_each_ranges_own_sets():
         for column in ("interpolation_mse", "extrapolation_mse", "interpolation_mse_init", "extrapolation_mse_init"):
             np.testing.assert_allclose(result.rows[column], alone.rows[column], rtol=1e-4, err_msg=column)
         np.testing.assert_array_equal(result.rows["success_threshold"], alone.rows["success_threshold"])
+
+
+def test_a_seeds_data_on_each_range_of_a_stack_equals_its_data_alone():
+    # The first range maps U[0, 1) numbers with rounding ([-20, -10]); mapping its numbers back and onto
+    # another range would differ from that range's own draw in the last bit for a quarter of them.
+    training = Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1)
+    point = {**SINGLE_POINT, "ranges": {**SINGLE_POINT["ranges"], "wide": {"interpolation": [-20.0, -10.0], "extrapolation": [[-40.0, -20.0]]}}}
+    ranges = ("wide", "pos", "both")
+    stack = [single_module.build({**point, "unit": "nau", "op": "add", "range": name}) for name in ranges]
+    stacked = MultiSeedTrainer(stack, [3, 4], training)
+    step = tf.constant(7, tf.int64)
+    x_stacked, _ = stacked._sample(make_draw(stacked.seeds, step, "independent", 0))
+    for index, name in enumerate(ranges):
+        alone = MultiSeedTrainer([single_module.build({**point, "unit": "nau", "op": "add", "range": name})], [4], training)
+        x_alone, _ = alone._sample(make_draw(alone.seeds, step, "independent", 0))
+        np.testing.assert_array_equal(x_stacked.numpy()[index * 2 + 1], x_alone.numpy()[0])
