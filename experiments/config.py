@@ -290,7 +290,9 @@ def _validate(source, name, profile, merged, overrides):
     for unit, settings in {None: {}, **units}.items():
         effective = {**training, **settings}
         if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
-            raise ConfigError(source, f"units.{unit}.l1_end" if unit else "training.l1_end", f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})")
+            key = f"units.{unit}.l1_end" if unit else "training.l1_end"
+            message = f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})"
+            raise ConfigError(source, key, message)
 
     task = _mapping(source, "task", merged["task"])
     _unknown(source, "task.", task, module.TASK_SCHEMA)
