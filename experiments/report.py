@@ -52,7 +52,7 @@ def summarise(runs: pd.DataFrame, axes):
         success = group["success"].astype(bool)
         successes = int(success.sum())
         low, high = wilson_interval(successes, len(group))
-        row.update(success_rate=successes / len(group), success_low=low, success_high=high)
+        row.update(success_count=successes, success_rate=successes / len(group), success_low=low, success_high=high)
         # As Madsen & Johansen report them: solved-at step and sparsity error over the solved seeds only.
         row["met_count"] = int(group["solved_at"].notna().sum())  # met the criterion at some evaluation
         solved = group.loc[success, "solved_at"].dropna()
@@ -228,7 +228,7 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 block,
                 rows,
                 columns,
-                lambda r: f"{int(round(r['success_rate'] * r['seeds']))}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
+                lambda r: f"{int(r['success_count'])}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
                 f"{_format(r['sparsity_error_solved_mean'])}; met {int(r['met_count'])}",
             )
         elif block["diverged"].any():
@@ -582,9 +582,7 @@ def index_markdown(directories):
     findings = [
         (provenance["config"]["name"], row)
         for directory, provenance in entries
-        for row in finding_rows(
-            summarise(pd.read_csv(directory / "runs.csv"), grid_axes(provenance["config"])), provenance["config"]
-        )
+        for row in finding_rows(pd.read_csv(directory / "summary.csv"), provenance["config"])  # written by report_experiment
     ]
     if findings:
         lines += [
