@@ -112,15 +112,16 @@ def _point_result(trainer, task, metrics, first_member):
         curve = error_curve(x[:, 0], np.abs(trainer.probe_predictions - y[None]).mean(axis=-1))
     elif trainer.sweep_errors:  # error on each set of the sweep
         values = [value for value, *_ in trainer.sweep_errors]
-        curve = error_curve(values, np.stack([errors[2] for errors in trainer.sweep_errors], axis=1))
+        sweep = [[error[members] for error in errors[1:]] for errors in trainer.sweep_errors]  # this cell's members
+        curve = error_curve(values, np.stack([errors[1] for errors in sweep], axis=1))
         if task.accuracy:  # exact-match accuracy on each set, per seed in the rows and spread in the curve
-            accuracy = np.stack([errors[3] for errors in trainer.sweep_errors], axis=1)
+            accuracy = np.stack([errors[2] for errors in sweep], axis=1)
             curve["accuracy_mean"] = accuracy.mean(axis=0)
             curve["accuracy_min"] = accuracy.min(axis=0)
             curve["accuracy_max"] = accuracy.max(axis=0)
-            for value, errors in zip(values, trainer.sweep_errors):
-                rows[f"accuracy_at_{value}"] = errors[3]
-                rows[f"mae_at_{value}"] = errors[2]
+            for value, errors in zip(values, sweep):
+                rows[f"accuracy_at_{value}"] = errors[2]
+                rows[f"mae_at_{value}"] = errors[1]
     return PointResult(rows, history, curve)
 
 

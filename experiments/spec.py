@@ -22,6 +22,9 @@ class LayerSpec:
     units: int
     options: dict = dataclasses.field(default_factory=dict)
     recurrent: bool = False  # a cell from nalu_tf.maths.CELLS run over the time axis; emits its last output
+    # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per
+    # seed, initialised at 0, as the reference recurrent task has it).
+    initial_state: str = "zeros"
     # Parameter name -> initialiser, replacing the unit's default (Madsen & Johansen's NAC init, say).
     initializers: dict = dataclasses.field(default_factory=dict)
 

@@ -23,6 +23,7 @@ from nalu_tf import maths
 
 STREAMS_PER_STEP = 64  # distinct random draws a task may take per training step
 EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to bound memory
+INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
 UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
 TABLE_CHUNK_POSITIONS = 20_000  # sequence positions per evaluation chunk for tasks that read a table
 
@@ -57,6 +58,8 @@ class StackedModel:
     items (long evaluation sequences), whichever is fewer.
     """
 
+    project_at_once = True  # False: project each time step's input separately (to measure the gain)
+
     def __init__(self, layers, input_size, seeds, table=None):
         self.layers = list(layers)
         self.seed_count = len(seeds)
@@ -72,6 +75,11 @@ class StackedModel:
         )
         for index, layer in enumerate(self.layers):
             specs = self._maths(layer).parameters(shape[-1], layer.units, **layer.options)
+            if layer.recurrent and layer.initial_state == "learned":
+                width = self._maths(layer).state_count * layer.units
+                specs[INITIAL_STATE] = maths.Parameter((width,), "zeros")
+            elif layer.initial_state != "zeros":
+                raise ValueError(f"layer {index} ({layer.unit}): initial_state must be 'zeros' or 'learned' (a recurrent layer), got {layer.initial_state!r}")
             unknown = set(layer.initializers) - set(specs)
             if unknown:
                 raise ValueError(f"layer {index} ({layer.unit}) has no parameter {sorted(unknown)}; it has {sorted(specs)}")
@@ -157,37 +165,76 @@ class StackedModel:
             grouped = {name: tf.reshape(value, [groups, count, *value.shape[1:]]) for name, value in params.items()}
             y = unit.forward(x[None], grouped, **layer.options)
             return tf.reshape(y, [self.seed_count, *y.shape[2:]])
+        y = unit.forward(x, self._side_by_side(params, count), **layer.options)  # (n, batch, groups * out)
+        return self._ungroup(y, count)
+
+    def _side_by_side(self, params, count):
+        """Members' parameters (members, ..., out) as (count, ..., groups * out): group g's columns g * out
+        to (g + 1) * out, where member g * count + i is row i of group g."""
+        groups = self.seed_count // count
         side_by_side = {}
-        for name, value in params.items():  # (members, ..., out) -> (n, ..., groups * out)
+        for name, value in params.items():
             shape = value.shape[1:]
             grouped = tf.reshape(value, [groups, count, *shape])
             order = [1, *range(2, len(shape) + 1), 0, len(shape) + 1]
             side_by_side[name] = tf.reshape(tf.transpose(grouped, order), [count, *shape[:-1], groups * shape[-1]])
-        y = unit.forward(x, side_by_side, **layer.options)  # (n, batch, groups * out)
+        return side_by_side
+
+    def _ungroup(self, y, count):
+        """Outputs (count, rows, groups * out) of side-by-side parameters back to (members, rows, out)."""
+        groups = self.seed_count // count
         out = y.shape[-1] // groups
         y = tf.transpose(tf.reshape(y, [count, -1, groups, out]), [2, 0, 1, 3])
         return tf.reshape(y, [self.seed_count, -1, out])
 
+    def _project(self, cell, layer, params, x):
+        """The input part of a recurrent cell for inputs x (n, ..., in), every time step at once:
+        a tuple of (members, ..., width). n is 1, the member count or a divisor of it (member m reads
+        x[m % n]); then one matmul serves every group of members (see ``_grouped``)."""
+        count, lead = int(x.shape[0]), x.shape[1:-1]
+        flat = tf.reshape(x, [count, -1, x.shape[-1]])
+        if not cell.projects:  # the parts are the input itself, one copy per member
+            parts = (tf.tile(flat, [self.seed_count // count, 1, 1]),)
+        elif count in (1, self.seed_count):
+            parts = cell.project(flat, params, **layer.options)
+        else:
+            weights = {name: value for name, value in params.items() if name != INITIAL_STATE}
+            parts = tuple(self._ungroup(part, count) for part in cell.project(flat, self._side_by_side(weights, count), **layer.options))
+        return tuple(tf.reshape(part, [self.seed_count, *lead, part.shape[-1]]) for part in parts)
+
     def _run_cell(self, layer, params, x):
-        """Run a recurrent cell over the time axis of x (seeds or 1, batch, time, features)."""
+        """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``.
+
+        Short (training) sequences are unrolled and every step's input part is projected at once (one
+        batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
+        that projects one step at a time, so memory does not grow with the length."""
         cell = maths.CELLS[layer.unit]
-        rows = tf.shape(x)[1]
-        zeros = tf.zeros([self.seed_count, rows, layer.units], x.dtype)
-        states = (zeros,) * cell.state_count
+        rows = int(x.shape[1])
+        if INITIAL_STATE in params:
+            states = tuple(
+                tf.broadcast_to(part, [self.seed_count, rows, layer.units])
+                for part in tf.split(params[INITIAL_STATE], cell.state_count, axis=-1)
+            )
+        else:
+            states = (tf.zeros([self.seed_count, rows, layer.units], x.dtype),) * cell.state_count
+        length = x.shape[2]
+        if length <= UNROLL_LIMIT:
+            if self.project_at_once:
+                # unstack, not part[:, :, t]: the gradient of each slice would be a full-size tensor
+                parts = [tf.unstack(part, axis=2) for part in self._project(cell, layer, params, x)]
+                steps = list(zip(*parts))
+            else:  # one projection per step (the benchmark's "before")
+                steps = [self._project(cell, layer, params, x[:, :, t]) for t in range(length)]
+            for parts in steps:
+                output, states = cell.advance(parts, states, params, **layer.options)
+            return output
 
         def body(t, output, states):
-            # A fixed evaluation set is shared by every seed: broadcast one time step at a time.
-            x_t = tf.broadcast_to(x[:, :, t], [self.seed_count, rows, x.shape[-1]])
-            output, states = cell.step(x_t, states, params, **layer.options)
+            parts = self._project(cell, layer, params, x[:, :, t])
+            output, states = cell.advance(parts, states, params, **layer.options)
             return t + 1, output, states
 
-        length = x.shape[2]
-        if length is not None and length <= UNROLL_LIMIT:  # short (training) sequences: unrolled is faster
-            output = zeros
-            for t in range(length):
-                _, output, states = body(t, output, states)
-            return output
-        _, output, _ = tf.while_loop(lambda t, *_: t < tf.shape(x)[2], body, (tf.constant(0), zeros, states))
+        _, output, _ = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), states[0], states))
         return output
 
     def sparsity_error(self, params=None):
@@ -311,7 +358,7 @@ def _describe(layer):
         name: (type(value).__name__, value.get_config()) if hasattr(value, "get_config") else value
         for name, value in layer.initializers.items()
     }
-    return (layer.unit, layer.units, layer.options, layer.recurrent, initializers)
+    return (layer.unit, layer.units, layer.options, layer.recurrent, layer.initial_state, initializers)
 
 
 class MultiSeedTrainer:
@@ -374,10 +421,13 @@ class MultiSeedTrainer:
                 and all(np.shape(a[0]) == np.shape(b[0]) for a, b in ((cell.validation, first.validation), (cell.test, first.test)))
                 and (cell.success_threshold is None) == (first.success_threshold is None)
             )
-            if not same:
+            same_sweep = [value for value, _ in cell.sweep or []] == [value for value, _ in first.sweep or []] and all(
+                np.shape(a[1][0]) == np.shape(b[1][0]) for a, b in zip(cell.sweep or [], first.sweep or [])
+            )
+            if not (same and same_sweep):
                 raise ValueError("cells of one stack need the same layers, input size and evaluation set shapes")
-            if cell.table is not None or cell.probe is not None or cell.sweep or cell.accuracy:
-                raise ValueError("tasks with a table, a probe set, a sweep or accuracy train one cell at a time")
+            if cell.table is not None or cell.probe is not None or cell.accuracy:
+                raise ValueError("tasks with a table, a probe set or accuracy train one cell at a time")
 
     @staticmethod
     def fixed_set(inputs, targets):
@@ -530,7 +580,7 @@ class MultiSeedTrainer:
         When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
         on it afterwards, shaped (seeds, rows, outputs); when it has a sweep, ``self.sweep_errors`` lists
         ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets, with the
-        per-seed exact-match accuracy appended when the task asks for it.
+        per-seed exact-match accuracy appended when the task asks for it (per member, for a stack of cells).
         """
         started = time.perf_counter()
         initial = self._record(self._evaluate())
@@ -552,10 +602,11 @@ class MultiSeedTrainer:
         if self.task.probe is not None:
             self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
         evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best, self.task.accuracy))
-        self.sweep_errors = [
-            (value, *(t.numpy() for t in evaluate_best(*self.fixed_set([x], [y]))))
-            for value, (x, y) in (self.task.sweep or [])
-        ]
+        self.sweep_errors = []
+        for index, (value, _) in enumerate(self.task.sweep or []):
+            sets = [cell.sweep[index][1] for cell in self.cells]
+            fixed = self.fixed_set([x for x, _ in sets], [y for _, y in sets])
+            self.sweep_errors.append((value, *(t.numpy() for t in evaluate_best(*fixed))))
         diverged = self.diverged.numpy()
         if self.success_threshold is None:
             success = np.zeros(len(self.members), bool)

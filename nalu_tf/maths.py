@@ -47,14 +47,28 @@ def nalu(x, w_hat, m_hat, gate_kernel, epsilon=DEFAULT_EPSILON):
     ``m_hat``); the gate is input dependent and has no bias.
     """
     weight = nac_weight(w_hat, m_hat)
-    # a = x W
-    additive = ops.matmul(x, weight)
-    # m = exp(log(|x| + epsilon) W)
-    multiplicative = ops.exp(ops.matmul(ops.log(ops.abs(x) + epsilon), weight))
-    # g = sigmoid(x G)
-    gate = ops.sigmoid(ops.matmul(x, gate_kernel))
-    # y = g * a + (1 - g) * m
-    return gate * additive + (1.0 - gate) * multiplicative
+    return nalu_output(*nalu_preactivations(x, weight, gate_kernel, epsilon))
+
+
+def nalu_preactivations(x, weight, gate_kernel, epsilon=DEFAULT_EPSILON):
+    """The NALU's three sums over its inputs: ``(x W, log(|x| + epsilon) W, x G)``.
+
+    Each is a sum over the rows of W and G, so the inputs may be split (a recurrent cell's x_t and
+    h_{t-1}) and the parts added: that is how a cell projects every time step's input at once.
+    """
+    # a = x W;  log m = log(|x| + epsilon) W;  gate logit = x G
+    return (
+        ops.matmul(x, weight),
+        ops.matmul(ops.log(ops.abs(x) + epsilon), weight),
+        ops.matmul(x, gate_kernel),
+    )
+
+
+def nalu_output(additive, log_magnitude, gate_logit):
+    """The NALU's output from its three sums (see :func:`nalu_preactivations`)."""
+    # g = sigmoid(x G);  m = exp(log(|x| + epsilon) W);  y = g * a + (1 - g) * m
+    gate = ops.sigmoid(gate_logit)
+    return gate * additive + (1.0 - gate) * ops.exp(log_magnitude)
 
 
 def nau(x, weight):
@@ -171,8 +185,12 @@ def dense(x, kernel, bias=None, activation=None, alpha=None):
 
     ``activation`` is any name ``keras.activations.get`` knows, or ``"prelu"`` with its slope ``alpha``.
     """
+    return dense_output(ops.matmul(x, kernel), bias, activation, alpha)
+
+
+def dense_output(y, bias=None, activation=None, alpha=None):
+    """A dense layer's output from its sum ``x K`` (split so that a recurrent cell can add x and h parts)."""
     # y = f(x K + b)
-    y = ops.matmul(x, kernel)
     if bias is not None:
         y = y + bias
     if activation == "prelu":
@@ -230,7 +248,11 @@ def recurrent_step(unit, x_t, h, params, **options):
 def lstm_step(x_t, h, c, kernel, bias):
     """One LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), the recurrent baseline."""
     # [i, f, g, o] = [x_t, h_{t-1}] K + b
-    z = ops.matmul(ops.concatenate([x_t, h], axis=-1), kernel) + bias
+    return lstm_update(ops.matmul(ops.concatenate([x_t, h], axis=-1), kernel) + bias, c)
+
+
+def lstm_update(z, c):
+    """The LSTM's new (h, c) from its gate pre-activations ``z = [x_t, h_{t-1}] K + b`` (order i, f, g, o)."""
     i, f, g, o = ops.split(z, 4, axis=-1)
     # c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t)
     c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
@@ -239,8 +261,14 @@ def lstm_step(x_t, h, c, kernel, bias):
 
 def gru_step(x_t, h, kernel, recurrent_kernel, bias):
     """One GRU step (Cho et al. 2014; Keras' convention: reset gate applied after the recurrent matmul)."""
-    # [z, r, n]_x = x_t K + b;  [z, r, n]_h = h_{t-1} U
-    x_z, x_r, x_n = ops.split(ops.matmul(x_t, kernel) + bias, 3, axis=-1)
+    # [z, r, n]_x = x_t K + b
+    return gru_update(ops.matmul(x_t, kernel) + bias, h, recurrent_kernel)
+
+
+def gru_update(x_part, h, recurrent_kernel):
+    """The GRU's new h from its input part ``x_t K + b`` and the previous h."""
+    x_z, x_r, x_n = ops.split(x_part, 3, axis=-1)
+    # [z, r, n]_h = h_{t-1} U
     h_z, h_r, h_n = ops.split(ops.matmul(h, recurrent_kernel), 3, axis=-1)
     z = ops.sigmoid(x_z + h_z)
     r = ops.sigmoid(x_r + h_r)
@@ -266,6 +294,23 @@ class Parameter:
 
 
 @dataclasses.dataclass(frozen=True)
+class Split:
+    """A unit written as sums over its input rows followed by an output: ``forward(x, params)`` equals
+    ``output(sums(x, matrices(params)), params)``.
+
+    ``matrices(params)`` gives the effective ``(in, out)`` matrices; ``sums(x, matrices, **options)`` a
+    tuple of tensors, each a sum over the matrices' rows, so that for inputs split by columns
+    (``[x_t, h_{t-1}]``, say) the parts' sums add up to the whole's; ``output(sums, params, **options)``
+    the unit's output. A recurrent cell uses it to project every time step's input at once and keep
+    only the hidden-state part sequential.
+    """
+
+    matrices: Callable[[Mapping[str, object]], tuple]
+    sums: Callable[..., tuple]
+    output: Callable[..., object]
+
+
+@dataclasses.dataclass(frozen=True)
 class Unit:
     """A unit's maths by name: its parameters, its forward pass and its effective weight matrices.
 
@@ -281,6 +326,7 @@ the shape of one output item (``(units,)`` for a vector unit); ``weights(params)
     weights: Callable[[Mapping[str, object]], list]
     regularizer: Callable[..., object] | None = None
     output_shape: Callable[..., tuple] = lambda in_shape, units, **_: (*in_shape[:-1], units)
+    split: Split | None = None  # the sums-then-output form, for units whose sums are linear in the rows
 
 
 def _nac_parameters(in_features, units, **_):
@@ -354,6 +400,11 @@ UNITS: dict[str, Unit] = {
         parameters=_nac_parameters,
         forward=lambda x, p: nac(x, p["w_hat"], p["m_hat"]),
         weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
+        split=Split(
+            matrices=lambda p: (nac_weight(p["w_hat"], p["m_hat"]),),
+            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
+            output=lambda sums, p, **_: sums[0],
+        ),
     ),
     "nalu": Unit(
         parameters=_nalu_parameters,
@@ -361,12 +412,22 @@ UNITS: dict[str, Unit] = {
             x, p["w_hat"], p["m_hat"], p["gate_kernel"], epsilon
         ),
         weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
+        split=Split(
+            matrices=lambda p: (nac_weight(p["w_hat"], p["m_hat"]), p["gate_kernel"]),
+            sums=lambda x, m, epsilon=DEFAULT_EPSILON: nalu_preactivations(x, m[0], m[1], epsilon),
+            output=lambda sums, p, **_: nalu_output(*sums),
+        ),
     ),
     "nau": Unit(
         parameters=_nau_parameters,
         forward=lambda x, p: nau(x, p["kernel"]),
         weights=lambda p: [ops.clip(p["kernel"], -1.0, 1.0)],
         regularizer=lambda p, axis=None: nau_regularizer(p["kernel"], axis),
+        split=Split(
+            matrices=lambda p: (ops.clip(p["kernel"], -1.0, 1.0),),
+            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
+            output=lambda sums, p, **_: sums[0],
+        ),
     ),
     "nmu": Unit(
         parameters=_nmu_parameters,
@@ -415,6 +476,13 @@ UNITS: dict[str, Unit] = {
             x, p["kernel"], p.get("bias"), activation, p.get("alpha")
         ),
         weights=lambda p: [p["kernel"]],
+        split=Split(
+            matrices=lambda p: (p["kernel"],),
+            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
+            output=lambda sums, p, activation=None, use_bias=True: dense_output(
+                sums[0], p.get("bias"), activation, p.get("alpha")
+            ),
+        ),
     ),
 }
 
@@ -431,41 +499,82 @@ def sparsity_error(weight, axis=None):
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """A recurrent cell's maths by name.
+    """A recurrent cell's maths by name, split so that the input part of every time step can be computed
+    at once and only the hidden-state part runs step by step.
 
     ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes for inputs of width
-    ``in_features``; ``step(x_t, states, params, **options)`` returns ``(output, new_states)`` where
-    ``states`` is a tuple of ``state_count`` tensors of width ``units``, all zeros at t = 0.
+    ``in_features``. ``project(x, params, **options)`` gives the input's part of the cell's sums, a tuple
+    of tensors (any leading axes: all time steps at once); ``advance(parts, states, params, **options)``
+    adds the previous state's part and returns ``(output, new_states)``, where ``states`` is a tuple of
+    ``state_count`` tensors of width ``units``. ``step`` is one time step: ``advance(project(x_t))``.
+    ``projects``: False when ``project`` returns the input itself (units whose sums are not linear in
+    the rows: the cell concatenates ``[x_t, h_{t-1}]`` at every step).
     """
 
     parameters: Callable[..., dict[str, Parameter]]
-    step: Callable[..., tuple]
+    project: Callable[..., tuple]
+    advance: Callable[..., tuple]
     weights: Callable[[Mapping[str, object]], list]
     state_count: int = 1
     regularizer: Callable[..., object] | None = None
+    projects: bool = True
+
+    def step(self, x_t, states, params, **options):
+        """One time step: ``(output, new_states)``."""
+        return self.advance(self.project(x_t, params, **options), states, params, **options)
 
 
 def _unit_cell(name):
-    def step(x_t, states, params, **options):
-        h = recurrent_step(name, x_t, states[0], params, **options)
-        return h, (h,)
+    """A unit as a cell, ``h_t = unit([x_t, h_{t-1}])``: its matrices' first rows read x_t, the last h_{t-1}."""
+    unit = UNITS[name]
+    if unit.split is None:
+        def advance(parts, states, params, **options):
+            h = recurrent_step(name, parts[0], states[0], params, **options)
+            return h, (h,)
 
+        project, projects = (lambda x, params, **_: (x,)), False
+    else:
+        split = unit.split
+
+        def project(x, params, **options):
+            rows = x.shape[-1]
+            return split.sums(x, [m[..., :rows, :] for m in split.matrices(params)], **options)
+
+        def advance(parts, states, params, **options):
+            h = states[0]
+            rows = h.shape[-1]
+            # sums([x_t, h_{t-1}]) = sums(x_t; first rows) + sums(h_{t-1}; last rows)
+            own = split.sums(h, [m[..., -rows:, :] for m in split.matrices(params)], **options)
+            h = split.output(tuple(a + b for a, b in zip(parts, own)), params, **options)
+            return h, (h,)
+
+        projects = True
     return Cell(
-        parameters=lambda in_features, units, **options: UNITS[name].parameters(in_features + units, units, **options),
-        step=step,
-        weights=UNITS[name].weights,
-        regularizer=UNITS[name].regularizer,
+        parameters=lambda in_features, units, **options: unit.parameters(in_features + units, units, **options),
+        project=project,
+        advance=advance,
+        weights=unit.weights,
+        regularizer=unit.regularizer,
+        projects=projects,
     )
 
 
-def _gru_step(x_t, states, params):
-    h = gru_step(x_t, states[0], params["kernel"], params["recurrent_kernel"], params["bias"])
-    return h, (h,)
+def _lstm_project(x, params):
+    rows = x.shape[-1]
+    return (ops.matmul(x, params["kernel"][..., :rows, :]),)
 
 
-def _lstm_step(x_t, states, params):
-    h, c = lstm_step(x_t, states[0], states[1], params["kernel"], params["bias"])
+def _lstm_advance(parts, states, params):
+    h, c = states
+    # z = [x_t, h_{t-1}] K + b = x_t K_x + h_{t-1} K_h + b
+    z = parts[0] + ops.matmul(h, params["kernel"][..., -h.shape[-1]:, :]) + params["bias"]
+    h, c = lstm_update(z, c)
     return h, (h, c)
+
+
+def _gru_advance(parts, states, params):
+    h = gru_update(parts[0], states[0], params["recurrent_kernel"])
+    return h, (h,)
 
 
 CELLS: dict[str, Cell] = {
@@ -482,7 +591,8 @@ CELLS: dict[str, Cell] = {
             "recurrent_kernel": Parameter((units, 3 * units), "orthogonal"),
             "bias": Parameter((3 * units,), "zeros"),
         },
-        step=_gru_step,
+        project=lambda x, p: (ops.matmul(x, p["kernel"]) + p["bias"],),
+        advance=_gru_advance,
         weights=lambda p: [p["kernel"]],
     ),
     "lstm": Cell(
@@ -490,7 +600,8 @@ CELLS: dict[str, Cell] = {
             "kernel": Parameter((in_features + units, 4 * units), "glorot_uniform"),
             "bias": Parameter((4 * units,), "zeros"),
         },
-        step=_lstm_step,
+        project=_lstm_project,
+        advance=_lstm_advance,
         weights=lambda p: [p["kernel"]],
         state_count=2,
     ),

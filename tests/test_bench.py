@@ -7,5 +7,6 @@ def test_bench_measures_positive_rates():
     assert bench.runner_rate(seeds=2, steps=3, data_stream="independent") > 0
     assert bench.runner_rate(seeds=2, steps=3, data_stream="independent", ops=("add", "mul")) > 0
     assert bench.rng_rate(seeds=2, steps=3) > 0
-    assert bench.recurrent_rate(seeds=2, steps=3) > 0
+    assert bench.recurrent_rate(2, 3, bench.FORMER_RECURRENT_POINT, 8, project_at_once=False) > 0
+    assert bench.recurrent_rate(2, 3, bench.RECURRENT_POINT, 8, ops=("add", "sub")) > 0
     assert bench.fit_rate(steps=3, repeats=1) > 0
