@@ -51,7 +51,7 @@ def _timed_rate(trainer, steps):
 
 def runner_rate(seeds, steps, data_stream, ops=("mul",), batch_size=128):
     """Seed-steps per second (one seed of one cell is one member) of the static task's NALU stack."""
-    from experiments import static_arithmetic
+    from experiments.tasks import static_arithmetic
     from experiments.trainer import MultiSeedTrainer, Training
 
     training = Training(steps=steps, batch_size=batch_size, learning_rate=1e-3, eval_every=steps, data_stream=data_stream)
@@ -61,7 +61,7 @@ def runner_rate(seeds, steps, data_stream, ops=("mul",), batch_size=128):
 
 def recurrent_rate(seeds, steps, point, batch_size, ops=("add",), project_at_once=True):
     """Seed-steps per second of the recurrent task's NAC cell (independent streams)."""
-    from experiments import recurrent_arithmetic
+    from experiments.tasks import recurrent_arithmetic
     from experiments.trainer import MultiSeedTrainer, StackedModel, Training
 
     training = Training(steps=steps, batch_size=batch_size, learning_rate=1e-3, eval_every=steps)
@@ -96,7 +96,7 @@ def fit_rate(steps, repeats=2):
     import keras
 
     import nalu_tf
-    from experiments import static_arithmetic
+    from experiments.tasks import static_arithmetic
 
     rng = np.random.default_rng(0)
     x = rng.uniform(1, 2, size=(steps * 128, 100)).astype("float32")
@@ -114,7 +114,7 @@ def fit_rate(steps, repeats=2):
 
 
 def main(seeds=100, steps=500):
-    from experiments import static_arithmetic
+    from experiments.tasks import static_arithmetic
 
     fit = fit_rate(steps * 2)
     rows = [

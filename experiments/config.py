@@ -14,10 +14,12 @@ import importlib
 import itertools
 import json
 import pathlib
+import pkgutil
 import re
 
 import yaml
 
+from experiments import tasks
 from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range, Text
 from experiments.spec import DATA_STREAMS, Training
 
@@ -148,16 +150,15 @@ def digest(value):
 
 
 def experiment_module(name):
-    """The module of an experiment: ``experiments/NAME.py``, or any importable dotted path."""
-    return importlib.import_module(name if "." in name else f"experiments.{name}")
+    """The module of an experiment: ``experiments/tasks/NAME.py``, or any importable dotted path."""
+    return importlib.import_module(name if "." in name else f"{tasks.__name__}.{name}")
 
 
 def available_experiments():
-    return sorted(
-        path.stem
-        for path in EXPERIMENTS_DIR.glob("*.py")
-        if not path.stem.startswith("_") and "\ndef build(" in path.read_text()
-    )
+    """The task modules: every module of ``experiments.tasks`` that defines ``build`` (the others are
+    helpers the tasks share, such as the MNIST loader)."""
+    names = (info.name for info in pkgutil.iter_modules(tasks.__path__) if not info.name.startswith("_"))
+    return sorted(name for name in names if callable(getattr(experiment_module(name), "build", None)))
 
 
 def deep_merge(base, override):

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, config, identity_extrapolation
+from experiments import cli, config
+
+from experiments.tasks import identity_extrapolation
 from experiments.trainer import MultiSeedTrainer
 from nalu_tf import maths
 

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from experiments import mnist_data, mnist_sequences
+from experiments.tasks import mnist_data, mnist_sequences
 from experiments.spec import LayerSpec, Task, Training
 from experiments.trainer import MultiSeedTrainer, StackedModel
 

@@ -39,7 +39,8 @@ def test_failing_point_is_retried_then_reported_and_others_are_kept(local_ray, t
     (package / "__init__.py").write_text("")
     attempts = tmp_path / "attempts.log"
     (package / "task.py").write_text(textwrap.dedent(f'''
-        from experiments import schema, static_arithmetic
+        from experiments import schema
+        from experiments.tasks import static_arithmetic
 
         AXES = {{**static_arithmetic.AXES, "unit": (*static_arithmetic.AXES["unit"], "broken")}}
         TASK_SCHEMA = static_arithmetic.TASK_SCHEMA

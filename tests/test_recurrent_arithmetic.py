@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import nalu_tf
-from experiments import cli, recurrent_arithmetic
+from experiments import cli
+from experiments.tasks import recurrent_arithmetic
 from experiments.spec import LayerSpec
 from experiments.trainer import MultiSeedTrainer, StackedModel, Training
 from nalu_tf import maths

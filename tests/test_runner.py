@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, runner, static_arithmetic
+from experiments import cli, runner
+
+from experiments.tasks import static_arithmetic
 from experiments.trainer import MultiSeedTrainer, Training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import runner, single_module, static_arithmetic
+from experiments import runner
+
+from experiments.tasks import single_module, static_arithmetic
 from experiments.trainer import MultiSeedTrainer, Training, make_draw
 from test_runner import POINT
 from test_trainer_units import POINT as SINGLE_POINT

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import static_arithmetic
+from experiments.tasks import static_arithmetic
 from test_runner import POINT
 
 

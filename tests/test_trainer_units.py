@@ -7,7 +7,7 @@ import pytest
 
 import nalu_tf
 from experiments import config as config_module
-from experiments import single_module
+from experiments.tasks import single_module
 from experiments.spec import LayerSpec, Task
 from experiments.trainer import MultiSeedTrainer, StackedModel, Training
 

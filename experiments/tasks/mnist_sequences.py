@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import mnist_data, schema
+from experiments import schema
+
+from experiments.tasks import mnist_data
 from experiments.spec import LayerSpec, Task
 
 CORES = {

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import schema, static_arithmetic
+from experiments import schema
+
+from experiments.tasks import static_arithmetic
 from experiments.spec import LayerSpec, Task
 
 MODELS = ("lstm", "relu", "linear", "nac", "nalu", "nau")

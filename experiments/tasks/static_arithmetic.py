@@ -79,7 +79,7 @@ AXES = {
     "range": lambda task: tuple(task["ranges"]),
 }
 
-# Settings shared with the recurrent variant of the task (experiments/recurrent_arithmetic.py).
+# Settings shared with the recurrent variant of the task (experiments/tasks/recurrent_arithmetic.py).
 COMMON_SCHEMA = {
     "input_size": schema.Integer(minimum=2),
     "subset_ratio": schema.Number(minimum=0, maximum=0.5, exclusive_minimum=True),

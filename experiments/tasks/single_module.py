@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import schema, static_arithmetic
+from experiments import schema
+
+from experiments.tasks import static_arithmetic
 from experiments.spec import LayerSpec, Task
 
 
