@@ -16,12 +16,12 @@ DATA_STREAMS = ("independent", "shared")
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a model: a unit from ``nalu_tf.maths.UNITS`` (or ``CELLS``), its width and its options."""
+    """One layer of a model: a unit from ``experiments.baselines.UNITS`` (or ``CELLS``: the library's units and the baselines), its width and its options."""
 
     unit: str
     units: int
     options: dict = dataclasses.field(default_factory=dict)
-    recurrent: bool = False  # a cell from nalu_tf.maths.CELLS run over the time axis; emits its last output
+    recurrent: bool = False  # a cell from experiments.baselines.CELLS run over the time axis; emits its last output
     # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per
     # seed, initialised at 0, as the reference recurrent task has it).
     initial_state: str = "zeros"

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from experiments import baselines
 from experiments.spec import DATA_STREAMS, LayerSpec, Task, Training  # noqa: F401 (re-exported)
 from nalu_tf import maths
 
@@ -98,7 +99,7 @@ class StackedModel:
 
     @staticmethod
     def _maths(layer):
-        return (maths.CELLS if layer.recurrent else maths.UNITS)[layer.unit]
+        return (baselines.CELLS if layer.recurrent else baselines.UNITS)[layer.unit]
 
     @staticmethod
     def initial_values(spec, layer_index, name, seeds, restarts=None):
@@ -116,7 +117,7 @@ class StackedModel:
 
     def _encode(self, items, params):
         for layer, layer_params in zip(self.layers[: self.encoder_depth], params):
-            items = maths.UNITS[layer.unit].forward(items, layer_params, **layer.options)
+            items = baselines.UNITS[layer.unit].forward(items, layer_params, **layer.options)
         return items
 
     def _read_table(self, x, params):
@@ -148,7 +149,7 @@ class StackedModel:
             elif x.shape[0] not in (1, self.seed_count):
                 x = self._grouped(layer, layer_params, self.specs[index], x)
             else:
-                x = maths.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+                x = baselines.UNITS[layer.unit].forward(x, layer_params, **layer.options)
         return x
 
     def _grouped(self, layer, params, specs, x):
@@ -160,7 +161,7 @@ class StackedModel:
         viewed as (groups, n, ...) and broadcast against x[None]."""
         count = int(x.shape[0])
         groups = self.seed_count // count
-        unit = maths.UNITS[layer.unit]
+        unit = baselines.UNITS[layer.unit]
         if not all(spec.per_output for spec in specs.values()):
             grouped = {name: tf.reshape(value, [groups, count, *value.shape[1:]]) for name, value in params.items()}
             y = unit.forward(x[None], grouped, **layer.options)
@@ -208,7 +209,7 @@ class StackedModel:
         Short (training) sequences are unrolled and every step's input part is projected at once (one
         batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
         that projects one step at a time, so memory does not grow with the length."""
-        cell = maths.CELLS[layer.unit]
+        cell = baselines.CELLS[layer.unit]
         rows = int(x.shape[1])
         if INITIAL_STATE in params:
             states = tuple(

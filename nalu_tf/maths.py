@@ -1,4 +1,5 @@
-"""The equations of every unit, written once.
+"""The equations of every arithmetic unit, written once (the baseline layers the experiments compare
+them against, dense, convolution, LSTM and GRU, live in ``experiments/baselines.py``).
 
 Everything that computes a unit (the Keras layers, the recurrent cells and the vectorised multi-seed
 trainer in ``experiments/``) calls these functions; nothing re-derives them elsewhere.
@@ -19,7 +20,7 @@ import dataclasses
 import math
 from typing import Callable, Mapping
 
-from keras import activations, initializers, ops
+from keras import initializers, ops
 
 from nalu_tf.initializers import CappedGlorotUniform
 
@@ -174,107 +175,10 @@ def regularization_ramp(step, maximum, start, end):
     return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
 
 
-def prelu(x, alpha):
-    """Parametric ReLU (He et al. 2015) with a learned slope per unit."""
-    # f(x) = max(0, x) + alpha * min(0, x)
-    return ops.maximum(x, 0.0) + alpha * ops.minimum(x, 0.0)
-
-
-def dense(x, kernel, bias=None, activation=None, alpha=None):
-    """Affine map followed by an activation: the baseline layers (linear, ReLU6, ...).
-
-    ``activation`` is any name ``keras.activations.get`` knows, or ``"prelu"`` with its slope ``alpha``.
-    """
-    return dense_output(ops.matmul(x, kernel), bias, activation, alpha)
-
-
-def dense_output(y, bias=None, activation=None, alpha=None):
-    """A dense layer's output from its sum ``x K`` (split so that a recurrent cell can add x and h parts)."""
-    # y = f(x K + b)
-    if bias is not None:
-        y = y + bias
-    if activation == "prelu":
-        return prelu(y, alpha)
-    return activations.get(activation)(y)
-
-
-def conv2d(x, kernel, bias=None, activation=None):
-    """2-D convolution, stride 1, no padding, written as patches times a matrix.
-
-    ``x`` is ``(..., height, width, channels)`` with any leading axes; ``kernel`` is
-    ``(kh, kw, channels, filters)``, or stacked per seed ``(seeds, kh, kw, channels, filters)`` against
-    ``x`` of shape ``(seeds or 1, count, height, width, channels)``.
-    """
-    # y[i, j] = f(sum_{u, v, c} x[i + u, j + v, c] K[u, v, c] + b)
-    kh, kw, channels, filters = kernel.shape[-4:]
-    height, width = x.shape[-3], x.shape[-2]
-    lead = ops.shape(x)[:-3]
-    patches = ops.image.extract_patches(
-        ops.reshape(x, (-1, height, width, channels)), (kh, kw), strides=(1, 1), padding="valid"
-    )
-    out_h, out_w = height - kh + 1, width - kw + 1
-    size = kh * kw * channels
-    if len(kernel.shape) == 4:  # one kernel: an ordinary batched conv
-        y = ops.matmul(patches, ops.reshape(kernel, (size, filters)))
-    else:  # one kernel per seed: (seeds or 1, count * positions, size) @ (seeds, size, filters)
-        patches = ops.reshape(patches, (lead[0], -1, size))
-        y = ops.matmul(patches, ops.reshape(kernel, (kernel.shape[0], size, filters)))
-        lead = (ops.shape(y)[0], *lead[1:])
-    y = ops.reshape(y, (*lead, out_h, out_w, filters))
-    if bias is not None:  # (filters,), or per seed (seeds, 1, filters)
-        y = y + (bias if len(bias.shape) == 1 else ops.reshape(bias, (bias.shape[0], 1, 1, 1, filters)))
-    return activations.get(activation)(y)
-
-
-def max_pool(x, size):
-    """Non-overlapping max pooling over the last three axes ``(height, width, channels)``."""
-    height, width, channels = x.shape[-3:]
-    pooled = ops.max_pool(ops.reshape(x, (-1, height, width, channels)), size, strides=size, padding="valid")
-    return ops.reshape(pooled, (*ops.shape(x)[:-3], height // size, width // size, channels))
-
-
-def flatten(x):
-    """Join the last three axes ``(height, width, channels)`` into one feature axis."""
-    height, width, channels = x.shape[-3:]
-    return ops.reshape(x, (*ops.shape(x)[:-3], height * width * channels))
-
-
 def recurrent_step(unit, x_t, h, params, **options):
     """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
     # h_t = unit([x_t, h_{t-1}])
     return UNITS[unit].forward(ops.concatenate([x_t, h], axis=-1), params, **options)
-
-
-def lstm_step(x_t, h, c, kernel, bias):
-    """One LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), the recurrent baseline."""
-    # [i, f, g, o] = [x_t, h_{t-1}] K + b
-    return lstm_update(ops.matmul(ops.concatenate([x_t, h], axis=-1), kernel) + bias, c)
-
-
-def lstm_update(z, c):
-    """The LSTM's new (h, c) from its gate pre-activations ``z = [x_t, h_{t-1}] K + b`` (order i, f, g, o)."""
-    i, f, g, o = ops.split(z, 4, axis=-1)
-    # c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c), c
-
-
-def gru_step(x_t, h, kernel, recurrent_kernel, bias):
-    """One GRU step (Cho et al. 2014; Keras' convention: reset gate applied after the recurrent matmul)."""
-    # [z, r, n]_x = x_t K + b
-    return gru_update(ops.matmul(x_t, kernel) + bias, h, recurrent_kernel)
-
-
-def gru_update(x_part, h, recurrent_kernel):
-    """The GRU's new h from its input part ``x_t K + b`` and the previous h."""
-    x_z, x_r, x_n = ops.split(x_part, 3, axis=-1)
-    # [z, r, n]_h = h_{t-1} U
-    h_z, h_r, h_n = ops.split(ops.matmul(h, recurrent_kernel), 3, axis=-1)
-    z = ops.sigmoid(x_z + h_z)
-    r = ops.sigmoid(x_r + h_r)
-    # n = tanh(x_n + r * h_n);  h_t = z * h_{t-1} + (1 - z) * n
-    n = ops.tanh(x_n + r * h_n)
-    return z * h + (1.0 - z) * n
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,22 +283,6 @@ def _real_npu_parameters(in_features, units, **_):
     }
 
 
-def _conv_parameters(in_features, units, kernel_size=3, **_):
-    return {
-        "kernel": Parameter((kernel_size, kernel_size, in_features, units), "glorot_uniform"),
-        "bias": Parameter((units,), "zeros"),
-    }
-
-
-def _dense_parameters(in_features, units, use_bias=True, activation=None, **_):
-    parameters = {"kernel": Parameter((in_features, units), "glorot_uniform")}
-    if use_bias:
-        parameters["bias"] = Parameter((units,), "zeros")
-    if activation == "prelu":
-        parameters["alpha"] = Parameter((units,), "zeros")  # Keras PReLU's default slope initialiser
-    return parameters
-
-
 UNITS: dict[str, Unit] = {
     "nac": Unit(
         parameters=_nac_parameters,
@@ -450,40 +338,6 @@ UNITS: dict[str, Unit] = {
         forward=lambda x, p, epsilon=DEFAULT_EPSILON: real_npu(x, p["kernel"], p["relevance"], epsilon),
         weights=lambda p: [p["kernel"]],
     ),
-    "conv2d": Unit(  # an image encoder's layers (the MNIST tasks' CNN)
-        parameters=_conv_parameters,
-        forward=lambda x, p, kernel_size=3, activation=None: conv2d(x, p["kernel"], p["bias"], activation),
-        weights=lambda p: [],
-        output_shape=lambda in_shape, units, kernel_size=3, **_: (
-            in_shape[0] - kernel_size + 1, in_shape[1] - kernel_size + 1, units
-        ),
-    ),
-    "max_pool": Unit(
-        parameters=lambda in_features, units, **_: {},
-        forward=lambda x, p, size=2: max_pool(x, size),
-        weights=lambda p: [],
-        output_shape=lambda in_shape, units, size=2, **_: (in_shape[0] // size, in_shape[1] // size, in_shape[2]),
-    ),
-    "flatten": Unit(
-        parameters=lambda in_features, units, **_: {},
-        forward=lambda x, p: flatten(x),
-        weights=lambda p: [],
-        output_shape=lambda in_shape, units, **_: (in_shape[0] * in_shape[1] * in_shape[2],),
-    ),
-    "dense": Unit(
-        parameters=_dense_parameters,
-        forward=lambda x, p, activation=None, use_bias=True: dense(
-            x, p["kernel"], p.get("bias"), activation, p.get("alpha")
-        ),
-        weights=lambda p: [p["kernel"]],
-        split=Split(
-            matrices=lambda p: (p["kernel"],),
-            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
-            output=lambda sums, p, activation=None, use_bias=True: dense_output(
-                sums[0], p.get("bias"), activation, p.get("alpha")
-            ),
-        ),
-    ),
 }
 
 
@@ -524,12 +378,11 @@ class Cell:
         return self.advance(self.project(x_t, params, **options), states, params, **options)
 
 
-def _unit_cell(name):
+def unit_cell(unit: Unit) -> Cell:
     """A unit as a cell, ``h_t = unit([x_t, h_{t-1}])``: its matrices' first rows read x_t, the last h_{t-1}."""
-    unit = UNITS[name]
     if unit.split is None:
         def advance(parts, states, params, **options):
-            h = recurrent_step(name, parts[0], states[0], params, **options)
+            h = unit.forward(ops.concatenate([parts[0], states[0]], axis=-1), params, **options)
             return h, (h,)
 
         project, projects = (lambda x, params, **_: (x,)), False
@@ -559,50 +412,11 @@ def _unit_cell(name):
     )
 
 
-def _lstm_project(x, params):
-    rows = x.shape[-1]
-    return (ops.matmul(x, params["kernel"][..., :rows, :]),)
-
-
-def _lstm_advance(parts, states, params):
-    h, c = states
-    # z = [x_t, h_{t-1}] K + b = x_t K_x + h_{t-1} K_h + b
-    z = parts[0] + ops.matmul(h, params["kernel"][..., -h.shape[-1]:, :]) + params["bias"]
-    h, c = lstm_update(z, c)
-    return h, (h, c)
-
-
-def _gru_advance(parts, states, params):
-    h = gru_update(parts[0], states[0], params["recurrent_kernel"])
-    return h, (h,)
-
-
 CELLS: dict[str, Cell] = {
-    "nac": _unit_cell("nac"),
-    "nalu": _unit_cell("nalu"),
-    "nau": _unit_cell("nau"),
-    "nmu": _unit_cell("nmu"),
-    "inalu": _unit_cell("inalu"),
-    "real_npu": _unit_cell("real_npu"),
-    "dense": _unit_cell("dense"),  # a simple RNN: h_t = f([x_t, h_{t-1}] K + b)
-    "gru": Cell(
-        parameters=lambda in_features, units, **_: {
-            "kernel": Parameter((in_features, 3 * units), "glorot_uniform"),
-            "recurrent_kernel": Parameter((units, 3 * units), "orthogonal"),
-            "bias": Parameter((3 * units,), "zeros"),
-        },
-        project=lambda x, p: (ops.matmul(x, p["kernel"]) + p["bias"],),
-        advance=_gru_advance,
-        weights=lambda p: [p["kernel"]],
-    ),
-    "lstm": Cell(
-        parameters=lambda in_features, units, **_: {
-            "kernel": Parameter((in_features + units, 4 * units), "glorot_uniform"),
-            "bias": Parameter((4 * units,), "zeros"),
-        },
-        project=_lstm_project,
-        advance=_lstm_advance,
-        weights=lambda p: [p["kernel"]],
-        state_count=2,
-    ),
+    "nac": unit_cell(UNITS["nac"]),
+    "nalu": unit_cell(UNITS["nalu"]),
+    "nau": unit_cell(UNITS["nau"]),
+    "nmu": unit_cell(UNITS["nmu"]),
+    "inalu": unit_cell(UNITS["inalu"]),
+    "real_npu": unit_cell(UNITS["real_npu"]),
 }

@@ -11,7 +11,7 @@ from experiments import cli, config
 
 from experiments.tasks import identity_extrapolation
 from experiments.trainer import MultiSeedTrainer
-from nalu_tf import maths
+from experiments import baselines
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "identity_extrapolation.yaml"
@@ -41,16 +41,16 @@ def test_every_activation_has_a_definition_here():
 @pytest.mark.parametrize("name", sorted(DEFINITIONS))
 def test_activation_matches_its_definition(name):
     x = np.linspace(-8, 8, 321)
-    y = keras.ops.convert_to_numpy(maths.dense(x[:, None], np.eye(1), None, name))[:, 0]
+    y = keras.ops.convert_to_numpy(baselines.dense(x[:, None], np.eye(1), None, name))[:, 0]
     np.testing.assert_allclose(y, DEFINITIONS[name](x), rtol=1e-6, atol=1e-7)
 
 
 def test_prelu_matches_its_definition_and_learns_a_slope_per_unit():
     x = np.linspace(-4, 4, 9)[:, None] * np.ones((1, 3))
     alpha = np.array([0.0, 0.25, -1.0])
-    y = keras.ops.convert_to_numpy(maths.dense(x, np.eye(3), np.zeros(3), "prelu", alpha))
+    y = keras.ops.convert_to_numpy(baselines.dense(x, np.eye(3), np.zeros(3), "prelu", alpha))
     np.testing.assert_allclose(y, np.where(x > 0, x, alpha * x))
-    assert set(maths.UNITS["dense"].parameters(3, 3, activation="prelu")) == {"kernel", "bias", "alpha"}
+    assert set(baselines.UNITS["dense"].parameters(3, 3, activation="prelu")) == {"kernel", "bias", "alpha"}
 
 
 def test_smoke_run_writes_table_curve_and_figure(tmp_path, capsys):

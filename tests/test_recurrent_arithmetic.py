@@ -13,7 +13,7 @@ from experiments import cli
 from experiments.tasks import recurrent_arithmetic
 from experiments.spec import LayerSpec
 from experiments.trainer import MultiSeedTrainer, StackedModel, Training
-from nalu_tf import maths
+from experiments import baselines
 from test_layers import ideal_hats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def test_lstm_step_matches_keras_lstm_cell():
     cell.build((None, 3))
     cell.set_weights([kernel[:3], kernel[3:], bias])  # Keras orders the gates i, f, c, o, as we do
     expected_h, (_, expected_c) = cell(x, [h, c])
-    h_new, c_new = maths.lstm_step(x, h, c, kernel, bias)
+    h_new, c_new = baselines.lstm_step(x, h, c, kernel, bias)
     np.testing.assert_allclose(h_new, expected_h, rtol=1e-12)
     np.testing.assert_allclose(c_new, expected_c, rtol=1e-12)
 
@@ -109,7 +109,7 @@ def test_nearly_perfect_recurrence_matches_its_closed_form():
 def test_projecting_every_step_at_once_equals_stepping_on_the_concatenation(unit):
     # The trainer projects all time steps' inputs in one matmul (per group of cells sharing inputs);
     # it must equal the plain cell h_t = unit([x_t, h_{t-1}]) stepped one time step at a time.
-    cell = maths.CELLS[unit]
+    cell = baselines.CELLS[unit]
     layers = [LayerSpec(unit, 3, recurrent=True, initial_state="learned")]
     model = StackedModel(layers, 4, seeds=list(range(6)))
     rng = np.random.default_rng(7)
@@ -125,7 +125,7 @@ def test_projecting_every_step_at_once_equals_stepping_on_the_concatenation(unit
             if unit in ("lstm", "gru"):
                 output, states = cell.step(x[member % 2, :, t].astype("float64"), states, own)
             else:  # the unit's own forward pass on [x_t, h_{t-1}]
-                output = maths.UNITS[unit].forward(np.concatenate([x[member % 2, :, t], states[0]], -1).astype("float64"), own)
+                output = baselines.UNITS[unit].forward(np.concatenate([x[member % 2, :, t], states[0]], -1).astype("float64"), own)
                 states = (output,)
         np.testing.assert_allclose(at_once[member], np.asarray(output), rtol=2e-4, atol=1e-5)
 
