@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from experiments.runner import write_atomic, write_csv
+from experiments.files import write_atomic, write_csv
 
 METRICS = (
     "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",

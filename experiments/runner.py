@@ -15,32 +15,14 @@ import pathlib
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 import pandas as pd
 
 from experiments.config import Config, digest, experiment_module
+from experiments.files import write_atomic, write_csv
 from experiments.spec import Training
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file is ever seen."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_csv(path, frame):
-    write_atomic(path, frame.to_csv(index=False))
 
 
 def normalised_score(mse, initial_mse):
