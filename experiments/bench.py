@@ -126,7 +126,7 @@ def main(seeds=100, steps=500):
     operations = tuple(static_arithmetic.OPERATIONS)
     recurrent = [
         (f"recurrent NAC, former design, 1 cell x {seeds} seeds", recurrent_rate(seeds, steps // 5, FORMER_RECURRENT_POINT, 64, project_at_once=False)),
-        (f"recurrent NAC, current design, 1 cell, step by step", recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, project_at_once=False)),
+        ("recurrent NAC, current design, 1 cell, step by step", recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, project_at_once=False)),
         (f"recurrent NAC, current design, 6 ops x {seeds} seeds", recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, operations)),
     ]
     rows += recurrent

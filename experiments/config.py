@@ -20,7 +20,9 @@ import re
 import yaml
 
 from experiments import tasks
-from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range, Text
+from experiments.report import schema as report_schema
+from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
+from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range
 from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "long", "paper")  # long: a night on a CPU or a GPU; paper: the published budget
@@ -55,12 +57,6 @@ UNIT_TRAINING_KEYS = (
     "regularization_loss_below", "l1_start", "l1_end", "l1_every", "clip_value", "reinitialise_patience",
     "reinitialise_above",
 )
-REPORT_KEYS = (
-    "rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure", "findings",
-)
-REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
-REPORT_FIGURES = ("scores", "success_heatmap", "solved_curve")
-FINDING_KEYS = ("claim", "cell", "published", "reason")
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
 
@@ -193,23 +189,9 @@ def apply_override(tree, keys, value):
     node[keys[-1]] = value
 
 
-def _check(source, key, field, value):
-    try:
-        return field.check(value)
-    except ValueError as error:
-        raise ConfigError(source, key, str(error)) from None
-
-
-def _mapping(source, key, value):
-    if not isinstance(value, dict):
-        raise ConfigError(source, key, f"{value!r} is not allowed; must be a mapping")
-    return value
-
-
-def _unknown(source, prefix, keys, allowed):
-    for key in keys:
-        if key not in allowed:
-            raise ConfigError(source, f"{prefix}{key}", f"unknown key; allowed: {', '.join(allowed)}")
+def _allowed(choices, task):
+    """An axis' allowed values: a tuple, or a function of the task settings."""
+    return choices(task) if callable(choices) else choices
 
 
 def load(path, profile="default", overrides=()):
@@ -319,35 +301,9 @@ def _validate(source, name, profile, merged, overrides):
         if len({json.dumps(v, sort_keys=True) for v in grid[axis]}) != len(grid[axis]):
             raise ConfigError(source, f"grid.{axis}", f"{values!r} lists a value twice")
 
-    report = _mapping(source, "report", merged.get("report", {}))
-    _unknown(source, "report.", report, REPORT_KEYS)
-    for key in ("rows", "columns"):
-        if key in report:
-            _check(source, f"report.{key}", Choice(grid), report[key])
-    for block in report.get("blocks", []):
-        _check(source, "report.blocks", Choice(REPORT_BLOCKS), block)
-    if "figure" in report:  # one figure or a list of them
-        for figure in report["figure"] if isinstance(report["figure"], list) else [report["figure"]]:
-            _check(source, "report.figure", Choice(REPORT_FIGURES), figure)
-    findings = report.get("findings", [])
-    if not isinstance(findings, list):
-        raise ConfigError(source, "report.findings", f"{findings!r} is not allowed; must be a list of findings")
-    for index, finding in enumerate(findings):
-        where = f"report.findings[{index}]"
-        _mapping(source, where, finding)
-        _unknown(source, f"{where}.", finding, FINDING_KEYS)
-        for key in ("claim", "cell", "published"):
-            if key not in finding:
-                raise ConfigError(source, f"{where}.{key}", "missing")
-        _check(source, f"{where}.claim", Text(), finding["claim"])
-        _check(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
-        if "reason" in finding:
-            _check(source, f"{where}.reason", Text(), finding["reason"])
-        cell = _mapping(source, f"{where}.cell", finding["cell"])
-        _unknown(source, f"{where}.cell.", cell, list(grid))
-        for axis, value in cell.items():  # any value the experiment allows: a profile's grid may leave it out
-            choices = module.AXES.get(axis, grid[axis])
-            _check(source, f"{where}.cell.{axis}", Choice(choices(task) if callable(choices) else choices), value)
+    report = report_schema.validate(
+        source, merged.get("report", {}), grid, lambda axis: _allowed(module.AXES.get(axis, grid[axis]), task)
+    )
     if "shade" in report:
         _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
 

@@ -152,3 +152,22 @@ ARITHMETIC_EVALUATION = {
     "success_epsilon": Number(minimum=0, exclusive_minimum=True),
     "epsilon": Number(minimum=0, exclusive_minimum=True),
 }
+
+
+def check_value(source, key, field, value):
+    try:
+        return field.check(value)
+    except ValueError as error:
+        raise ConfigError(source, key, str(error)) from None
+
+
+def require_mapping(source, key, value):
+    if not isinstance(value, dict):
+        raise ConfigError(source, key, f"{value!r} is not allowed; must be a mapping")
+    return value
+
+
+def reject_unknown(source, prefix, keys, allowed):
+    for key in keys:
+        if key not in allowed:
+            raise ConfigError(source, f"{prefix}{key}", f"unknown key; allowed: {', '.join(allowed)}")

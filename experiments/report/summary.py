@@ -1,0 +1,115 @@
+"""Statistics of an experiment's runs: medians and quartiles over seeds, success rates with Wilson
+intervals, solved fractions and the findings rows, from the result files alone.
+
+Diverged seeds stay in every statistic: their non-finite errors count as +inf (so a median or a mean
+shows them) and they count as failures in the success rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+METRICS = (
+    "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
+    "interpolation_score", "extrapolation_score",
+)
+
+
+def wilson_interval(successes, trials, z=1.959964):
+    """95% Wilson score interval for a binomial proportion."""
+    if trials == 0:
+        return math.nan, math.nan
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise(runs: pd.DataFrame, axes):
+    """One row per grid point: spread of every metric, success rate with its Wilson interval."""
+    rows = []
+    for key, group in runs.groupby(list(axes), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(axes, key))
+        row["seeds"] = len(group)
+        row["diverged"] = int(group["diverged"].sum())
+        for metric in METRICS:
+            if metric not in group:
+                continue
+            values = group[metric].to_numpy(dtype=float)
+            values = np.where(np.isfinite(values), values, np.inf)
+            row[f"{metric}_median"] = float(np.median(values))
+            row[f"{metric}_mean"] = float(np.mean(values))
+            row[f"{metric}_q25"] = float(np.quantile(values, 0.25))
+            row[f"{metric}_q75"] = float(np.quantile(values, 0.75))
+        success = group["success"].astype(bool)
+        successes = int(success.sum())
+        low, high = wilson_interval(successes, len(group))
+        row.update(success_count=successes, success_rate=successes / len(group), success_low=low, success_high=high)
+        # As Madsen & Johansen report them: solved-at step and sparsity error over the solved seeds only.
+        row["met_count"] = int(group["solved_at"].notna().sum())  # met the criterion at some evaluation
+        solved = group.loc[success, "solved_at"].dropna()
+        row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
+        row["sparsity_error_solved_mean"] = float(group.loc[success, "sparsity_error"].mean()) if successes else math.nan
+        row["sparsity_error_median"] = float(group["sparsity_error"].median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def grid_axes(config):
+    return list(config["grid"])
+
+
+def layout(config):
+    """(rows axis, columns axis, remaining axes) of a config's tables: one block per remaining value."""
+    report = config.get("report", {})
+    axes = grid_axes(config)
+    rows = report.get("rows", axes[0])
+    columns = report.get("columns", axes[1] if len(axes) > 1 else axes[0])
+    return rows, columns, [axis for axis in axes if axis not in (rows, columns)]
+
+
+def dataset_of(runs):
+    """The dataset named in the rows (tasks that record one), else None."""
+    if "dataset" not in runs:
+        return None
+    return ", ".join(str(name) for name in dict.fromkeys(runs["dataset"].dropna()))
+
+
+def solved_fractions(history, runs, axes):
+    """Per cell and evaluation step, the fraction of seeds whose extrapolation MSE has been under the
+    cell's success threshold at some evaluation up to that step (the solved-at curve), from history.csv."""
+    thresholds = runs.groupby(list(axes), sort=False)["success_threshold"].first().rename("threshold").reset_index()
+    merged = history.merge(thresholds, on=list(axes))
+    merged["under"] = merged["extrapolation_mse"] < merged["threshold"]  # NaN (diverged) never counts
+    merged = merged.sort_values([*axes, "seed", "step"], kind="stable")
+    merged["solved"] = merged.groupby([*axes, "seed"], sort=False)["under"].cummax()
+    return merged.groupby([*axes, "step"], sort=False)["solved"].mean().rename("fraction").reset_index()
+
+
+def finding_rows(summary, config):
+    """The config's findings against our numbers: claim, published rate, ours with its Wilson 95%
+    interval, and a verdict: reproduced (the published rate lies in our interval), beyond this budget (it
+    does not, and the config gives the reason), or not reproduced."""
+    rows = []
+    for finding in config.get("report", {}).get("findings", []):
+        match = summary
+        for axis, value in finding["cell"].items():
+            match = match[match[axis] == value]
+        if len(match) != 1:
+            continue  # the cell is not in this profile's grid
+        cell = match.iloc[0]
+        inside = cell["success_low"] - 1e-12 <= finding["published"] <= cell["success_high"] + 1e-12
+        verdict = "reproduced" if inside else ("beyond this budget" if finding.get("reason") else "not reproduced")
+        rows.append({
+            "claim": finding["claim"],
+            "published": f"{100 * finding['published']:.0f}%",
+            "ours": f"{100 * cell['success_rate']:.0f}% [{100 * cell['success_low']:.0f}, {100 * cell['success_high']:.0f}]",
+            "verdict": verdict,
+            "reason": "" if inside else finding.get("reason", "differs; see the notes and history.csv"),
+        })
+    return rows

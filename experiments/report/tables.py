@@ -1,0 +1,184 @@
+"""The Markdown tables of an experiment: our numbers beside the paper's, and the settings in words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from experiments.report.summary import layout
+
+
+def _format(value):
+    if isinstance(value, str):  # a reference given as text ("96-98", "> 999")
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    return f"{value:.3g}" if 1e-3 <= magnitude < 1e5 else f"{value:.2e}"
+
+
+def _pivot_block(summary, rows, columns, cell, paper=None, paper_label="paper (recalled)"):
+    """A Markdown table: one line per ``rows`` value, one column per ``columns`` value (one column when
+    the grid has a single axis), and the paper's numbers in a last column where given."""
+    row_values = list(dict.fromkeys(summary[rows]))
+    column_values = list(dict.fromkeys(summary[columns])) if columns != rows else [None]
+    labels = ["value"] if columns == rows else [str(c) for c in column_values]
+    header = [rows, *labels] + ([f"{paper_label}: {' / '.join(labels)}"] if paper else [])
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    for value in row_values:
+        cells = []
+        for column in column_values:
+            match = summary[(summary[rows] == value) & ((summary[columns] == column) if column is not None else True)]
+            cells.append(cell(match.iloc[0]) if len(match) else "-")
+        if paper:
+            reference = paper.get(str(value), {})
+            cells.append(" / ".join(_format(reference.get(str(c))) for c in column_values))
+        lines.append("| " + " | ".join([str(value), *cells]) + " |")
+    return lines
+
+
+def _spread(row, name):
+    return f"{_format(row[f'{name}_median'])} [{_format(row[f'{name}_q25'])}, {_format(row[f'{name}_q75'])}]"
+
+
+def sweep_block(curves, rows, x_label):
+    """Table 2's shape: one line per ``rows`` value, accuracy and MAE at each swept value (means over
+    seeds; accuracy with its range over seeds)."""
+    values = sorted(dict.fromkeys(curves["x"]))
+    tables = [("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"]))]
+    if "accuracy_mean" in curves:
+        accuracy = lambda r: (  # noqa: E731
+            f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"
+        )
+        tables.insert(0, ("Accuracy (%), mean over seeds [min, max]", accuracy))
+    lines = []
+    for title, cell in tables:
+        lines += ["", f"### {title}", "", "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |"]
+        lines += ["|" + "---|" * (len(values) + 1)]
+        for name, group in curves.groupby(rows, sort=False):
+            by_x = {row["x"]: row for _, row in group.iterrows()}
+            lines.append("| " + " | ".join([str(name), *(cell(by_x[v]) if v in by_x else "-" for v in values)]) + " |")
+    return lines
+
+
+def table_markdown(summary, provenance, curves=None, dataset=None):
+    config = provenance["config"]
+    report = config.get("report", {})
+    rows, columns, others = layout(config)
+    blocks = report.get("blocks", ["score", "mse", "success"])
+    paper = report.get("paper", {})
+    paper_label = report.get("paper_label", "paper (recalled)")
+    environment = provenance["environment"]
+    lines = [
+        f"# {report.get('title', config['name'])}" + (f" — data: {dataset}" if dataset else ""),
+        "",
+        f"Profile `{config['profile']}`: {len(config['seeds'])} seeds per cell, {config['training']['steps']} steps, "
+        f"batch {config['training']['batch_size']}, Adam lr {config['training']['learning_rate']}, "
+        f"{config['training']['data_stream']} data streams{_regularization_text(config['training'])}. Commit "
+        f"`{', '.join(provenance.get('git_commits_of_points', [provenance['git_commit']]))}`, "
+        f"TensorFlow {environment['tensorflow']}, Keras {environment['keras']}, {environment['device']}.",
+        "",
+        "Cells are medians over seeds, with quartiles [q25, q75] where shown; diverged seeds count as +inf "
+        "and are never dropped. Models are selected on interpolation validation data only.",
+    ]
+    lines += _units_text(config)
+    if "score" in blocks:
+        lines += [
+            "The normalised score is 100 x MSE / median MSE of the randomly initialised models of the same "
+            "architecture on the same data (the paper's metric; it flatters extrapolation, so raw MSE is shown too)."
+        ]
+    if "success" in blocks:
+        lines += [
+            "Success: the kept model's extrapolation MSE is below that of the published nearly perfect solution "
+            f"(eps = {_format(config['task'].get('success_epsilon'))}; the experiment's module defines it), with a "
+            "Wilson 95% interval."
+        ]
+    if dataset:
+        lines += [f"Dataset: **{dataset}**."]
+    if "sweep" in blocks and curves is not None:
+        lines += ["Selected models (on interpolation validation data), measured on test sequences of each length."]
+        lines += sweep_block(curves, rows, report.get("x_label", "x"))
+    groups = summary.groupby(others, sort=False) if others else [((), summary)]
+    for key, block in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        chosen = dict(zip(others, key))
+        if others:
+            label = ", ".join(f"{axis} = {value}" for axis, value in chosen.items())
+            ranges = config["task"].get("ranges", {}).get(chosen.get("range"), {})
+            detail = "; ".join(f"{part} U{bounds}" for part, bounds in ranges.items())
+            lines += ["", f"## {label}" + (f" ({detail})" if detail else "")]
+        reference = paper.get(chosen.get("range"), paper) if others else paper
+        for part in ("interpolation", "extrapolation"):
+            title = part.capitalize()
+            if "score" in blocks:
+                table_reference = reference.get(part) if isinstance(reference, dict) else None
+                lines += ["", f"### {title}: normalised score (random init = 100)", ""]
+                lines += _pivot_block(
+                    block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference, paper_label
+                )
+            for metric in ("mse", "mae"):
+                if metric in blocks:
+                    lines += ["", f"### {title}: {metric.upper()}, median [q25, q75]", ""]
+                    lines += _pivot_block(block, rows, columns, lambda r, n=f"{part}_{metric}": _spread(r, n))
+        if "success" in blocks:
+            lines += ["", "### Success rate [Wilson 95%], diverged seeds", ""]
+            success_reference = reference.get("success") if isinstance(reference, dict) else None
+            lines += _pivot_block(
+                block,
+                rows,
+                columns,
+                lambda r: f"{100 * r['success_rate']:.0f}% [{100 * r['success_low']:.0f}, "
+                f"{100 * r['success_high']:.0f}], {int(r['diverged'])} div",
+                success_reference,
+                paper_label,
+            )
+        if "solved" in blocks:
+            lines += [
+                "",
+                "### Solved seeds: median solved-at step and mean sparsity error (solved seeds only); seeds that met the criterion at some evaluation",
+                "",
+                "Solved-at is the first evaluation under the threshold; the sparsity error is that of the kept model "
+                "(max over weights of the distance to {-1, 0, 1}), averaged over solved seeds as Madsen & Johansen do. "
+                "A seed can meet the criterion at one evaluation and still fail: the model kept is the one with the "
+                "lowest *interpolation* validation error, which need not be the one that extrapolated best.",
+                "",
+            ]
+            lines += _pivot_block(
+                block,
+                rows,
+                columns,
+                lambda r: f"{int(r['success_count'])}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
+                f"{_format(r['sparsity_error_solved_mean'])}; met {int(r['met_count'])}",
+            )
+        elif block["diverged"].any():
+            lines += ["", "### Diverged seeds", ""]
+            lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))
+    return "\n".join(lines) + "\n"
+
+
+def _regularization_text(training):
+    if not training.get("regularization"):
+        return ""
+    return (
+        f", units' own regulariser weight ramped 0 -> {_format(training['regularization'])} over steps "
+        f"{training['regularization_start']}-{training['regularization_end']}"
+    )
+
+
+def _units_text(config):
+    """One line per unit with its own training settings (the config's ``units:`` block)."""
+    units = config.get("units") or {}
+    if not units:
+        return []
+    lines = ["", "Per-unit training settings (each unit's published protocol; the rest as above):", ""]
+    for unit, settings in units.items():
+        if unit in config["grid"].get("unit", []):
+            lines.append(f"- {unit}: " + ", ".join(f"{key} {_format(value)}" for key, value in settings.items()))
+    return lines + [""]
