@@ -1,8 +1,12 @@
 """Vectorised multi-seed training: every seed of a grid point trains in one TensorFlow graph.
 
 Parameters are stacked along a leading seed axis and the unit maths comes from ``nalu_tf.maths`` (the same
-functions the public Keras layers call). Each seed's initial weights and, by default, its training data
-depend only on that seed, so seed k trained among 64 seeds gives the same numbers as seed k trained alone.
+functions the public Keras layers call; baselines from ``experiments.baselines``). Each seed's initial
+weights and, by default, its training data depend only on that seed: seed k trained among 64 seeds starts
+from the same weights and reads the same draws as seed k trained alone (tests check both bit for bit).
+Its trained numbers agree to float rounding, not bit for bit: stacked matmuls may sum in another order,
+and training amplifies the last-bit differences (a NALU: 1e-9 relative at the start, about 5e-6 after 5
+steps, a few percent after 40 steps on the recurrent task; tests/test_stacking.py).
 
 Model selection uses the interpolation validation set only. The extrapolation test set is measured (final
 error, success, solved-at step) and never feeds back into training, selection or stopping.
@@ -368,7 +372,8 @@ class MultiSeedTrainer:
     ``task`` is a :class:`Task` or a list of them (the cells of a stack: the same model on the same inputs
     with different targets, say every operation of one unit). Every cell trains every seed; seed k of each
     cell reads the same draws, taken once per step, and starts from the same initial weights, as seed k
-    of each cell trained alone would (the reference code's seed fixes both). The stack's members are the
+    of each cell trained alone would (the reference code's seed fixes both); the trained numbers then agree
+    with a lone run's to float rounding (see the module docstring). The stack's members are the
     cells' seeds in order: member ``c * len(seeds) + i`` is seed ``seeds[i]`` of cell ``c``.
 
     ``run(progress)`` returns a dict of NumPy arrays, one entry per member: interpolation and extrapolation
