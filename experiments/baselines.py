@@ -211,3 +211,12 @@ CELLS: dict[str, Cell] = {
         state_count=2,
     ),
 }
+
+
+def options_for(unit, **values):
+    """Of ``values`` (``epsilon=...``, say), the options the unit's forward pass takes: a task states its
+    settings once and each unit gets those it declares."""
+    if unit not in UNITS and unit not in CELLS:
+        raise ValueError(f"unknown unit {unit!r}; known: {sorted({*UNITS, *CELLS})}")
+    declared = UNITS[unit].options if unit in UNITS else ()  # the LSTM and GRU cells take none
+    return {name: value for name, value in values.items() if name in declared}

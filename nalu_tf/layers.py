@@ -89,7 +89,8 @@ class _UnitLayer(keras.layers.Layer):
 
     @property
     def unit_options(self):
-        return {}
+        """The unit's keyword options (those its forward pass declares), from this layer's attributes."""
+        return {name: getattr(self, name) for name in maths.UNITS[self.unit_name].options}
 
     def build(self, input_shape):
         chosen = {name: getattr(self, argument) for name, argument in self.initializer_arguments.items()}
@@ -119,7 +120,7 @@ class _UnitLayer(keras.layers.Layer):
             config["regularization"] = self.regularization
         for argument in self.initializer_arguments.values():
             config[argument] = initializers.serialize(getattr(self, argument))
-        return config
+        return {**config, **self.unit_options}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -176,12 +177,6 @@ class NALU(_UnitLayer):
         super().__init__(units, **kwargs)
         self.epsilon = check_epsilon(epsilon)
 
-    @property
-    def unit_options(self):
-        return {"epsilon": self.epsilon}
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -278,12 +273,6 @@ class INALU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
         self.max_log = check_number("max_log", max_log, minimum=1e-12)
 
-    @property
-    def unit_options(self):
-        return {"epsilon": self.epsilon, "max_log": self.max_log}
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "max_log": self.max_log}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -310,12 +299,6 @@ class RealNPU(_UnitLayer):
         super().__init__(units, **kwargs)
         self.epsilon = check_epsilon(epsilon)
 
-    @property
-    def unit_options(self):
-        return {"epsilon": self.epsilon}
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 class RegularizationRamp(keras.callbacks.Callback):

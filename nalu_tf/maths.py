@@ -17,6 +17,7 @@ forward function) in :data:`UNITS`, which is how the layers and the trainer find
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from typing import Callable, Mapping
 
@@ -231,6 +232,11 @@ the shape of one output item (``(units,)`` for a vector unit); ``weights(params)
     regularizer: Callable[..., object] | None = None
     output_shape: Callable[..., tuple] = lambda in_shape, units, **_: (*in_shape[:-1], units)
     split: Split | None = None  # the sums-then-output form, for units whose sums are linear in the rows
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options ``forward`` takes (``epsilon``, say), read from its signature: declared once."""
+        return tuple(list(inspect.signature(self.forward).parameters)[2:])
 
 
 def _nac_parameters(in_features, units, **_):

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from experiments import cli, config
+from experiments.tasks import static_arithmetic
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATIC = ROOT / "configs" / "static_arithmetic.yaml"
@@ -144,3 +145,20 @@ def test_cli_process_prints_no_traceback(tmp_path):
         f"error: {STATIC}: training.batch_size: 0 is not allowed; must be an integer >= 1"
     ]
     assert not (tmp_path / "r").exists()
+
+
+def test_validating_every_config_loads_neither_tensorflow_nor_keras():
+    # A config mistake must be reported in a fraction of a second, before any heavy import.
+    code = (
+        "import sys, pathlib\n"
+        "from experiments import config\n"
+        "for path in sorted(pathlib.Path('configs').glob('*.yaml')):\n"
+        "    config.load(path)\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_static_unit_axis_lists_every_model():
+    assert static_arithmetic.AXES["unit"] == tuple(static_arithmetic.models(1e-7))

@@ -54,12 +54,13 @@ TASK_SCHEMA = {
 
 def layers(point, outputs):
     """CNN encoder, recurrent core, linear read-out."""
+    from experiments import baselines  # here, not at the top: validating a config must not load Keras
+
     encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
     encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
     encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
     cell, options = CORES[point["core"]]
-    if cell == "nalu":
-        options = {"epsilon": point["epsilon"]}
+    options = {**options, **baselines.options_for(cell, epsilon=point["epsilon"])}
     core = LayerSpec(cell, point["core_units"], options, recurrent=True)
     return [*encoder, core, LayerSpec("dense", outputs)]
 

@@ -41,9 +41,11 @@ UNITS = ("nac", "nalu", "nau", "nmu", "inalu", "real_npu", "linear")
 def model(unit, epsilon, initialization="glorot"):
     """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias. ``initialization``
     chooses the NAC and NALU initialisation (``static_arithmetic.nac_initializers``)."""
+    from experiments import baselines  # here, not at the top: validating a config must not load Keras
+
     if unit == "linear":
         return [LayerSpec("dense", 1)]
-    options = {"epsilon": epsilon} if unit in ("nalu", "inalu", "real_npu") else {}
+    options = baselines.options_for(unit, epsilon=epsilon)
     initializers = static_arithmetic.nac_initializers(initialization) if unit in ("nac", "nalu") else {}
     return [LayerSpec(unit, 1, options, initializers=initializers)]
 

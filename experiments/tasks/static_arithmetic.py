@@ -46,6 +46,9 @@ def nac_initializers(initialization):
     return {"w_hat": NACUniform(), "m_hat": NACUniform()}
 
 
+UNITS = ("relu6", "linear", "nac", "nalu", "nau", "nmu", "inalu", "real_npu")  # the keys of models()
+
+
 def models(epsilon, initialization="glorot"):
     """The two-layer models, by name: Table 1 (static) of Trask et al. and the later units.
 
@@ -53,19 +56,22 @@ def models(epsilon, initialization="glorot"):
     first layer, which forms a and b; NAU, iNALU, NAC and NALU are used for both layers. ``initialization``
     ("glorot" or "madsen") chooses the NAC and NALU initialisation (see :func:`nac_initializers`).
     """
+    from experiments import baselines  # here, not at the top: validating a config must not load Keras
+
     nac_init = nac_initializers(initialization)
+
+    def layer(unit, width, **settings):  # each unit takes the options its forward pass declares
+        return LayerSpec(unit, width, baselines.options_for(unit, epsilon=epsilon), **settings)
+
     return {
         "relu6": [LayerSpec("dense", 2, {"activation": "relu6"}), LayerSpec("dense", 1)],
         "linear": [LayerSpec("dense", 2), LayerSpec("dense", 1)],
-        "nac": [LayerSpec("nac", 2, initializers=nac_init), LayerSpec("nac", 1, initializers=nac_init)],
-        "nalu": [
-            LayerSpec("nalu", 2, {"epsilon": epsilon}, initializers=nac_init),
-            LayerSpec("nalu", 1, {"epsilon": epsilon}, initializers=nac_init),
-        ],
-        "nau": [LayerSpec("nau", 2), LayerSpec("nau", 1)],
-        "nmu": [LayerSpec("nau", 2), LayerSpec("nmu", 1)],
-        "inalu": [LayerSpec("inalu", 2, {"epsilon": epsilon}), LayerSpec("inalu", 1, {"epsilon": epsilon})],
-        "real_npu": [LayerSpec("nau", 2), LayerSpec("real_npu", 1, {"epsilon": epsilon})],
+        "nac": [layer("nac", 2, initializers=nac_init), layer("nac", 1, initializers=nac_init)],
+        "nalu": [layer("nalu", 2, initializers=nac_init), layer("nalu", 1, initializers=nac_init)],
+        "nau": [layer("nau", 2), layer("nau", 1)],
+        "nmu": [layer("nau", 2), layer("nmu", 1)],
+        "inalu": [layer("inalu", 2), layer("inalu", 1)],
+        "real_npu": [layer("nau", 2), layer("real_npu", 1)],
     }
 
 
@@ -75,7 +81,7 @@ STACK_AXES = ("op",)
 
 AXES = {
     "op": tuple(OPERATIONS),
-    "unit": tuple(models(1e-7)),
+    "unit": UNITS,
     "range": lambda task: tuple(task["ranges"]),
 }
 
