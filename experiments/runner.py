@@ -59,26 +59,23 @@ def run_stack(stack, progress=None):
     module = experiment_module(first["experiment"])
     tasks = [module.build(resolved["task"]) for resolved in stack]
     trainer = MultiSeedTrainer(tasks, first["seeds"], Training(**first["training"]))
-    metrics = trainer.run(progress)
-    metrics["wall_time_s"] = metrics["wall_time_s"] / len(tasks)  # each point's share of the stack's time
+    result = trainer.run(progress)
+    result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(tasks)  # each point's share of the stack's time
     count = len(first["seeds"])
-    return [
-        _point_result(trainer, task, {key: value[c * count : (c + 1) * count] for key, value in metrics.items()}, c * count)
-        for c, task in enumerate(tasks)
-    ]
+    return [_point_result(task, result.member_slice(slice(c * count, (c + 1) * count))) for c, task in enumerate(tasks)]
 
 
-def _point_result(trainer, task, metrics, first_member):
-    """The rows, history and curve of one cell of a trained stack, from its members' slice."""
-    members = slice(first_member, first_member + len(metrics["seed"]))
+def _point_result(task, result):
+    """The rows, history and curve of one grid point (one cell of a trained stack)."""
+    metrics = result.metrics
     rows = pd.DataFrame(metrics)
     history = pd.concat(
         [
             pd.DataFrame(
                 {"seed": metrics["seed"], "step": evaluation["step"],
-                 **{key: value[members] for key, value in evaluation.items() if key != "step"}}
+                 **{key: value for key, value in evaluation.items() if key != "step"}}
             )
-            for evaluation in trainer.history
+            for evaluation in result.history
         ],
         ignore_index=True,
     ).sort_values(["seed", "step"], kind="stable", ignore_index=True)
@@ -89,21 +86,20 @@ def _point_result(trainer, task, metrics, first_member):
         rows[column] = value
     rows["solved_at"] = rows["solved_at"].where(rows["solved_at"] >= 0)  # never solved: empty
     curve = None
-    if trainer.probe_predictions is not None:  # error at each probe input
+    if result.probe_predictions is not None:  # error at each probe input
         x, y = task.probe
-        curve = error_curve(x[:, 0], np.abs(trainer.probe_predictions - y[None]).mean(axis=-1))
-    elif trainer.sweep_errors:  # error on each set of the sweep
-        values = [value for value, *_ in trainer.sweep_errors]
-        sweep = [[error[members] for error in errors[1:]] for errors in trainer.sweep_errors]  # this cell's members
-        curve = error_curve(values, np.stack([errors[1] for errors in sweep], axis=1))
+        curve = error_curve(x[:, 0], np.abs(result.probe_predictions - y[None]).mean(axis=-1))
+    elif result.sweep:  # error on each set of the sweep
+        values = [errors.value for errors in result.sweep]
+        curve = error_curve(values, np.stack([errors.mae for errors in result.sweep], axis=1))
         if task.accuracy:  # exact-match accuracy on each set, per seed in the rows and spread in the curve
-            accuracy = np.stack([errors[2] for errors in sweep], axis=1)
+            accuracy = np.stack([errors.accuracy for errors in result.sweep], axis=1)
             curve["accuracy_mean"] = accuracy.mean(axis=0)
             curve["accuracy_min"] = accuracy.min(axis=0)
             curve["accuracy_max"] = accuracy.max(axis=0)
-            for value, errors in zip(values, sweep):
-                rows[f"accuracy_at_{value}"] = errors[2]
-                rows[f"mae_at_{value}"] = errors[1]
+            for errors in result.sweep:
+                rows[f"accuracy_at_{errors.value}"] = errors.accuracy
+                rows[f"mae_at_{errors.value}"] = errors.mae
     return PointResult(rows, history, curve)
 
 

@@ -357,6 +357,45 @@ def replaying(draw):
     return again
 
 
+@dataclasses.dataclass
+class SweepErrors:
+    """The selected models' errors on one fixed set of a task's sweep, one entry per member."""
+
+    value: object  # what the set varies (a sequence length, say)
+    mse: np.ndarray
+    mae: np.ndarray
+    accuracy: np.ndarray | None = None  # fraction of rows whose rounded outputs all equal the targets
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What :meth:`MultiSeedTrainer.run` returns; every array has one entry per member.
+
+    ``metrics``: per metric name (``interpolation_mse``, ``selected_step``, ``success``, ...) an array.
+    ``history``: every evaluation, the untrained model's first: ``step`` and, per member, the current
+    model's ``interpolation_mse``, ``extrapolation_mse`` and ``sparsity_error``. ``probe_predictions``:
+    the selected models' predictions on the task's probe set, (members, rows, outputs), or None.
+    ``sweep``: the selected models' errors on each set of the task's sweep.
+    """
+
+    metrics: dict[str, np.ndarray]
+    history: list[dict]
+    probe_predictions: np.ndarray | None = None
+    sweep: list[SweepErrors] = dataclasses.field(default_factory=list)
+
+    def member_slice(self, members):
+        """The same result for the members in ``members`` (a slice): one cell of a stack."""
+        return TrainingResult(
+            metrics={name: value[members] for name, value in self.metrics.items()},
+            history=[{name: value if name == "step" else value[members] for name, value in e.items()} for e in self.history],
+            probe_predictions=None if self.probe_predictions is None else self.probe_predictions[members],
+            sweep=[
+                SweepErrors(s.value, s.mse[members], s.mae[members], None if s.accuracy is None else s.accuracy[members])
+                for s in self.sweep
+            ],
+        )
+
+
 def _describe(layer):
     """A layer spec as plain values (initialiser objects by class and config), to compare two specs."""
     initializers = {
@@ -411,8 +450,6 @@ class MultiSeedTrainer:
         self.test = self.fixed_set([cell.test[0] for cell in self.cells], [cell.test[1] for cell in self.cells])
         thresholds = [cell.success_threshold for cell in self.cells]
         self.success_threshold = None if thresholds[0] is None else np.repeat(np.array(thresholds, np.float64), len(self.seeds))
-        self.probe_predictions = None
-        self.sweep_errors = []
         self.history = []
         self.restarts = np.zeros(count, np.int64)
         self.stale_evaluations = np.zeros(count, np.int64)
@@ -576,18 +613,10 @@ class MultiSeedTrainer:
                 mask = stalled.reshape([-1] + [1] * (len(slot.shape) - 1))
                 slot.assign(np.where(mask, 0.0, slot.numpy()).astype(slot.dtype))
 
-    def run(self, progress=None):
-        """Train for ``training.steps`` steps, evaluating every ``eval_every``; return per-seed metrics.
-
-        ``self.history`` lists every evaluation, the untrained model's first: its step and, per seed, the
-        current model's interpolation (validation) and extrapolation (test) MSE and sparsity error. The
-        returned ``final_*`` errors are the last evaluation's, so selection can be audited against them.
-
-        When the task has a probe set, ``self.probe_predictions`` holds the selected models' predictions
-        on it afterwards, shaped (seeds, rows, outputs); when it has a sweep, ``self.sweep_errors`` lists
-        ``(value, per-seed MSE, per-seed MAE)`` of the selected models on each of its sets, with the
-        per-seed exact-match accuracy appended when the task asks for it (per member, for a stack of cells).
-        """
+    def run(self, progress=None) -> TrainingResult:
+        """Train for ``training.steps`` steps, evaluating every ``eval_every``; return a
+        :class:`TrainingResult`. Its ``final_*`` metrics are the last evaluation's, so selection can be
+        audited against them and against the history."""
         started = time.perf_counter()
         initial = self._record(self._evaluate())
         latest = initial
@@ -605,20 +634,21 @@ class MultiSeedTrainer:
         interpolation, interpolation_mae, extrapolation, extrapolation_mae, sparsity = (
             t.numpy() for t in self._final()
         )
+        probe_predictions = None
         if self.task.probe is not None:
-            self.probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
+            probe_predictions = self._predict(tf.constant(self.task.probe[0], tf.float32), self.best).numpy()
         evaluate_best = tf.function(lambda x, y: self._errors((x, y), self.best, self.task.accuracy))
-        self.sweep_errors = []
+        sweep = []
         for index, (value, _) in enumerate(self.task.sweep or []):
             sets = [cell.sweep[index][1] for cell in self.cells]
             fixed = self.fixed_set([x for x, _ in sets], [y for _, y in sets])
-            self.sweep_errors.append((value, *(t.numpy() for t in evaluate_best(*fixed))))
+            sweep.append(SweepErrors(value, *(t.numpy() for t in evaluate_best(*fixed))))
         diverged = self.diverged.numpy()
         if self.success_threshold is None:
             success = np.zeros(len(self.members), bool)
         else:
             success = ~diverged & (extrapolation < self.success_threshold)
-        return {
+        metrics = {
             "seed": np.array(self.members),
             "interpolation_mse": interpolation,
             "extrapolation_mse": extrapolation,
@@ -636,3 +666,4 @@ class MultiSeedTrainer:
             "restarts": self.restarts.copy(),
             "wall_time_s": np.full(len(self.members), time.perf_counter() - started),
         }
+        return TrainingResult(metrics, list(self.history), probe_predictions, sweep)

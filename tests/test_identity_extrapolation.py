@@ -73,9 +73,9 @@ def smoke_models():
         resolved = loaded.resolve(point)["task"]
         task = identity_extrapolation.build(resolved)
         trainer = MultiSeedTrainer(task, loaded.seeds, loaded.training)
-        trainer.run()
+        result = trainer.run()
         x = task.probe[0][:, 0]
-        errors = np.abs(trainer.probe_predictions[..., 0] - x[None])  # (seeds, grid)
+        errors = np.abs(result.probe_predictions[..., 0] - x[None])  # (seeds, grid)
         trained[point["model"]] = (trainer, dict(zip(np.round(x, 6), errors.T)))
     return trained
 

@@ -67,12 +67,12 @@ def test_loss_gated_regulariser_acts_only_on_seeds_that_fit():
     # gate no seed can reach, regularised training equals unregularised training exactly.
     base = Training(steps=50, batch_size=32, learning_rate=0.01, eval_every=50)
     point = dict(unit="inalu", op="add")
-    free = MultiSeedTrainer(task(**point), [0, 1], base).run()
+    free = MultiSeedTrainer(task(**point), [0, 1], base).run().metrics
     gated = MultiSeedTrainer(task(**point), [0, 1], dataclasses.replace(
-        base, regularization=100.0, regularization_start=0, regularization_end=0, regularization_loss_below=1e-30)).run()
+        base, regularization=100.0, regularization_start=0, regularization_end=0, regularization_loss_below=1e-30)).run().metrics
     np.testing.assert_array_equal(free["final_interpolation_mse"], gated["final_interpolation_mse"])
     ungated = MultiSeedTrainer(task(**point), [0, 1], dataclasses.replace(
-        base, regularization=100.0, regularization_start=0, regularization_end=0)).run()
+        base, regularization=100.0, regularization_start=0, regularization_end=0)).run().metrics
     assert not np.array_equal(free["final_interpolation_mse"], ungated["final_interpolation_mse"])
 
 

@@ -26,7 +26,7 @@ TRAINING = Training(steps=30, batch_size=16, learning_rate=0.01, eval_every=10)
 
 
 def train(seeds, point=POINT, training=TRAINING, task=None):
-    return MultiSeedTrainer(task or static_arithmetic.build(point), seeds, training).run()
+    return MultiSeedTrainer(task or static_arithmetic.build(point), seeds, training).run().metrics
 
 
 def test_smoke_run_writes_every_result_file(tmp_path, capsys):
@@ -122,10 +122,10 @@ def test_seed_trained_among_64_matches_seed_trained_alone(stream):
     point = {**POINT, "op": "add", "unit": "nac"}
     training = Training(steps=200, batch_size=16, learning_rate=0.01, eval_every=50, data_stream=stream)
     together = MultiSeedTrainer(static_arithmetic.build(point), list(range(64)), training)
-    together_metrics = together.run()
+    together_metrics = together.run().metrics
     for k in (0, 41):
         alone = MultiSeedTrainer(static_arithmetic.build(point), [k], training)
-        alone_metrics = alone.run()
+        alone_metrics = alone.run().metrics
         for stacked, single in zip(together.model.variables, alone.model.variables):
             np.testing.assert_allclose(stacked.numpy()[k], single.numpy()[0], rtol=1e-5, atol=1e-5)
         for key in ("interpolation_mse", "extrapolation_mse", "interpolation_mse_init", "sparsity_error"):
@@ -136,12 +136,12 @@ def test_seed_trained_among_64_matches_seed_trained_alone(stream):
 def test_extrapolation_data_never_reaches_training_or_selection():
     task = static_arithmetic.build(POINT)
     baseline = MultiSeedTrainer(task, [0, 1, 2], TRAINING)
-    baseline_metrics = baseline.run()
+    baseline_metrics = baseline.run().metrics
     poisoned_task = static_arithmetic.build(POINT)
     x, y = poisoned_task.test
     poisoned_task.test = (x * 1e6, np.full_like(y, np.nan))  # wildly different, even NaN, targets
     poisoned = MultiSeedTrainer(poisoned_task, [0, 1, 2], TRAINING)
-    poisoned_metrics = poisoned.run()
+    poisoned_metrics = poisoned.run().metrics
     for key in ("interpolation_mse", "selected_step", "interpolation_mse_init", "sparsity_error", "diverged"):
         np.testing.assert_array_equal(baseline_metrics[key], poisoned_metrics[key], err_msg=key)
     for a, b in zip(baseline.model.variables, poisoned.model.variables):

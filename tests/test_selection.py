@@ -33,10 +33,11 @@ def drifting_task():
 
 def test_kept_model_is_the_minimum_of_the_history_not_the_last_step():
     trainer = MultiSeedTrainer(drifting_task(), [0, 1, 2, 3], Training(steps=600, batch_size=16, learning_rate=0.02, eval_every=2))
-    metrics = trainer.run()
-    steps = np.array([evaluation["step"] for evaluation in trainer.history])
-    validation = np.stack([evaluation["interpolation_mse"] for evaluation in trainer.history])  # (evaluations, seeds)
-    test = np.stack([evaluation["extrapolation_mse"] for evaluation in trainer.history])
+    result = trainer.run()
+    metrics = result.metrics
+    steps = np.array([evaluation["step"] for evaluation in result.history])
+    validation = np.stack([evaluation["interpolation_mse"] for evaluation in result.history])  # (evaluations, seeds)
+    test = np.stack([evaluation["extrapolation_mse"] for evaluation in result.history])
     best = validation.argmin(axis=0)
     seeds = np.arange(4)
     np.testing.assert_allclose(metrics["interpolation_mse"], validation[best, seeds], rtol=1e-6)

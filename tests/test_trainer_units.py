@@ -89,15 +89,15 @@ def test_stalled_seeds_restart_from_fresh_weights_and_keep_their_best_model():
     frozen = dataclasses.replace(TRAINING, learning_rate=1e-12, reinitialise_patience=1)  # nothing improves
     trainer = MultiSeedTrainer(task(), [0, 1], frozen)
     first = trainer.model.params[0]["kernel"].numpy().copy()
-    metrics = trainer.run()
+    metrics = trainer.run().metrics
     # Evaluations at steps 100, 200, 300 never improve on step 0 (lr ~ 0): a restart after each one,
     # except when a restart happens to draw better weights.
     assert np.all(metrics["restarts"] >= 1)
     assert not np.allclose(trainer.model.params[0]["kernel"].numpy(), first)
-    alone = MultiSeedTrainer(task(), [1], frozen).run()
+    alone = MultiSeedTrainer(task(), [1], frozen).run().metrics
     assert alone["restarts"][0] == metrics["restarts"][1]
     np.testing.assert_allclose(alone["interpolation_mse"][0], metrics["interpolation_mse"][1], rtol=1e-6)
-    above = MultiSeedTrainer(task(), [0, 1], dataclasses.replace(frozen, reinitialise_above=1e9)).run()
+    above = MultiSeedTrainer(task(), [0, 1], dataclasses.replace(frozen, reinitialise_above=1e9)).run().metrics
     assert np.all(above["restarts"] == 0)
 
 
@@ -138,7 +138,7 @@ def test_ideal_single_modules_succeed_and_keep_succeeding_when_trained():
     for unit, op, kernel in (("nau", "sub", [[1.0], [-1.0]]), ("nmu", "mul", [[1.0], [1.0]])):
         trainer = MultiSeedTrainer(task(unit=unit, op=op, range="both"), seeds, dataclasses.replace(TRAINING, steps=10, eval_every=10))
         trainer.model.params[0]["kernel"].assign(np.array([kernel] * 2, "float32"))
-        metrics = trainer.run()
+        metrics = trainer.run().metrics
         assert metrics["success"].all() and np.all(metrics["solved_at"] == 0), unit
 
 
