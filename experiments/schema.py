@@ -121,9 +121,13 @@ class Range(Field):
 
 
 class NamedRanges(Field):
-    """Named pairs of ranges: ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi]}}``."""
+    """Named pairs of ranges: ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi]}}``; a task may
+    allow more for the extrapolation part (a union of intervals, say) by passing its own field."""
 
     parts = ("interpolation", "extrapolation")
+
+    def __init__(self, extrapolation=None):
+        self.fields = {"interpolation": Range(), "extrapolation": extrapolation or Range()}
 
     def check(self, value):
         if not isinstance(value, dict) or not value:
@@ -135,7 +139,7 @@ class NamedRanges(Field):
             cleaned[str(name)] = {}
             for part in self.parts:
                 try:
-                    cleaned[str(name)][part] = Range().check(ranges[part])
+                    cleaned[str(name)][part] = self.fields[part].check(ranges[part])
                 except ValueError as error:
                     raise ValueError(f"{name}.{part}: {error}") from None
         return cleaned

@@ -28,7 +28,7 @@ import numpy as np
 
 from experiments import schema
 
-from experiments.tasks import static_arithmetic
+from experiments.tasks import arithmetic
 from experiments.spec import LayerSpec, Task
 
 MODELS = ("lstm", "relu", "linear", "nac", "nalu", "nau")
@@ -36,17 +36,17 @@ MODELS = ("lstm", "relu", "linear", "nac", "nalu", "nau")
 # Every operation of a unit trains in one stack on its seeds' one set of draws (only the targets differ).
 STACK_AXES = ("op",)
 
-AXES = {"op": tuple(static_arithmetic.OPERATIONS), "unit": MODELS}
+AXES = {"op": tuple(arithmetic.OPERATIONS), "unit": MODELS}
 
 TASK_SCHEMA = {
-    **static_arithmetic.COMMON_SCHEMA,
+    **arithmetic.COMMON_SCHEMA,
     "value_range": schema.Range(),
     "hidden_units": schema.Integer(minimum=1),
     "train_length": schema.Integer(minimum=1),
     "test_length": schema.Integer(minimum=1),
     "sweep_lengths": schema.IntegerList(minimum=1),
     "sweep_size": schema.Integer(minimum=1),
-    "initialization": schema.Choice(static_arithmetic.INITIALIZATIONS),
+    "initialization": schema.Choice(arithmetic.INITIALIZATIONS),
 }
 
 
@@ -57,7 +57,7 @@ def layers(point):
     width, unit = point["hidden_units"], point["unit"]
     if unit in ("nac", "nalu", "nau"):
         options = baselines.options_for(unit, epsilon=point["epsilon"])
-        init = static_arithmetic.nac_initializers(point["initialization"]) if unit != "nau" else {}
+        init = arithmetic.nac_initializers(point["initialization"]) if unit != "nau" else {}
         return [
             LayerSpec(unit, width, options, recurrent=True, initial_state="learned", initializers=init),
             LayerSpec(unit, 1, options, initializers=init),
@@ -74,14 +74,14 @@ def sequences(point, rows, length, seed):
     """A fixed set: inputs (rows, length, input_size) and float64-exact targets (rows, 1)."""
     low, high = point["value_range"]
     x = np.random.default_rng(seed).uniform(low, high, size=(rows, length, point["input_size"]))
-    return x.astype("float32"), static_arithmetic.reference(x.astype("float64").sum(axis=1), point).astype("float32")
+    return x.astype("float32"), arithmetic.reference(x.astype("float64").sum(axis=1), point).astype("float32")
 
 
 def nearly_perfect_recurrence(point):
     """(A_eps, B_eps): the input rows W_eps (input_size, 2) and the recurrent block (2, 2), 1 - eps on the
     diagonal and eps off it."""
     eps = point["success_epsilon"]
-    return static_arithmetic.nearly_perfect_first_layer(point), np.array([[1 - eps, eps], [eps, 1 - eps]])
+    return arithmetic.nearly_perfect_first_layer(point), np.array([[1 - eps, eps], [eps, 1 - eps]])
 
 
 def nearly_perfect_mse(x, point):
@@ -93,8 +93,8 @@ def nearly_perfect_mse(x, point):
     h = np.zeros((x.shape[0], 2))
     for t in range(x.shape[1]):
         h = projected[:, t] + h @ recurrent
-    off = static_arithmetic.OPERATIONS[point["op"]](h[:, 0], h[:, 1])[:, None]
-    exact = static_arithmetic.reference(x.sum(axis=1), point)
+    off = arithmetic.OPERATIONS[point["op"]](h[:, 0], h[:, 1])[:, None]
+    exact = arithmetic.reference(x.sum(axis=1), point)
     return float(np.mean((off - exact) ** 2))
 
 
@@ -102,9 +102,9 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
-    mask_a, mask_b = static_arithmetic.slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
+    mask_a, mask_b = arithmetic.slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
     masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)
-    operation = static_arithmetic.OPERATIONS[point["op"]]
+    operation = arithmetic.OPERATIONS[point["op"]]
     low, high = point["value_range"]
 
     def sample(draw, batch_size):

@@ -16,16 +16,11 @@ import numpy as np
 
 from experiments import schema
 
-from experiments.tasks import static_arithmetic
+from experiments.tasks import arithmetic
 from experiments.spec import LayerSpec, Task
 
 
-OPERATIONS = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-}
+OPERATIONS = {name: arithmetic.OPERATIONS[name] for name in ("add", "sub", "mul", "div")}
 
 # Mistry et al.'s nearly perfect solutions, each a closed form in the inputs and eps.
 NEARLY_PERFECT = {
@@ -40,13 +35,13 @@ UNITS = ("nac", "nalu", "nau", "nmu", "inalu", "real_npu", "linear")
 
 def model(unit, epsilon, initialization="glorot"):
     """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias. ``initialization``
-    chooses the NAC and NALU initialisation (``static_arithmetic.nac_initializers``)."""
+    chooses the NAC and NALU initialisation (``arithmetic.nac_initializers``)."""
     from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     if unit == "linear":
         return [LayerSpec("dense", 1)]
     options = baselines.options_for(unit, epsilon=epsilon)
-    initializers = static_arithmetic.nac_initializers(initialization) if unit in ("nac", "nalu") else {}
+    initializers = arithmetic.nac_initializers(initialization) if unit in ("nac", "nalu") else {}
     return [LayerSpec(unit, 1, options, initializers=initializers)]
 
 
@@ -58,26 +53,6 @@ class Intervals(schema.Field):
         return [schema.Range().check(pair) for pair in pairs]
 
 
-class NamedIntervals(schema.Field):
-    """Named ranges ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi] or [[lo, hi], ...]}}``."""
-
-    def check(self, value):
-        if not isinstance(value, dict) or not value:
-            raise ValueError(f"{value!r} is not allowed; must be a mapping of names to ranges")
-        cleaned = {}
-        for name, ranges in value.items():
-            if not isinstance(ranges, dict) or set(ranges) != {"interpolation", "extrapolation"}:
-                raise ValueError(f"{name}: {ranges!r} must have exactly the keys interpolation, extrapolation")
-            try:
-                cleaned[str(name)] = {
-                    "interpolation": schema.Range().check(ranges["interpolation"]),
-                    "extrapolation": Intervals().check(ranges["extrapolation"]),
-                }
-            except ValueError as error:
-                raise ValueError(f"{name}: {error}") from None
-        return cleaned
-
-
 # Grid points that differ only in these axes train as one stack: seed k of every operation and range of
 # a unit reads the same U[0, 1) draws, taken once per step and mapped affinely onto each range. Stacking
 # the ranges too matters here: a 2-input unit costs little per seed, so wide stacks amortise each step.
@@ -86,8 +61,8 @@ STACK_AXES = ("op", "range")
 AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task["ranges"])}
 
 TASK_SCHEMA = {
-    "ranges": NamedIntervals(),
-    "initialization": schema.Choice(static_arithmetic.INITIALIZATIONS),
+    "ranges": schema.NamedRanges(extrapolation=Intervals()),
+    "initialization": schema.Choice(arithmetic.INITIALIZATIONS),
     **schema.ARITHMETIC_EVALUATION,
 }
 
