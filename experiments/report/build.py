@@ -10,12 +10,21 @@ import pandas as pd
 
 from experiments.files import write_atomic, write_csv
 from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
-from experiments.report.summary import dataset_of, finding_rows, grid_axes, layout, summarise
+from experiments.report.schema import FIGURE_FILES
+from experiments.report.summary import dataset_of, finding_rows, grid_axes, summarise
 from experiments.report.tables import table_markdown
 
 
+def figure_files(report):
+    """(kind, file name) of each figure the config's ``report: figure:`` names (default: scores): the
+    first is figure.png, every other one has a file of its own."""
+    kinds = report.get("figure", "scores")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return [(kind, "figure.png" if index == 0 else FIGURE_FILES[kind]) for index, kind in enumerate(kinds)]
+
+
 def report_experiment(directory):
-    """Regenerate summary.csv, table.md and figure.png of one results directory."""
+    """Regenerate summary.csv, table.md and the figures of one results directory."""
     directory = pathlib.Path(directory)
     provenance = json.loads((directory / "provenance.json").read_text())
     runs = pd.read_csv(directory / "runs.csv")
@@ -24,21 +33,18 @@ def report_experiment(directory):
     dataset = dataset_of(runs)
     write_csv(directory / "summary.csv", summary)
     write_atomic(directory / "table.md", table_markdown(summary, provenance, curves, dataset))
-    rows, columns, _ = layout(provenance["config"])
-    figures = provenance["config"].get("report", {}).get("figure", [])
-    figures = figures if isinstance(figures, list) else [figures]
-    if curves is not None and "accuracy_mean" in curves:
-        sweep_figure(curves, provenance, directory / "figure.png", dataset)
-    elif curves is not None:
-        curve_figure(curves, provenance, directory / "figure.png")
-        if rows != columns:
-            figure(summary, provenance, directory / "scores.png")
-    elif "success_heatmap" in figures:
-        success_heatmap(summary, provenance, directory / "figure.png")
-    else:
-        figure(summary, provenance, directory / "figure.png")
-    if "solved_curve" in figures and (directory / "history.csv").exists():
-        solved_curve(pd.read_csv(directory / "history.csv"), runs, provenance, directory / "solved.png")
+    for kind, name in figure_files(provenance["config"].get("report", {})):
+        path = directory / name
+        if kind == "sweep_accuracy":
+            sweep_figure(curves, provenance, path, dataset)
+        elif kind == "error_curves":
+            curve_figure(curves, provenance, path)
+        elif kind == "success_heatmap":
+            success_heatmap(summary, provenance, path)
+        elif kind == "solved_curve":
+            solved_curve(pd.read_csv(directory / "history.csv"), runs, provenance, path)
+        else:
+            figure(summary, provenance, path)
     return summary
 
 

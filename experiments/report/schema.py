@@ -8,7 +8,18 @@ REPORT_KEYS = (
     "rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure", "findings",
 )
 REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
-REPORT_FIGURES = ("scores", "success_heatmap", "solved_curve")
+# The figures a report can draw, each with its file name when it is not the first (the first is figure.png):
+# scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
+# fraction of seeds solved against the step), error_curves (error against the probe input or the sweep
+# value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value).
+FIGURE_FILES = {
+    "scores": "scores.png",
+    "success_heatmap": "heatmap.png",
+    "solved_curve": "solved.png",
+    "error_curves": "curves.png",
+    "sweep_accuracy": "sweep.png",
+}
+REPORT_FIGURES = tuple(FIGURE_FILES)
 FINDING_KEYS = ("claim", "cell", "published", "reason")
 
 
