@@ -19,7 +19,7 @@ class LayerSpec:
     """One layer of a model: a unit from ``experiments.baselines.UNITS`` (or ``CELLS``: the library's units and the baselines), its width and its options."""
 
     unit: str
-    units: int
+    width: int  # outputs of the layer (a recurrent layer's state size); 0 for shape-only layers
     options: dict = dataclasses.field(default_factory=dict)
     recurrent: bool = False  # a cell from experiments.baselines.CELLS run over the time axis; emits its last output
     # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per

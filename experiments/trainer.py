@@ -79,9 +79,9 @@ class StackedModel:
             tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,)
         )
         for index, layer in enumerate(self.layers):
-            specs = self._maths(layer).parameters(shape[-1], layer.units, **layer.options)
+            specs = self._maths(layer).parameters(shape[-1], layer.width, **layer.options)
             if layer.recurrent and layer.initial_state == "learned":
-                width = self._maths(layer).state_count * layer.units
+                width = self._maths(layer).state_count * layer.width
                 specs[INITIAL_STATE] = maths.Parameter((width,), "zeros")
             elif layer.initial_state != "zeros":
                 raise ValueError(f"layer {index} ({layer.unit}): initial_state must be 'zeros' or 'learned' (a recurrent layer), got {layer.initial_state!r}")
@@ -99,7 +99,7 @@ class StackedModel:
                 params[name].constraint = spec.constraint
             self.params.append(params)
             self.specs.append(specs)
-            shape = (layer.units,) if layer.recurrent else self._maths(layer).output_shape(shape, layer.units, **layer.options)
+            shape = (layer.width,) if layer.recurrent else self._maths(layer).output_shape(shape, layer.width, **layer.options)
 
     @staticmethod
     def _maths(layer):
@@ -217,11 +217,11 @@ class StackedModel:
         rows = int(x.shape[1])
         if INITIAL_STATE in params:
             states = tuple(
-                tf.broadcast_to(part, [self.seed_count, rows, layer.units])
+                tf.broadcast_to(part, [self.seed_count, rows, layer.width])
                 for part in tf.split(params[INITIAL_STATE], cell.state_count, axis=-1)
             )
         else:
-            states = (tf.zeros([self.seed_count, rows, layer.units], x.dtype),) * cell.state_count
+            states = (tf.zeros([self.seed_count, rows, layer.width], x.dtype),) * cell.state_count
         length = x.shape[2]
         if length <= UNROLL_LIMIT:
             if self.project_at_once:
@@ -402,7 +402,7 @@ def _describe(layer):
         name: (type(value).__name__, value.get_config()) if hasattr(value, "get_config") else value
         for name, value in layer.initializers.items()
     }
-    return (layer.unit, layer.units, layer.options, layer.recurrent, layer.initial_state, initializers)
+    return (layer.unit, layer.width, layer.options, layer.recurrent, layer.initial_state, initializers)
 
 
 class MultiSeedTrainer:

@@ -59,7 +59,7 @@ def test_smoke_run_writes_table_curve_and_figure(tmp_path, capsys):
     for name in ("runs.csv", "curves.csv", "summary.csv", "table.md", "figure.png", "provenance.json"):
         assert (out / name).stat().st_size > 0, name
     curves = pd.read_csv(out / "curves.csv")
-    assert set(curves["model"]) == {"linear", "nac", "sigmoid", "tanh"}
+    assert set(curves["unit"]) == {"linear", "nac", "sigmoid", "tanh"}
     assert len(curves) == 4 * 401 and curves["x"].min() == -20 and curves["x"].max() == 20
     assert "Extrapolation: MAE" in (out / "table.md").read_text()
 
@@ -76,7 +76,7 @@ def smoke_models():
         result = trainer.run()
         x = task.probe[0][:, 0]
         errors = np.abs(result.probe_predictions[..., 0] - x[None])  # (seeds, grid)
-        trained[point["model"]] = (trainer, dict(zip(np.round(x, 6), errors.T)))
+        trained[point["unit"]] = (trainer, dict(zip(np.round(x, 6), errors.T)))
     return trained
 
 

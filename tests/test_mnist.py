@@ -110,7 +110,7 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
     point = {
         "target": "addition", "mnist_path": str(tmp_path / "mnist.npz"), "train_length": 3, "test_lengths": [1, 4],
         "validation_sequences": 8, "test_sequences": 4, "validation_seed": 1, "test_seed": 2, "conv_filters": [2],
-        "pool_size": 2, "core_units": 10, "epsilon": 1e-7, "core": "nac",
+        "pool_size": 2, "core_units": 10, "epsilon": 1e-7, "unit": "nac",
     }
     task = mnist_sequences.build(point)
     assert task.labels == {"dataset": "MNIST"} and task.table.shape == (9, 28, 28, 1)
@@ -149,7 +149,7 @@ def test_oracle_encoder_with_an_ideal_nac_core_is_exact_on_length_1000(target):
 def test_encoding_the_table_once_equals_encoding_each_position():
     table = np.random.default_rng(2).normal(size=(20, 6, 6, 1)).astype("float32")
     layers = mnist_sequences.layers(
-        {"conv_filters": [3], "pool_size": 2, "core": "lstm", "core_units": 4, "epsilon": 1e-7}, outputs=2
+        {"conv_filters": [3], "pool_size": 2, "unit": "lstm", "core_units": 4, "epsilon": 1e-7}, outputs=2
     )
     model = StackedModel(layers, table.shape[1:], seeds=[0, 1], table=table)
     x = np.random.default_rng(3).integers(0, 20, size=(1, 4, 10)).astype("float32")  # 40 positions > 20 items
@@ -180,5 +180,5 @@ def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(tmp_pat
     assert json.loads((out / "provenance.json").read_text())["datasets"] == ["MNIST"]
     table = (out / "table.md").read_text()
     assert table.startswith("# Table 2: MNIST digit addition — data: MNIST")
-    assert "| core | sequence length 1 | sequence length 10 | sequence length 100 |" in table
+    assert "| unit | sequence length 1 | sequence length 10 | sequence length 100 |" in table
     assert (out / "figure.png").stat().st_size > 0

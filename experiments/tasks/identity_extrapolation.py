@@ -24,7 +24,7 @@ ACTIVATIONS = (
 )
 MODELS = (*ACTIVATIONS, "linear", "nac", "nalu")
 
-AXES = {"model": MODELS}
+AXES = {"unit": MODELS}
 
 TASK_SCHEMA = {
     "hidden_width": schema.Integer(minimum=1),
@@ -42,7 +42,7 @@ def layers(point):
     """The model of one grid point as layer specs."""
     from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
-    width, depth, model = point["hidden_width"], point["hidden_layers"], point["model"]
+    width, depth, model = point["hidden_width"], point["hidden_layers"], point["unit"]
     if model in ("nac", "nalu"):
         options = baselines.options_for(model, epsilon=point["epsilon"])
         return [LayerSpec(model, width, options) for _ in range(depth)] + [LayerSpec(model, 1, options)]

@@ -5,7 +5,7 @@ A sequence of ``length`` digit images; the target is, for ``counting``, how many
 it learns end to end from the sequence target.
 
 Model: a small CNN reads each image (``conv_filters`` 3x3 ReLU convolutions, one max pool, a softmax
-layer of 10), a recurrent core (``core``) reads the 10 outputs image by image, and a linear layer reads
+layer of 10), a recurrent core (grid axis ``unit``) reads the 10 outputs image by image, and a linear layer reads
 the core's last state. Training sequences come from the training split, validation sequences (for model
 selection, length ``train_length``) too; test sequences of every length in ``test_lengths`` come from the
 test split. Accuracy: the rounded output equals the target (for counting, all ten counts).
@@ -34,7 +34,7 @@ CORES = {
 }
 TARGETS = ("counting", "addition")
 
-AXES = {"core": tuple(CORES)}
+AXES = {"unit": tuple(CORES)}
 
 TASK_SCHEMA = {
     "target": schema.Choice(TARGETS),
@@ -59,7 +59,7 @@ def layers(point, outputs):
     encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
     encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
     encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
-    cell, options = CORES[point["core"]]
+    cell, options = CORES[point["unit"]]
     options = {**options, **baselines.options_for(cell, epsilon=point["epsilon"])}
     core = LayerSpec(cell, point["core_units"], options, recurrent=True)
     return [*encoder, core, LayerSpec("dense", outputs)]
