@@ -10,6 +10,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from experiments import quiet  # noqa: E402
 from experiments.executors import RunFailed  # noqa: E402  (after the TF log level is set)
 from experiments.schema import ConfigError  # noqa: E402
 
@@ -65,6 +66,7 @@ def command_run(arguments):
 
     executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
+    quiet.import_tensorflow()
     directory, wall = runner.run(loaded, arguments.results, executor=executor)
     report.report_experiment(directory)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
@@ -84,6 +86,7 @@ def command_reproduce(arguments):
 
     paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
+    quiet.import_tensorflow()
     timings = []
     started = time.perf_counter()
     for item in loaded:
@@ -101,6 +104,7 @@ def command_reproduce(arguments):
 def command_bench(arguments):
     from experiments import bench
 
+    quiet.import_tensorflow()
     bench.main(arguments.seeds, arguments.steps)
     return 0
 

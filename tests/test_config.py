@@ -162,3 +162,26 @@ def test_validating_every_config_loads_neither_tensorflow_nor_keras():
 
 def test_static_unit_axis_lists_every_model():
     assert static_arithmetic.AXES["unit"] == tuple(static_arithmetic.models(1e-7))
+
+
+def test_startup_notes_are_filtered_and_real_errors_kept():
+    from experiments import quiet
+
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 port.cc:153] oneDNN custom operations are on. You may see slightly different numbers\n"
+        "I0000 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n"
+        "E0000 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+        "E0000 some_kernel.cc:1] a real error\n"
+    )
+    assert quiet.filter_startup_lines(text, gpu_present=False) == ["E0000 some_kernel.cc:1] a real error"]
+    kept = quiet.filter_startup_lines(text, gpu_present=True)  # with a GPU the CUDA lines mean something
+    assert len(kept) == 3 and "cuInit" in kept[1]
+
+
+def test_commands_import_tensorflow_without_its_startup_notes():
+    code = "from experiments import quiet; quiet.import_tensorflow(); import tensorflow; print('imported')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "imported"
+    for note in ("absl::InitializeLog", "oneDNN custom operations", "optimized to use available CPU"):
+        assert note not in done.stderr, done.stderr
