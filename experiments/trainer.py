@@ -192,19 +192,27 @@ class StackedModel:
         y = tf.transpose(tf.reshape(y, [count, -1, groups, out]), [2, 0, 1, 3])
         return tf.reshape(y, [self.seed_count, -1, out])
 
-    def _project(self, cell, layer, params, x):
+    def _projection_weights(self, cell, params, count):
+        """The parameters a cell's projection reads for inputs with a leading axis of ``count``: the
+        members' own, or side by side when groups of members share inputs (see ``_grouped``). Computed
+        once per sequence, outside the time loop."""
+        if not cell.projects or count in (1, self.seed_count):
+            return params
+        return self._side_by_side({name: value for name, value in params.items() if name != INITIAL_STATE}, count)
+
+    def _project(self, cell, layer, weights, x):
         """The input part of a recurrent cell for inputs x (n, ..., in), every time step at once:
         a tuple of (members, ..., width). n is 1, the member count or a divisor of it (member m reads
-        x[m % n]); then one matmul serves every group of members (see ``_grouped``)."""
+        x[m % n]); then one matmul serves every group of members. ``weights``: from
+        ``_projection_weights``."""
         count, lead = int(x.shape[0]), x.shape[1:-1]
         flat = tf.reshape(x, [count, -1, x.shape[-1]])
         if not cell.projects:  # the parts are the input itself, one copy per member
             parts = (tf.tile(flat, [self.seed_count // count, 1, 1]),)
         elif count in (1, self.seed_count):
-            parts = cell.project(flat, params, **layer.options)
+            parts = cell.project(flat, weights, **layer.options)
         else:
-            weights = {name: value for name, value in params.items() if name != INITIAL_STATE}
-            parts = tuple(self._ungroup(part, count) for part in cell.project(flat, self._side_by_side(weights, count), **layer.options))
+            parts = tuple(self._ungroup(part, count) for part in cell.project(flat, weights, **layer.options))
         return tuple(tf.reshape(part, [self.seed_count, *lead, part.shape[-1]]) for part in parts)
 
     def _run_cell(self, layer, params, x):
@@ -223,19 +231,20 @@ class StackedModel:
         else:
             states = (tf.zeros([self.seed_count, rows, layer.width], x.dtype),) * cell.state_count
         length = x.shape[2]
+        weights = self._projection_weights(cell, params, int(x.shape[0]))
         if length <= UNROLL_LIMIT:
             if self.project_at_once:
                 # unstack, not part[:, :, t]: the gradient of each slice would be a full-size tensor
-                parts = [tf.unstack(part, axis=2) for part in self._project(cell, layer, params, x)]
+                parts = [tf.unstack(part, axis=2) for part in self._project(cell, layer, weights, x)]
                 steps = list(zip(*parts))
             else:  # one projection per step (the benchmark's "before")
-                steps = [self._project(cell, layer, params, x[:, :, t]) for t in range(length)]
+                steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)
             return output
 
         def body(t, output, states):
-            parts = self._project(cell, layer, params, x[:, :, t])
+            parts = self._project(cell, layer, weights, x[:, :, t])
             output, states = cell.advance(parts, states, params, **layer.options)
             return t + 1, output, states
 
