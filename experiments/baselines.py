@@ -81,24 +81,12 @@ def flatten(x):
     return ops.reshape(x, (*ops.shape(x)[:-3], height * width * channels))
 
 
-def lstm_step(x_t, h, c, kernel, bias):
-    """One LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), the recurrent baseline."""
-    # [i, f, g, o] = [x_t, h_{t-1}] K + b
-    return lstm_update(ops.matmul(ops.concatenate([x_t, h], axis=-1), kernel) + bias, c)
-
-
 def lstm_update(z, c):
     """The LSTM's new (h, c) from its gate pre-activations ``z = [x_t, h_{t-1}] K + b`` (order i, f, g, o)."""
     i, f, g, o = ops.split(z, 4, axis=-1)
     # c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t)
     c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
     return ops.sigmoid(o) * ops.tanh(c), c
-
-
-def gru_step(x_t, h, kernel, recurrent_kernel, bias):
-    """One GRU step (Cho et al. 2014; Keras' convention: reset gate applied after the recurrent matmul)."""
-    # [z, r, n]_x = x_t K + b
-    return gru_update(ops.matmul(x_t, kernel) + bias, h, recurrent_kernel)
 
 
 def gru_update(x_part, h, recurrent_kernel):

@@ -178,8 +178,8 @@ def regularization_ramp(step, maximum, start, end):
 
 def recurrent_step(unit, x_t, h, params, **options):
     """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
-    # h_t = unit([x_t, h_{t-1}])
-    return UNITS[unit].forward(ops.concatenate([x_t, h], axis=-1), params, **options)
+    # h_t = unit([x_t, h_{t-1}]), as the trainer's cells compute it (see unit_cell)
+    return CELLS[unit].step(x_t, (h,), params, **options)[0]
 
 
 @dataclasses.dataclass(frozen=True)

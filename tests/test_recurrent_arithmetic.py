@@ -35,7 +35,8 @@ def test_lstm_step_matches_keras_lstm_cell():
     cell.build((None, 3))
     cell.set_weights([kernel[:3], kernel[3:], bias])  # Keras orders the gates i, f, c, o, as we do
     expected_h, (_, expected_c) = cell(x, [h, c])
-    h_new, c_new = baselines.lstm_step(x, h, c, kernel, bias)
+    # the cell the trainer runs, projected and advanced as in training
+    h_new, (_, c_new) = baselines.CELLS["lstm"].step(x, (h, c), {"kernel": kernel, "bias": bias})
     np.testing.assert_allclose(h_new, expected_h, rtol=1e-12)
     np.testing.assert_allclose(c_new, expected_c, rtol=1e-12)
 
