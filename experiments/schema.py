@@ -99,6 +99,15 @@ class IntegerList(Field):
         return cleaned
 
 
+class Boolean(Field):
+    """true or false (not 0, 1 or a string)."""
+
+    def check(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not allowed; must be true or false")
+        return value
+
+
 class Choice(Field):
     def __init__(self, allowed):
         self.allowed = tuple(allowed)

@@ -42,9 +42,12 @@ class Task:
     ``sweep``, optional ``[(value, (x, y)), ...]``: further fixed sets, each labelled by the value it
     varies (a sequence length, say), on which the selected models are measured at the end.
     ``table``, optional ``(count, *item_shape)`` array: inputs are then indices into it (see
-    ``StackedModel``). ``accuracy``: also measure, on the sweep, the fraction of rows whose rounded
-    outputs all equal the targets. ``labels``: constant columns written into every result row (the
-    dataset actually used, say).
+    ``StackedModel``). ``accuracy``: also measure, on the sweep, the fraction of outputs that, rounded,
+    equal their targets (for counting: each count of each sequence). ``every_step_loss``: the training
+    loss is the MSE over every time step of a recurrent model (``sample`` then returns targets
+    ``(seeds or 1, batch, time, outputs)``: the target after each step); the fixed sets still hold the
+    final targets only. ``labels``: constant columns written into every result row (the dataset
+    actually used, say).
     """
 
     input_size: int | tuple
@@ -57,6 +60,7 @@ class Task:
     sweep: list | None = None
     table: np.ndarray | None = None
     accuracy: bool = False
+    every_step_loss: bool = False
     labels: dict = dataclasses.field(default_factory=dict)
 
 

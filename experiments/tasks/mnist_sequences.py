@@ -2,17 +2,26 @@
 
 A sequence of ``length`` digit images; the target is, for ``counting``, how many of each digit it holds
 (10 outputs) and, for ``addition``, the sum of its digits (1 output). The model never sees a digit label:
-it learns end to end from the sequence target.
+it learns end to end from the sequence targets.
 
 Model: a small CNN reads each image (``conv_filters`` 3x3 ReLU convolutions, one max pool, a softmax
-layer of 10), a recurrent core (grid axis ``unit``) reads the 10 outputs image by image, and a linear layer reads
-the core's last state. Training sequences come from the training split, validation sequences (for model
-selection, length ``train_length``) too; test sequences of every length in ``test_lengths`` come from the
-test split. Accuracy: the rounded output equals the target (for counting, all ten counts).
+layer of 10: class probabilities); for addition a linear layer without bias turns them into one digit
+value (ideal weights 0, 1, ..., 9), as Madsen & Johansen's sequential MNIST feeds a scalar per image.
+A recurrent core (grid axis ``unit``) reads those image by image. The arithmetic cores (NAC, NALU, NAU)
+have as many units as outputs and their state is the answer, so exact accumulation is h_t = x_t +
+h_{t-1}: recurrent and input weights 1 (per class for counting), a few weights on {0, 1}. The standard
+cores (LSTM, GRU, RNN-tanh, RNN-ReLU) have ``core_units`` units and a linear read-out. With
+``every_step_loss`` the training loss is the MSE over every prefix of the sequence (each prefix's
+count or sum), as Madsen & Johansen train; validation (model selection) uses the final target of
+sequences of the training length.
 
-Images live in one table (training split, then test split) and sequences are indices into it, so the
-CNN runs once per image position of a training batch, and once per image of the table when a long test
-sequence holds more positions than the table has images.
+Training sequences come from the training digits, validation sequences from the validation digits and
+test sequences of every length in ``test_lengths`` from the test digits. Accuracy: the fraction of
+outputs whose rounded value equals the target (for counting, each of the ten counts).
+
+Images live in one table (training, validation, then test digits) and sequences are indices into it,
+so the CNN runs once per image position of a training batch, and once per image of the table when a
+long test sequence holds more positions than the table has images.
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ CORES = {
     "rnn_relu": ("dense", {"activation": "relu"}),
     "nac": ("nac", {}),
     "nalu": ("nalu", {}),
+    "nau": ("nau", {}),
 }
+ARITHMETIC_CORES = ("nac", "nalu", "nau")  # their state is the answer: no read-out
 TARGETS = ("counting", "addition")
 
 AXES = {"unit": tuple(CORES)}
@@ -48,21 +59,27 @@ TASK_SCHEMA = {
     "conv_filters": schema.IntegerList(minimum=1),
     "pool_size": schema.Integer(minimum=1),
     "core_units": schema.Integer(minimum=1),
+    "every_step_loss": schema.Boolean(),
     "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
 }
 
 
 def layers(point, outputs):
-    """CNN encoder, recurrent core, linear read-out."""
+    """CNN encoder (class probabilities; for one output, a digit value), recurrent core, read-out."""
     from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
     encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
-    encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
-    cell, options = CORES[point["unit"]]
+    if outputs == 10:  # counting: class probabilities
+        encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
+    else:  # addition: a digit value
+        encoder += [LayerSpec("dense", 1)]
+    unit = point["unit"]
+    cell, options = CORES[unit]
     options = {**options, **baselines.options_for(cell, epsilon=point["epsilon"])}
-    core = LayerSpec(cell, point["core_units"], options, recurrent=True)
-    return [*encoder, core, LayerSpec("dense", outputs)]
+    if unit in ARITHMETIC_CORES:
+        return [*encoder, LayerSpec(cell, outputs, options, recurrent=True)]
+    return [*encoder, LayerSpec(cell, point["core_units"], options, recurrent=True), LayerSpec("dense", outputs)]
 
 
 def targets(labels, target):
@@ -83,34 +100,40 @@ def build(point):
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
     digits = mnist_data.load(point["mnist_path"])
-    table = np.concatenate([digits.x_train, digits.x_test]).astype("float32")
-    train_count = len(digits.y_train)
+    table = np.concatenate([digits.x_train, digits.x_validation, digits.x_test]).astype("float32")
+    train_count, validation_count = len(digits.y_train), len(digits.y_validation)
     train_labels = tf.constant(digits.y_train, tf.int32)
-    length, target = point["train_length"], point["target"]
+    length, target, every_step = point["train_length"], point["target"], point["every_step_loss"]
 
     def sample(draw, batch_size):
         picks = tf.minimum(tf.floor(draw((batch_size, length), 0.0, float(train_count))), train_count - 1)
         labels = tf.gather(train_labels, tf.cast(picks, tf.int32))
         if target == "counting":
-            y = tf.reduce_sum(tf.one_hot(labels, 10), axis=-2)
+            y = tf.one_hot(labels, 10)
         else:
-            y = tf.cast(tf.reduce_sum(labels, axis=-1, keepdims=True), tf.float32)
-        return picks, y
+            y = tf.cast(labels, tf.float32)[..., None]
+        # (seeds or 1, batch, time, outputs): the target after every step; or after the last one
+        return picks, tf.cumsum(y, axis=2) if every_step else tf.reduce_sum(y, axis=2)
 
     def test_set(sequence_length):
+        offset = train_count + validation_count
         return fixed_sequences(
-            digits.y_test, train_count, point["test_sequences"], sequence_length, point["test_seed"] + sequence_length, target
+            digits.y_test, offset, point["test_sequences"], sequence_length, point["test_seed"] + sequence_length, target
         )
 
     sweep = [(n, test_set(n)) for n in point["test_lengths"]]
+    validation = fixed_sequences(
+        digits.y_validation, train_count, point["validation_sequences"], length, point["validation_seed"], target
+    )
     return Task(
         input_size=table.shape[1:],
         layers=layers(point, 10 if target == "counting" else 1),
         sample=sample,
-        validation=fixed_sequences(digits.y_train, 0, point["validation_sequences"], length, point["validation_seed"], target),
+        validation=validation,
         test=test_set(max(point["test_lengths"][0], min(100, point["test_lengths"][-1]))),
         sweep=sweep,
         table=table,
         accuracy=True,
+        every_step_loss=every_step,
         labels={"dataset": digits.name},
     )
