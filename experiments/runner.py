@@ -88,7 +88,8 @@ def _point_result(task, result):
     curve = None
     if result.probe_predictions is not None:  # error at each probe input
         x, y = task.probe
-        curve = error_curve(x[:, 0], np.abs(result.probe_predictions - y[None]).mean(axis=-1))
+        at = x[:, 0] if task.probe_x is None else task.probe_x
+        curve = error_curve(at, np.abs(result.probe_predictions - y[None]).mean(axis=-1))
     elif result.sweep:  # error on each set of the sweep
         values = [errors.value for errors in result.sweep]
         curve = error_curve(values, np.stack([errors.mae for errors in result.sweep], axis=1))

@@ -37,8 +37,12 @@ class Task:
     returns uniform numbers of shape ``(seeds or 1, *shape)`` from the right stream, and ``sample`` returns
     ``(x, y)`` shaped ``(seeds or 1, batch, features)``. ``validation`` and ``test`` are fixed NumPy
     ``(x, y)`` pairs: interpolation and extrapolation data. ``success_threshold`` is the extrapolation MSE
-    under which a seed counts as solved (None: no success criterion). ``probe``, optional fixed ``(x, y)``
-    on which the selected models' errors are kept point by point (for error-against-input curves).
+    (or MAE, with ``success_metric`` "mae") under which a seed counts as solved (None: no success
+    criterion). ``probe``, optional fixed ``(x, y)``
+    on which the selected models' errors are kept point by point (for error-against-input curves),
+    plotted against ``probe_x`` (one value per probe row; default the first input column).
+    ``training_set``, optional fixed ``(x, y)`` of training data on which the selected models' errors
+    are reported too (``training_mse``, ``training_mae``: for a task whose training data is a fixed set).
     ``sweep``, optional ``[(value, (x, y)), ...]``: further fixed sets, each labelled by the value it
     varies (a sequence length, say), on which the selected models are measured at the end.
     ``table``, optional ``(count, *item_shape)`` array: inputs are then indices into it (see
@@ -56,7 +60,10 @@ class Task:
     validation: tuple[np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray]
     success_threshold: float | None = None
+    success_metric: str = "mse"
     probe: tuple[np.ndarray, np.ndarray] | None = None
+    probe_x: np.ndarray | None = None
+    training_set: tuple[np.ndarray, np.ndarray] | None = None
     sweep: list | None = None
     table: np.ndarray | None = None
     accuracy: bool = False

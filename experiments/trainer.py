@@ -442,7 +442,7 @@ class MultiSeedTrainer:
     ``run(progress)`` returns a dict of NumPy arrays, one entry per member: interpolation and extrapolation
     MSE of the selected model (the step with the lowest validation MSE), the same for the randomly
     initialised model, the selected step, the solved-at step (first evaluation where the extrapolation
-    MSE met the success threshold, -1 if never), the sparsity error, a diverged flag (any non-finite
+    MSE, or MAE, met the success threshold, -1 if never), the sparsity error, a diverged flag (any non-finite
     loss or evaluation) and the number of restarts of stalled seeds.
     """
 
@@ -450,6 +450,8 @@ class MultiSeedTrainer:
         if training.data_stream not in DATA_STREAMS:
             raise ValueError(f"data_stream must be one of {DATA_STREAMS}, got {training.data_stream!r}")
         self.cells = list(task) if isinstance(task, (list, tuple)) else [task]
+        if self.cells[0].success_metric not in ("mse", "mae"):
+            raise ValueError(f"success_metric must be 'mse' or 'mae', got {self.cells[0].success_metric!r}")
         self.task = task = self.cells[0]
         self.seeds = [int(s) for s in seeds]
         self.members = [seed for _ in self.cells for seed in self.seeds]
@@ -487,6 +489,7 @@ class MultiSeedTrainer:
                 and cell.input_size == first.input_size
                 and all(np.shape(a[0]) == np.shape(b[0]) for a, b in ((cell.validation, first.validation), (cell.test, first.test)))
                 and (cell.success_threshold is None) == (first.success_threshold is None)
+                and cell.success_metric == first.success_metric
             )
             same_sweep = [value for value, _ in cell.sweep or []] == [value for value, _ in first.sweep or []] and all(
                 np.shape(a[1][0]) == np.shape(b[1][0]) for a, b in zip(cell.sweep or [], first.sweep or [])
@@ -597,7 +600,8 @@ class MultiSeedTrainer:
                 mask = tf.reshape(improved, [-1] + [1] * (len(variable.shape) - 1))
                 best[name].assign(tf.where(mask, variable, best[name]))
         if self.success_threshold is not None:
-            newly = (self.solved_at < 0) & (test < self.success_threshold)
+            measured = test_mae if self.task.success_metric == "mae" else test
+            newly = (self.solved_at < 0) & (measured < self.success_threshold)
             self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
         return validation, test, validation_mae, test_mae, self.model.sparsity_error()
 
@@ -668,11 +672,17 @@ class MultiSeedTrainer:
             sets = [cell.sweep[index][1] for cell in self.cells]
             fixed = self.fixed_set([x for x, _ in sets], [y for _, y in sets])
             sweep.append(SweepErrors(value, *(t.numpy() for t in evaluate_best(*fixed))))
+        training_errors = {}
+        if self.task.training_set is not None:
+            fixed = self.fixed_set([cell.training_set[0] for cell in self.cells], [cell.training_set[1] for cell in self.cells])
+            mse, mae = (t.numpy() for t in evaluate_best(*fixed))
+            training_errors = {"training_mse": mse, "training_mae": mae}
         diverged = self.diverged.numpy()
         if self.success_threshold is None:
             success = np.zeros(len(self.members), bool)
         else:
-            success = ~diverged & (extrapolation < self.success_threshold)
+            measured = extrapolation_mae if self.task.success_metric == "mae" else extrapolation
+            success = ~diverged & (measured < self.success_threshold)
         metrics = {
             "seed": np.array(self.members),
             "interpolation_mse": interpolation,
@@ -689,6 +699,7 @@ class MultiSeedTrainer:
             "sparsity_error": sparsity,
             "diverged": diverged,
             "restarts": self.restarts.copy(),
+            **training_errors,
             "wall_time_s": np.full(len(self.members), time.perf_counter() - started),
         }
         return TrainingResult(metrics, list(self.history), probe_predictions, sweep)

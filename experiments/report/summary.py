@@ -15,7 +15,7 @@ import pandas as pd
 
 METRICS = (
     "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
-    "interpolation_score", "extrapolation_score",
+    "interpolation_score", "extrapolation_score", "training_mse", "training_mae",
 )
 
 

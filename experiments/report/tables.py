@@ -115,6 +115,10 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
             detail = "; ".join(f"{part} U{bounds}" for part, bounds in ranges.items())
             lines += ["", f"## {label}" + (f" ({detail})" if detail else "")]
         reference = paper.get(chosen.get("range"), paper) if others else paper
+        for metric in ("mse", "mae"):  # a task with a fixed training set: the kept model's error on it
+            if metric in blocks and f"training_{metric}_median" in block:
+                lines += ["", f"### Training set: {metric.upper()}, median [q25, q75]", ""]
+                lines += _pivot_block(block, rows, columns, lambda r, n=f"training_{metric}": _spread(r, n))
         for part in ("interpolation", "extrapolation"):
             title = part.capitalize()
             if "score" in blocks:
