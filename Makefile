@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
+# Configs that `make reproduce` runs at once (auto: one per CPU core; each gets its share of the cores).
+JOBS ?= auto
 
 .PHONY: help venv test reproduce report bench clean-venv
 
@@ -24,8 +26,8 @@ venv: $(STAMP) ## Create or update .venv from requirements.txt (the other target
 test: $(STAMP) ## Run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
-reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report (resumable)
-	$(PY) -m experiments reproduce
+reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report (resumable; JOBS=auto configs at once)
+	$(PY) -m experiments reproduce --jobs $(JOBS)
 
 report: $(STAMP) ## Rebuild every table and figure in results/ from the CSVs alone
 	$(PY) -m experiments report

@@ -40,6 +40,9 @@ def parser():
     reproduce = commands.add_parser("reproduce", help="run every configs/*.yaml (default profile), then report")
     reproduce.add_argument("--results", default="results")
     reproduce.add_argument("--profile", default="default")
+    reproduce.add_argument("--jobs", default="1",
+                           help="configs run at once, each in its own process with its share of the CPU cores "
+                                "(an integer, or auto: one per core; default 1: one after another, in this process)")
     bench = commands.add_parser("bench", help="seed-steps/s: vectorised runner vs per-seed model.fit")
     bench.add_argument("--seeds", type=int, default=100)
     bench.add_argument("--steps", type=int, default=500)
@@ -82,19 +85,23 @@ def command_report(arguments):
 
 
 def command_reproduce(arguments):
-    from experiments import config, report, runner
+    from experiments import config, parallel, report, runner
 
     paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
-    quiet.import_tensorflow()
-    timings = []
+    jobs = parallel.job_count(arguments.jobs, len(loaded))
     started = time.perf_counter()
-    for item in loaded:
-        directory, wall = runner.run(item, arguments.results)
-        report.report_experiment(directory)
-        timings.append((item.name, wall))
+    if jobs > 1:
+        timings = parallel.run_configs(paths, loaded, arguments.profile, arguments.results, jobs)
+    else:
+        quiet.import_tensorflow()
+        timings = []
+        for item in loaded:
+            directory, wall = runner.run(item, arguments.results)
+            report.report_experiment(directory)
+            timings.append((item.name, wall))
     report.write_index(arguments.results)
-    print("\nwall time per experiment:")
+    print(f"\nwall time per experiment{f' ({jobs} at once)' if jobs > 1 else ''}:")
     for name, wall in timings:
         print(f"  {name:32s} {wall:8.0f} s")
     print(f"  {'total':32s} {time.perf_counter() - started:8.0f} s")

@@ -1,0 +1,49 @@
+"""reproduce --jobs: configs side by side in processes of their own, longest first, failures reported."""
+
+import pathlib
+
+import pandas as pd
+import pytest
+
+from experiments import config, parallel
+from experiments.executors import RunFailed
+from experiments.schema import ConfigError
+
+CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_job_count_accepts_auto_and_positive_integers_only(monkeypatch):
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert parallel.job_count("auto", 9) == 2
+    assert parallel.job_count("4", 9) == 4 and parallel.job_count("4", 3) == 3
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ConfigError, match="positive integer or auto"):
+            parallel.job_count(bad, 9)
+
+
+def test_unknown_durations_start_first_then_the_longest():
+    assert parallel.schedule(["a", "b", "c", "d"], [10.0, None, 300.0, 20.0]) == [1, 2, 3, 0]
+
+
+def test_each_job_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+    environment = parallel.thread_environment(3)
+    assert environment["TF_NUM_INTRAOP_THREADS"] == environment["TF_NUM_INTEROP_THREADS"] == "2"
+
+
+def test_two_configs_run_side_by_side_and_a_failure_is_reported(tmp_path, monkeypatch):
+    paths = [str(CONFIGS / "identity_extrapolation.yaml"), str(CONFIGS / "static_arithmetic.yaml")]
+    loaded = [config.load(path, "smoke") for path in paths]
+    walls = parallel.run_configs(paths, loaded, "smoke", str(tmp_path), 2)
+    assert [name for name, _ in walls] == ["identity_extrapolation", "static_arithmetic"]
+    for name in ("identity_extrapolation", "static_arithmetic"):
+        assert len(pd.read_csv(tmp_path / name / "runs.csv")) > 0 and (tmp_path / name / "table.md").exists()
+    # A config that fails while running (an unreadable MNIST file) is named; the other still finishes.
+    (tmp_path / "bad.npz").write_text("not a zip")
+    monkeypatch.setenv("NALU_MNIST_PATH", str(tmp_path / "bad.npz"))
+    paths = [str(CONFIGS / "mnist_counting.yaml"), str(CONFIGS / "number_words.yaml")]
+    loaded = [config.load(path, "smoke") for path in paths]
+    with pytest.raises(RunFailed, match=r"1 config\(s\) failed: .*mnist_counting.yaml \(exit 2\)"):
+        parallel.run_configs(paths, loaded, "smoke", str(tmp_path), 2)
+    assert (tmp_path / "number_words" / "table.md").exists()
+    assert not (tmp_path / "mnist_counting").exists()  # nothing half-written
