@@ -675,7 +675,7 @@ class MultiSeedTrainer:
         training_errors = {}
         if self.task.training_set is not None:
             fixed = self.fixed_set([cell.training_set[0] for cell in self.cells], [cell.training_set[1] for cell in self.cells])
-            mse, mae = (t.numpy() for t in evaluate_best(*fixed))
+            mse, mae = (t.numpy() for t in evaluate_best(*fixed)[:2])  # [:2]: with accuracy it adds a third
             training_errors = {"training_mse": mse, "training_mae": mae}
         diverged = self.diverged.numpy()
         if self.success_threshold is None:
