@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import keras
-from keras import initializers
+from keras import initializers, ops
 
 from nalu_tf import maths
+from nalu_tf.maths import Tensor
+
+# An initialiser as Keras takes one: a name ("glorot_uniform"), a config dict or an instance.
+InitializerLike = str | dict | keras.initializers.Initializer
 
 PACKAGE = "nalu_tf"
+# The non-trainable weight of a regulariser, which RegularizationRamp finds by this name.
+REGULARIZATION_WEIGHT = "regularization_weight"
 
 
-def check_units(units):
+def check_units(units: int) -> int:
     """Return ``units`` as an int, or raise ValueError naming the bad value."""
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}")
     return units
 
 
-def check_epsilon(epsilon):
+def check_epsilon(epsilon: float) -> float:
     """Return ``epsilon`` as a float, or raise ValueError naming the bad value."""
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
     return float(epsilon)
 
 
-def check_number(name, value, minimum=0.0):
+def check_number(name: str, value: float, minimum: float = 0.0) -> float:
     """Return ``value`` as a float >= minimum, or raise ValueError naming the bad value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
         raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
     return float(value)
 
 
-def own_draw(initializer, use):
+def own_draw(initializer: keras.initializers.Initializer, use: int) -> keras.initializers.Initializer:
     """``initializer`` for its ``use``-th parameter (0 first): a fresh copy whose seed, if it has one, is
     shifted by ``use``. Keras initialisers fix their seed when built, so one instance shared by several
     parameters would give them all the same values."""
@@ -43,7 +49,9 @@ def own_draw(initializer, use):
     return type(initializer).from_config(config)
 
 
-def add_unit_weights(layer, unit_name, in_features, units, initializers_by_name):
+def add_unit_weights(
+    layer: keras.layers.Layer, unit_name: str, in_features: int, units: int, initializers_by_name: dict
+) -> dict:
     """Create a unit's parameters on ``layer`` with ``add_weight`` and return them by name.
 
     A parameter with a constraint in :mod:`nalu_tf.maths` (the NAU's and NMU's clamps) gets it as its
@@ -60,6 +68,9 @@ def add_unit_weights(layer, unit_name, in_features, units, initializers_by_name)
             initializer=own_draw(initializer, use),
             constraint=parameter.constraint,
             trainable=True,
+            # Read as stored (float32 under a mixed policy): the layer casts them for its forward pass
+            # and keeps its regulariser in the variables' dtype (see _UnitLayer.compute_params).
+            autocast=False,
         )
     return params
 
@@ -73,7 +84,7 @@ class _UnitLayer(keras.layers.Layer):
     unit_name = ""
     initializer_arguments: dict = {}  # parameter name -> constructor argument holding its initialiser
 
-    def __init__(self, units, regularization=None, **kwargs):
+    def __init__(self, units: int, regularization: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.units = check_units(units)
         if maths.UNITS[self.unit_name].regularizer is None and regularization is not None:
@@ -88,33 +99,46 @@ class _UnitLayer(keras.layers.Layer):
             setattr(self, argument, initializers.get(defaults[parameter].initializer if chosen is None else chosen))
 
     @property
-    def unit_options(self):
+    def unit_options(self) -> dict:
         """The unit's keyword options (those its forward pass declares), from this layer's attributes."""
         return {name: getattr(self, name) for name in maths.UNITS[self.unit_name].options}
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         chosen = {name: getattr(self, argument) for name, argument in self.initializer_arguments.items()}
         self._params = add_unit_weights(self, self.unit_name, input_shape[-1], self.units, chosen)
         for name, variable in self._params.items():
             setattr(self, name, variable)
         if maths.UNITS[self.unit_name].regularizer is not None:
             self.regularization_weight = self.add_weight(
-                name="regularization_weight",
+                name=REGULARIZATION_WEIGHT,
                 shape=(),
                 initializer=initializers.Constant(self.regularization),
                 trainable=False,
+                autocast=False,
             )
 
-    def call(self, inputs):
-        regularizer = maths.UNITS[self.unit_name].regularizer
-        if regularizer is not None:
-            self.add_loss(self.regularization_weight * regularizer(self._params))
-        return maths.UNITS[self.unit_name].forward(inputs, self._params, **self.unit_options)
+    def compute_params(self) -> dict:
+        """The unit's parameters cast to the layer's compute dtype (float16 under ``mixed_float16``;
+        the variables themselves stay in the variable dtype, float32)."""
+        return {name: ops.cast(variable, self.compute_dtype) for name, variable in self._params.items()}
 
-    def compute_output_shape(self, input_shape):
+    def regularization_loss(self) -> Tensor | None:
+        """``regularization_weight * R`` of the unit's regulariser (None for a unit without one), computed
+        from the variables in their own dtype (float32 under a mixed policy), like the other loss terms."""
+        regularizer = maths.UNITS[self.unit_name].regularizer
+        if regularizer is None:
+            return None
+        return self.regularization_weight * regularizer(self._params)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        if maths.UNITS[self.unit_name].regularizer is not None:
+            self.add_loss(self.regularization_loss())
+        return maths.UNITS[self.unit_name].forward(inputs, self.compute_params(), **self.unit_options)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         config = {**super().get_config(), "units": self.units}
         if maths.UNITS[self.unit_name].regularizer is not None:
             config["regularization"] = self.regularization
@@ -138,7 +162,13 @@ class NAC(_UnitLayer):
     unit_name = "nac"
     initializer_arguments = {"w_hat": "w_hat_initializer", "m_hat": "m_hat_initializer"}
 
-    def __init__(self, units, w_hat_initializer="glorot_uniform", m_hat_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        units: int,
+        w_hat_initializer: InitializerLike = "glorot_uniform",
+        m_hat_initializer: InitializerLike = "glorot_uniform",
+        **kwargs,
+    ):
         self.w_hat_initializer = w_hat_initializer
         self.m_hat_initializer = m_hat_initializer
         super().__init__(units, **kwargs)
@@ -153,6 +183,9 @@ class NALU(_UnitLayer):
     W (one ``w_hat`` and one ``m_hat``), and the gate ``G`` (variable ``gate_kernel``) reads the input and
     has no bias, as in the paper.
 
+    Under a float16 compute dtype (``mixed_float16``) the multiplicative path overflows to inf beyond
+    65,504; give the layer ``dtype="float32"`` where products may grow that large.
+
     Args:
         units: number of outputs, >= 1.
         epsilon: added to |x| before the logarithm, > 0 (the paper gives no value; 1e-7 is common).
@@ -164,11 +197,11 @@ class NALU(_UnitLayer):
 
     def __init__(
         self,
-        units,
-        epsilon=maths.DEFAULT_EPSILON,
-        w_hat_initializer="glorot_uniform",
-        m_hat_initializer="glorot_uniform",
-        gate_initializer="glorot_uniform",
+        units: int,
+        epsilon: float = maths.DEFAULT_EPSILON,
+        w_hat_initializer: InitializerLike = "glorot_uniform",
+        m_hat_initializer: InitializerLike = "glorot_uniform",
+        gate_initializer: InitializerLike = "glorot_uniform",
         **kwargs,
     ):
         self.w_hat_initializer = w_hat_initializer
@@ -196,7 +229,7 @@ class NAU(_UnitLayer):
     unit_name = "nau"
     initializer_arguments = {"kernel": "kernel_initializer"}
 
-    def __init__(self, units, regularization=0.0, kernel_initializer=None, **kwargs):
+    def __init__(self, units: int, regularization: float = 0.0, kernel_initializer: InitializerLike | None = None, **kwargs):
         self.kernel_initializer = kernel_initializer
         super().__init__(units, regularization, **kwargs)
 
@@ -218,7 +251,7 @@ class NMU(_UnitLayer):
     unit_name = "nmu"
     initializer_arguments = {"kernel": "kernel_initializer"}
 
-    def __init__(self, units, regularization=0.0, kernel_initializer=None, **kwargs):
+    def __init__(self, units: int, regularization: float = 0.0, kernel_initializer: InitializerLike | None = None, **kwargs):
         self.kernel_initializer = kernel_initializer
         super().__init__(units, regularization, **kwargs)
 
@@ -258,12 +291,12 @@ class INALU(_UnitLayer):
 
     def __init__(
         self,
-        units,
-        epsilon=maths.DEFAULT_EPSILON,
-        max_log=maths.INALU_MAX_LOG,
-        w_hat_initializer=None,
-        m_hat_initializer=None,
-        gate_initializer=None,
+        units: int,
+        epsilon: float = maths.DEFAULT_EPSILON,
+        max_log: float = maths.INALU_MAX_LOG,
+        w_hat_initializer: InitializerLike | None = None,
+        m_hat_initializer: InitializerLike | None = None,
+        gate_initializer: InitializerLike | None = None,
         **kwargs,
     ):
         self.w_hat_initializer = w_hat_initializer
@@ -281,7 +314,8 @@ class RealNPU(_UnitLayer):
 
     ``g = clip(relevance, 0, 1)``; ``r = g (|x| + eps) + (1 - g)``; ``k = g [x < 0]``;
     ``z = exp(log(r) W) * cos(pi k W)``. An input with relevance 0 is replaced by the neutral 1; the
-    cosine gives the sign of (odd) powers of negative inputs.
+    cosine gives the sign of (odd) powers of negative inputs. As the NALU's, its exp overflows to inf
+    beyond 65,504 under a float16 compute dtype; ``dtype="float32"`` keeps one layer in float32.
 
     Args:
         units: number of outputs, >= 1.
@@ -293,7 +327,14 @@ class RealNPU(_UnitLayer):
     unit_name = "real_npu"
     initializer_arguments = {"kernel": "kernel_initializer", "relevance": "relevance_initializer"}
 
-    def __init__(self, units, epsilon=maths.DEFAULT_EPSILON, kernel_initializer=None, relevance_initializer=None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        epsilon: float = maths.DEFAULT_EPSILON,
+        kernel_initializer: InitializerLike | None = None,
+        relevance_initializer: InitializerLike | None = None,
+        **kwargs,
+    ):
         self.kernel_initializer = kernel_initializer
         self.relevance_initializer = relevance_initializer
         super().__init__(units, **kwargs)
@@ -302,21 +343,35 @@ class RealNPU(_UnitLayer):
 
 
 class RegularizationRamp(keras.callbacks.Callback):
-    """Ramp the sparsity regulariser of every NAU and NMU in the model, as Madsen & Johansen (2020) do.
+    """Ramp the regulariser of every NAU, NMU and INALU layer and cell in the model, as Madsen &
+    Johansen (2020) ramp their sparsity regularisers.
 
-    Before each training batch, each such layer's ``regularization_weight`` is set to
-    ``maximum * clip((step - start) / (end - start), 0, 1)`` where ``step`` is the optimiser's iteration
-    count (see :func:`nalu_tf.maths.regularization_ramp`).
+    Before each training batch, every ``regularization_weight`` variable of those layers and cells
+    (nested models and ``keras.layers.RNN`` cells included) is set to
+    ``maximum * clip((step - start) / (end - start), 0, 1)``, where ``step`` is the optimiser's iteration
+    count (see :func:`nalu_tf.maths.regularization_ramp`). The weights are found among the model's
+    non-trainable variables, through public Keras API only.
+
+    Args:
+        maximum: the weight reached at ``end``, >= 0.
+        start, end: optimiser steps between which the weight rises linearly (with ``end <= start`` it
+            jumps to ``maximum`` at ``start``).
     """
 
-    def __init__(self, maximum=10.0, start=0, end=0):
+    def __init__(self, maximum: float = 10.0, start: int = 0, end: int = 0):
         super().__init__()
         self.maximum = check_number("maximum", maximum)
         self.start = int(check_number("start", start))
         self.end = int(check_number("end", end))
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def regularization_weights(self) -> list:
+        """The ``regularization_weight`` variables this callback sets, in the model's variable order."""
+        return [
+            variable for variable in self.model.non_trainable_variables
+            if variable.name == REGULARIZATION_WEIGHT and variable.path.endswith("/" + REGULARIZATION_WEIGHT)
+        ]
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         weight = maths.regularization_ramp(self.model.optimizer.iterations, self.maximum, self.start, self.end)
-        for layer in self.model._flatten_layers():
-            if hasattr(layer, "regularization_weight"):
-                layer.regularization_weight.assign(weight)
+        for variable in self.regularization_weights():
+            variable.assign(weight)

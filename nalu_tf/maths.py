@@ -19,30 +19,35 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from keras import initializers, ops
 
 from nalu_tf.initializers import CappedGlorotUniform
+
+# Anything keras.ops computes with: a backend tensor, a NumPy array, a Keras variable.
+Tensor = Any
+# The axes a regulariser or the sparsity error reduces over: None for all, (1, 2) per stacked seed.
+Axis = int | tuple[int, ...] | None
 
 DEFAULT_EPSILON = 1e-7
 INALU_MAX_LOG = 20.0  # iNALU clips its log path at exp(20) (Schlor et al. 2020)
 INALU_SATURATION = 20.0  # iNALU's regulariser pushes raw parameters out to |p| >= 20
 
 
-def nac_weight(w_hat, m_hat):
+def nac_weight(w_hat: Tensor, m_hat: Tensor) -> Tensor:
     """Effective NAC weight, pushed towards {-1, 0, 1}."""
     # W = tanh(W_hat) * sigmoid(M_hat)
     return ops.tanh(w_hat) * ops.sigmoid(m_hat)
 
 
-def nac(x, w_hat, m_hat):
+def nac(x: Tensor, w_hat: Tensor, m_hat: Tensor) -> Tensor:
     """Neural accumulator: a linear map with no bias whose weights lean towards {-1, 0, 1}."""
     # a = x W
     return ops.matmul(x, nac_weight(w_hat, m_hat))
 
 
-def nalu(x, w_hat, m_hat, gate_kernel, epsilon=DEFAULT_EPSILON):
+def nalu(x: Tensor, w_hat: Tensor, m_hat: Tensor, gate_kernel: Tensor, epsilon: float = DEFAULT_EPSILON) -> Tensor:
     """Neural arithmetic logic unit as published (Trask et al. 2018, equations 1-2).
 
     The additive path and the log-space path share ONE weight matrix W (the same ``w_hat`` and
@@ -52,7 +57,9 @@ def nalu(x, w_hat, m_hat, gate_kernel, epsilon=DEFAULT_EPSILON):
     return nalu_output(*nalu_preactivations(x, weight, gate_kernel, epsilon))
 
 
-def nalu_preactivations(x, weight, gate_kernel, epsilon=DEFAULT_EPSILON):
+def nalu_preactivations(
+    x: Tensor, weight: Tensor, gate_kernel: Tensor, epsilon: float = DEFAULT_EPSILON
+) -> tuple[Tensor, Tensor, Tensor]:
     """The NALU's three sums over its inputs: ``(x W, log(|x| + epsilon) W, x G)``.
 
     Each is a sum over the rows of W and G, so the inputs may be split (a recurrent cell's x_t and
@@ -66,20 +73,20 @@ def nalu_preactivations(x, weight, gate_kernel, epsilon=DEFAULT_EPSILON):
     )
 
 
-def nalu_output(additive, log_magnitude, gate_logit):
+def nalu_output(additive: Tensor, log_magnitude: Tensor, gate_logit: Tensor) -> Tensor:
     """The NALU's output from its three sums (see :func:`nalu_preactivations`)."""
     # g = sigmoid(x G);  m = exp(log(|x| + epsilon) W);  y = g * a + (1 - g) * m
     gate = ops.sigmoid(gate_logit)
     return gate * additive + (1.0 - gate) * ops.exp(log_magnitude)
 
 
-def nau(x, weight):
+def nau(x: Tensor, weight: Tensor) -> Tensor:
     """Neural addition unit (Madsen & Johansen 2020): a linear map with W clamped to [-1, 1], no bias."""
     # z = x clamp(W, -1, 1)
     return ops.matmul(x, ops.clip(weight, -1.0, 1.0))
 
 
-def nmu(x, weight):
+def nmu(x: Tensor, weight: Tensor) -> Tensor:
     """Neural multiplication unit (Madsen & Johansen 2020): each output multiplies a gated subset of x.
 
     ``W_ij = 1`` puts ``x_i`` in the product of output j; ``W_ij = 0`` replaces it with 1.
@@ -89,7 +96,16 @@ def nmu(x, weight):
     return ops.prod(weight * ops.expand_dims(x, -1) + 1.0 - weight, axis=-2)
 
 
-def inalu(x, w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG):
+def inalu(
+    x: Tensor,
+    w_hat_add: Tensor,
+    m_hat_add: Tensor,
+    w_hat_mul: Tensor,
+    m_hat_mul: Tensor,
+    gate_bias: Tensor,
+    epsilon: float = DEFAULT_EPSILON,
+    max_log: float = INALU_MAX_LOG,
+) -> Tensor:
     """Improved NALU (Schlor, Ring & Hotho 2020).
 
     Against the paper's NALU: the additive and multiplicative paths have separate weights, the log path
@@ -128,7 +144,7 @@ def _inalu_sign(x, used):
     return ops.exp(log_magnitude) * ops.cos(math.pi * flips)
 
 
-def real_npu(x, weight, relevance, epsilon=DEFAULT_EPSILON):
+def real_npu(x: Tensor, weight: Tensor, relevance: Tensor, epsilon: float = DEFAULT_EPSILON) -> Tensor:
     """Real neural power unit (Heim, Pevny & Smidl 2020): signed powers of the inputs, gated by relevance.
 
     The relevance gate ``g`` (one per input, clipped to [0, 1]) blends each input towards the neutral 1:
@@ -143,27 +159,27 @@ def real_npu(x, weight, relevance, epsilon=DEFAULT_EPSILON):
     return ops.exp(ops.matmul(ops.log(r), weight)) * ops.cos(math.pi * ops.matmul(k, weight))
 
 
-def nau_regularizer(weight, axis=None):
+def nau_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
     """Sparsity regulariser of the NAU: mean distance of the weights from {-1, 0, 1}."""
     # R = mean_ij min(|W_ij|, 1 - |W_ij|)
     magnitude = ops.abs(weight)
     return ops.mean(ops.minimum(magnitude, 1.0 - magnitude), axis=axis)
 
 
-def nmu_regularizer(weight, axis=None):
+def nmu_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
     """Sparsity regulariser of the NMU: mean distance of the weights from {0, 1}."""
     # R = mean_ij min(W_ij, 1 - W_ij)
     return ops.mean(ops.minimum(weight, 1.0 - weight), axis=axis)
 
 
-def inalu_regularizer(params, axis=None):
+def inalu_regularizer(params: Sequence[Tensor], axis: Axis = None) -> Tensor:
     """iNALU's regulariser (Schlor et al. 2020, as nalm-benchmark applies it): it pushes every raw
     parameter away from 0 until |p| >= 20, where tanh and sigmoid are saturated and the weights exact."""
     # R = sum over w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias of mean(max(20 - |p|, 0))
     return sum(ops.mean(ops.maximum(INALU_SATURATION - ops.abs(p), 0.0), axis=axis) for p in params)
 
 
-def regularization_ramp(step, maximum, start, end):
+def regularization_ramp(step: Tensor | int, maximum: float, start: int, end: int) -> Tensor:
     """Regulariser weight at ``step``: 0 until ``start``, rising linearly to ``maximum`` at ``end``.
 
     Madsen & Johansen (2020) ramp the sparsity regulariser in this way, so it acts only once the loss
@@ -176,7 +192,7 @@ def regularization_ramp(step, maximum, start, end):
     return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
 
 
-def recurrent_step(unit, x_t, h, params, **options):
+def recurrent_step(unit: str, x_t: Tensor, h: Tensor, params: Mapping[str, Tensor], **options: object) -> Tensor:
     """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
     # h_t = unit([x_t, h_{t-1}]), as the trainer's cells compute it (see unit_cell)
     return CELLS[unit].step(x_t, (h,), params, **options)[0]
@@ -347,7 +363,7 @@ UNITS: dict[str, Unit] = {
 }
 
 
-def sparsity_error(weight, axis=None):
+def sparsity_error(weight: Tensor, axis: Axis = None) -> Tensor:
     """Largest distance of any weight from the nearest of {-1, 0, 1} (Madsen & Johansen 2020).
 
     ``axis``: the axes to reduce over (all by default; ``(1, 2)`` for per-seed stacked matrices).

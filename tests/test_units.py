@@ -1,5 +1,6 @@
 """NAU, NMU, iNALU and RealNPU layers: NumPy references, ideal weights, constraints, regulariser, saving."""
 
+import inspect
 import re
 
 import keras
@@ -129,6 +130,25 @@ def test_training_keeps_weights_clamped_and_ramp_sets_the_regularizer(layer_clas
     assert kernel.min() >= low and kernel.max() <= high
     assert float(model.layers[0].regularization_weight.numpy()) == 10.0  # 8 batches, ramp over steps 0..4
     assert len(model.losses) == 2  # one regulariser term per layer
+
+
+def test_ramp_reaches_nested_models_and_rnn_cells_through_public_api():
+    # Public Keras API only: no private attribute (model._flatten_layers, say) in the callback's code.
+    assert not re.search(r"\._[a-z]", inspect.getsource(nalu_tf.RegularizationRamp))
+    inner = keras.Sequential([keras.Input((3,)), nalu_tf.INALU(2)])
+    cell = nalu_tf.NAUCell(1)
+    sequence = keras.Input((4, 3))
+    summed = keras.layers.RNN(cell)(sequence)
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Concatenate()([nalu_tf.NMU(1)(inner(inputs)), summed])
+    model = keras.Model([inputs, sequence], outputs)
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    ramp = nalu_tf.RegularizationRamp(3.0, start=0, end=2)
+    x = np.random.default_rng(0).uniform(1, 2, size=(8, 3)).astype("float32")
+    s = np.random.default_rng(1).uniform(1, 2, size=(8, 4, 3)).astype("float32")
+    model.fit([x, s], np.ones((8, 2), "float32"), batch_size=2, epochs=1, verbose=0, callbacks=[ramp])
+    assert len(ramp.regularization_weights()) == 3  # the nested INALU, the NMU and the RNN's NAU cell
+    assert [float(w.numpy()) for w in ramp.regularization_weights()] == [3.0, 3.0, 3.0]
 
 
 def test_regularization_weight_adds_its_loss():
