@@ -95,5 +95,5 @@ def make_executor(name, address=None, retries=2, num_gpus=0.0):
     try:
         import ray  # noqa: F401  (checked before any work; started only when points run)
     except ImportError:
-        raise ConfigError("--executor", "ray", "Ray is not installed; install the extra with: pip install -e '.[ray]'") from None
+        raise ConfigError("--executor", "ray", "Ray is not installed; install it with: pip install ray==2.60.0 (the version requirements.txt pins)") from None
     return RayExecutor(address, retries, num_gpus)

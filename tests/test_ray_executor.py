@@ -75,12 +75,12 @@ def test_failing_point_is_retried_then_reported_and_others_are_kept(local_ray, t
     assert not list(out.rglob("*.tmp*"))
 
 
-def test_missing_ray_names_the_extra(tmp_path, monkeypatch, capsys):
+def test_missing_ray_names_the_install_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     code = cli.main(["run", str(STATIC), "--profile", "smoke", "--executor", "ray", "--results", str(tmp_path)])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1
-    assert "pip install -e '.[ray]'" in lines[0]
+    assert "pip install ray==2.60.0" in lines[0]
     assert not list(tmp_path.iterdir())
 
 
