@@ -65,13 +65,14 @@ def main(argv=None):
 
 
 def command_run(arguments):
-    from experiments import config, executors, report, runner
+    from experiments import config, executors, files, report, runner
 
     executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
-    quiet.import_tensorflow()
-    directory, wall = runner.run(loaded, arguments.results, executor=executor)
-    report.report_experiment(directory)
+    with files.results_lock(runner.results_directory(loaded, arguments.results)):  # before any work
+        quiet.import_tensorflow()
+        directory, wall = runner.run(loaded, arguments.results, executor=executor)
+        report.report_experiment(directory)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
 
@@ -85,7 +86,7 @@ def command_report(arguments):
 
 
 def command_reproduce(arguments):
-    from experiments import config, parallel, report, runner
+    from experiments import config, files, parallel, report, runner
 
     paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
@@ -97,8 +98,9 @@ def command_reproduce(arguments):
         quiet.import_tensorflow()
         timings = []
         for item in loaded:
-            directory, wall = runner.run(item, arguments.results)
-            report.report_experiment(directory)
+            with files.results_lock(runner.results_directory(item, arguments.results)):
+                directory, wall = runner.run(item, arguments.results)
+                report.report_experiment(directory)
             timings.append((item.name, wall))
     report.write_index(arguments.results)
     print(f"\nwall time per experiment{f' ({jobs} at once)' if jobs > 1 else ''}:")

@@ -213,6 +213,9 @@ def load(path, profile="default", overrides=()):
 
     profiles = _mapping(source, "profiles", raw.get("profiles", {}))
     _unknown(source, "profiles.", profiles, PROFILES)
+    if profile != "default" and profile not in profiles:  # never the default's points under another label
+        defined = ", ".join(["default", *(name for name in PROFILES if name in profiles)])
+        raise ConfigError(source, "--profile", f"{profile!r} is not defined in this config; it defines: {defined}")
     base = {k: v for k, v in raw.items() if k != "profiles"}
     parsed = [parse_override(text) for text in overrides]
     # Every profile is checked, not only the chosen one, so a mistake hidden by the smoke profile's

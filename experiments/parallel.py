@@ -21,11 +21,19 @@ from experiments.executors import RunFailed
 from experiments.schema import ConfigError
 
 
+def usable_cpus():
+    """The CPUs this process may run on (its affinity mask, which a scheduler or ``taskset`` may narrow),
+    not every CPU of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def job_count(value, configs):
     """The number of configs to run at once: ``auto`` (one per CPU core) or a positive integer, at
     most the number of configs."""
     if value == "auto":
-        count = os.cpu_count() or 1
+        count = usable_cpus()
     else:
         try:
             count = int(value)
@@ -55,7 +63,7 @@ def schedule(names, hints):
 
 def thread_environment(jobs):
     """The environment of one job: TensorFlow limited to its share of the cores."""
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    threads = str(max(1, usable_cpus() // jobs))
     return {**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}
 
 

@@ -231,6 +231,43 @@ def stack_points(points, pending, stack_axes):
     return list(stacks.values())
 
 
+REQUIRED_POINT_COLUMNS = ("seed", "success", "diverged", "interpolation_mse", "extrapolation_mse")
+
+
+def damaged_point(points_directory, point_hash, seeds):
+    """Why a grid point's files cannot be reused: "missing" (never finished), a description of the
+    damage (a truncated, emptied or unreadable file, rows that do not match the point's seeds), or None
+    when its runs file holds exactly one row per seed and its history covers the same seeds."""
+    rows_path = pathlib.Path(points_directory) / f"{point_hash}.csv"
+    if not rows_path.exists():
+        return "missing"
+    expected = sorted(int(seed) for seed in seeds)
+    checks = ((rows_path, REQUIRED_POINT_COLUMNS, True), (rows_path.with_suffix(".history.csv"), ("seed", "step"), False))
+    for path, columns, one_per_seed in checks:
+        try:
+            frame = pd.read_csv(path)
+        except FileNotFoundError:
+            return f"damaged ({path.name} is missing)"
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+            return f"damaged ({path.name} cannot be read: {str(error).splitlines()[0]})"
+        absent = [column for column in columns if column not in frame]
+        if absent:
+            return f"damaged ({path.name} lacks the columns {', '.join(absent)})"
+        found = sorted(int(seed) for seed in frame["seed"]) if one_per_seed else sorted(set(int(s) for s in frame["seed"]))
+        if found != expected:
+            return f"damaged ({path.name} holds {len(frame)} rows for seeds {_seed_span(found)}, expected one per seed {_seed_span(expected)})"
+    return None
+
+
+def _seed_span(seeds):
+    return f"{seeds[0]}-{seeds[-1]} ({len(seeds)})" if seeds else "none"
+
+
+def results_directory(config: Config, results_root="results"):
+    """The folder a config's results go to."""
+    return pathlib.Path(results_root) / config.name
+
+
 def run(config: Config, results_root="results", log=None, executor=None):
     """Run every missing grid point of ``config``, then write runs.csv and provenance.json.
 
@@ -242,11 +279,18 @@ def run(config: Config, results_root="results", log=None, executor=None):
 
     log = log or sys.stderr
     executor = executor or LocalExecutor()
-    out = pathlib.Path(results_root) / config.name
+    out = results_directory(config, results_root)
     points = config.points()
     resolved = [config.resolve(point) for point in points]
     hashes = [digest(item) for item in resolved]
-    pending = [i for i, h in enumerate(hashes) if not (out / "points" / f"{h}.csv").exists()]
+    pending = []
+    for index, point_hash in enumerate(hashes):
+        damage = damaged_point(out / "points", point_hash, config.seeds)
+        if damage == "missing":
+            pending.append(index)
+        elif damage:
+            log.write(f"{out / 'points' / point_hash}.csv: {damage}; rerunning {json.dumps(points[index])}\n")
+            pending.append(index)
     log.write(
         f"{config.name}: {len(points)} grid points x {len(config.seeds)} seeds, profile {config.profile}, "
         f"{type(executor).__name__}; {len(points) - len(pending)} already complete, {len(pending)} to run\n"

@@ -26,7 +26,7 @@ def test_unknown_durations_start_first_then_the_longest():
 
 
 def test_each_job_gets_its_share_of_the_cores(monkeypatch):
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     environment = parallel.thread_environment(3)
     assert environment["TF_NUM_INTRAOP_THREADS"] == environment["TF_NUM_INTEROP_THREADS"] == "2"
 

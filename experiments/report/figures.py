@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 
+from experiments.files import save_figure
 from experiments.report.summary import grid_axes, layout, solved_fractions
 
 
@@ -24,11 +25,10 @@ def _pyplot():
 def _save(figure_, path):
     import matplotlib.pyplot as plt
 
-    path = pathlib.Path(path)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure_.savefig(temporary, dpi=110)
-    plt.close(figure_)
-    temporary.replace(path)
+    try:
+        save_figure(figure_, path, dpi=110)  # a unique temporary name: two writers never share one
+    finally:
+        plt.close(figure_)
 
 
 def sweep_figure(curves, provenance, path, dataset=None):

@@ -1,0 +1,134 @@
+"""Results that are never silently wrong: damaged point files, one writer per folder, unwritable folders,
+profiles a config does not define, file modes, and the CPUs a job may use."""
+
+import os
+import pathlib
+import stat
+import subprocess
+
+import pandas as pd
+import pytest
+
+from experiments import cli, files, parallel, runner
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+STATIC = ROOT / "configs" / "static_arithmetic.yaml"
+SMOKE = ["run", str(STATIC), "--profile", "smoke"]
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    assert cli.main([*SMOKE, "--results", str(results)]) == 0
+    return results
+
+
+def _copy(source, target):
+    subprocess.run(["cp", "-r", str(source), str(target)], check=True)
+    return target
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "history removed"])
+def test_a_damaged_point_file_is_named_and_its_point_rerun(damage, smoke_results, tmp_path, capsys):
+    results = _copy(smoke_results, tmp_path / "results")
+    points = sorted((results / "static_arithmetic" / "points").glob("*.history.csv"))
+    victim = points[0].with_name(points[0].name.replace(".history.csv", ".csv"))
+    if damage == "truncated":  # the header and one of the two seeds' rows
+        victim.write_text("".join(victim.read_text().splitlines(keepends=True)[:2]))
+    elif damage == "emptied":
+        victim.write_text("")
+    else:
+        points[0].unlink()
+    capsys.readouterr()
+    assert cli.main([*SMOKE, "--results", str(results)]) == 0
+    err = capsys.readouterr().err
+    assert f"{victim}: damaged" in err and "rerunning" in err and "Traceback" not in err
+    assert "1 already complete" not in err and "3 already complete, 1 to run" in err
+    runs = pd.read_csv(results / "static_arithmetic" / "runs.csv")
+    assert len(runs) == 4 * 2 and runs.groupby(["op", "unit"]).size().eq(2).all()
+
+
+def test_damage_check_accepts_whole_points_and_names_each_fault(smoke_results):
+    points = smoke_results / "static_arithmetic" / "points"
+    point_hash = sorted(points.glob("*.history.csv"))[0].name.split(".")[0]
+    assert runner.damaged_point(points, point_hash, [0, 1]) is None
+    assert "expected one per seed 0-2 (3)" in runner.damaged_point(points, point_hash, [0, 1, 2])
+    assert runner.damaged_point(points, "0" * 16, [0, 1]) == "missing"
+
+
+def test_a_second_writer_is_refused_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    holder = subprocess.Popen(["sleep", "30"])
+    try:
+        out = tmp_path / "static_arithmetic"
+        out.mkdir()
+        (out / files.LOCK_NAME).write_text(f"{holder.pid}\n")
+        monkeypatch.setattr(runner, "run_stack", lambda *a, **k: pytest.fail("trained despite the lock"))
+        assert cli.main([*SMOKE, "--results", str(tmp_path)]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and f"PID {holder.pid}" in lines[0] and "lock" in lines[0]
+        assert (out / files.LOCK_NAME).read_text() == f"{holder.pid}\n"  # the holder's lock is untouched
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_of_a_finished_process_is_taken_over(tmp_path):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    (tmp_path / "static_arithmetic").mkdir()
+    (tmp_path / "static_arithmetic" / files.LOCK_NAME).write_text(f"{finished.pid}\n")
+    with files.results_lock(tmp_path / "static_arithmetic"):
+        assert (tmp_path / "static_arithmetic" / files.LOCK_NAME).read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / "static_arithmetic" / files.LOCK_NAME).exists()
+
+
+def test_an_unwritable_results_folder_is_one_line_before_any_training(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the results root should be")
+    monkeypatch.setattr(runner, "run_stack", lambda *a, **k: pytest.fail("trained into an unwritable folder"))
+    assert cli.main([*SMOKE, "--results", str(blocker)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cannot write results here" in lines[0] and str(blocker) in lines[0]
+
+
+def test_figures_use_their_own_temporary_name(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    other_writers_file = tmp_path / ".figure.tmp.png"  # what a concurrent writer of the old scheme held
+    other_writers_file.write_bytes(b"theirs")
+    figure = plt.figure()
+    files.save_figure(figure, tmp_path / "figure.png")
+    plt.close(figure)
+    assert other_writers_file.read_bytes() == b"theirs"
+    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".figure.tmp.png", "figure.png"]
+
+
+def test_result_files_are_readable_by_others_as_the_umask_allows(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        files.write_atomic(tmp_path / "runs.csv", "a\n1\n")
+        assert stat.S_IMODE((tmp_path / "runs.csv").stat().st_mode) == 0o644
+        os.umask(0o077)
+        files.write_atomic(tmp_path / "private.csv", "a\n1\n")
+        assert stat.S_IMODE((tmp_path / "private.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_a_profile_the_config_does_not_define_is_an_error_naming_those_it_has(tmp_path, capsys):
+    single = ROOT / "configs" / "single_module_benchmark.yaml"  # defines smoke only
+    assert cli.main(["run", str(single), "--profile", "long", "--results", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "'long' is not defined" in lines[0] and "default, smoke" in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
+def test_auto_jobs_count_the_cpus_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert parallel.job_count("auto", 8) == 1
+    assert parallel.thread_environment(1)["TF_NUM_INTRAOP_THREADS"] == "1"
