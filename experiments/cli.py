@@ -64,15 +64,24 @@ def main(argv=None):
         return 130
 
 
+def _run_and_report(loaded, results_root, executor=None):
+    """Run one loaded config and rebuild its report, holding its results folder's lock (taken, and the
+    folder checked writable, before TensorFlow loads or any work starts); return (directory, wall)."""
+    from experiments import files, report, runner
+
+    with files.results_lock(runner.results_directory(loaded, results_root)):
+        quiet.import_tensorflow()
+        directory, wall = runner.run(loaded, results_root, executor=executor)
+        report.report_experiment(directory)
+    return directory, wall
+
+
 def command_run(arguments):
-    from experiments import config, executors, files, report, runner
+    from experiments import config, executors
 
     executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
-    with files.results_lock(runner.results_directory(loaded, arguments.results)):  # before any work
-        quiet.import_tensorflow()
-        directory, wall = runner.run(loaded, arguments.results, executor=executor)
-        report.report_experiment(directory)
+    directory, wall = _run_and_report(loaded, arguments.results, executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
 
@@ -86,7 +95,7 @@ def command_report(arguments):
 
 
 def command_reproduce(arguments):
-    from experiments import config, files, parallel, report, runner
+    from experiments import config, parallel, report
 
     paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
@@ -95,13 +104,7 @@ def command_reproduce(arguments):
     if jobs > 1:
         timings = parallel.run_configs(paths, loaded, arguments.profile, arguments.results, jobs)
     else:
-        quiet.import_tensorflow()
-        timings = []
-        for item in loaded:
-            with files.results_lock(runner.results_directory(item, arguments.results)):
-                directory, wall = runner.run(item, arguments.results)
-                report.report_experiment(directory)
-            timings.append((item.name, wall))
+        timings = [(item.name, _run_and_report(item, arguments.results)[1]) for item in loaded]
     report.write_index(arguments.results)
     print(f"\nwall time per experiment{f' ({jobs} at once)' if jobs > 1 else ''}:")
     for name, wall in timings:

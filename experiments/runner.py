@@ -253,9 +253,11 @@ def damaged_point(points_directory, point_hash, seeds):
         absent = [column for column in columns if column not in frame]
         if absent:
             return f"damaged ({path.name} lacks the columns {', '.join(absent)})"
-        found = sorted(int(seed) for seed in frame["seed"]) if one_per_seed else sorted(set(int(s) for s in frame["seed"]))
+        seeds_found = [int(seed) for seed in frame["seed"]]
+        found = sorted(seeds_found if one_per_seed else set(seeds_found))
         if found != expected:
-            return f"damaged ({path.name} holds {len(frame)} rows for seeds {_seed_span(found)}, expected one per seed {_seed_span(expected)})"
+            wanted = "one row per seed" if one_per_seed else "rows of the seeds"
+            return f"damaged ({path.name} holds {len(frame)} rows for seeds {_seed_span(found)}, expected {wanted} {_seed_span(expected)})"
     return None
 
 
@@ -286,11 +288,11 @@ def run(config: Config, results_root="results", log=None, executor=None):
     pending = []
     for index, point_hash in enumerate(hashes):
         damage = damaged_point(out / "points", point_hash, config.seeds)
-        if damage == "missing":
-            pending.append(index)
-        elif damage:
+        if damage is None:
+            continue
+        if damage != "missing":
             log.write(f"{out / 'points' / point_hash}.csv: {damage}; rerunning {json.dumps(points[index])}\n")
-            pending.append(index)
+        pending.append(index)
     log.write(
         f"{config.name}: {len(points)} grid points x {len(config.seeds)} seeds, profile {config.profile}, "
         f"{type(executor).__name__}; {len(points) - len(pending)} already complete, {len(pending)} to run\n"

@@ -131,8 +131,9 @@ class _UnitLayer(keras.layers.Layer):
         return self.regularization_weight * regularizer(self._params)
 
     def call(self, inputs: Tensor) -> Tensor:
-        if maths.UNITS[self.unit_name].regularizer is not None:
-            self.add_loss(self.regularization_loss())
+        loss = self.regularization_loss()
+        if loss is not None:
+            self.add_loss(loss)
         return maths.UNITS[self.unit_name].forward(inputs, self.compute_params(), **self.unit_options)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -367,8 +368,7 @@ class RegularizationRamp(keras.callbacks.Callback):
     def regularization_weights(self) -> list:
         """The ``regularization_weight`` variables this callback sets, in the model's variable order."""
         return [
-            variable for variable in self.model.non_trainable_variables
-            if variable.name == REGULARIZATION_WEIGHT and variable.path.endswith("/" + REGULARIZATION_WEIGHT)
+            variable for variable in self.model.non_trainable_variables if variable.name == REGULARIZATION_WEIGHT
         ]
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:

@@ -52,7 +52,7 @@ def test_damage_check_accepts_whole_points_and_names_each_fault(smoke_results):
     points = smoke_results / "static_arithmetic" / "points"
     point_hash = sorted(points.glob("*.history.csv"))[0].name.split(".")[0]
     assert runner.damaged_point(points, point_hash, [0, 1]) is None
-    assert "expected one per seed 0-2 (3)" in runner.damaged_point(points, point_hash, [0, 1, 2])
+    assert "expected one row per seed 0-2 (3)" in runner.damaged_point(points, point_hash, [0, 1, 2])
     assert runner.damaged_point(points, "0" * 16, [0, 1]) == "missing"
 
 
