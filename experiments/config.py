@@ -22,7 +22,7 @@ import yaml
 from experiments import tasks
 from experiments.report import schema as report_schema
 from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
-from experiments.schema import Choice, ConfigError, Integer, Number, Optional, Range
+from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, Range
 from experiments.spec import DATA_STREAMS, Training
 
 PROFILES = ("smoke", "default", "long", "paper")  # long: a night on a CPU or a GPU; paper: the published budget
@@ -46,6 +46,7 @@ TRAINING_SCHEMA = {
     "clip_value": Optional(Number(minimum=0, exclusive_minimum=True)),
     "reinitialise_patience": Integer(minimum=0),
     "reinitialise_above": Number(minimum=0),
+    "jit_compile": Boolean(),
 }
 TRAINING_DEFAULTS = {
     field.name: field.default for field in dataclasses.fields(Training) if field.default is not dataclasses.MISSING

@@ -85,7 +85,10 @@ class Training:
     ``l1_end`` (the NPU's schedule of Heim et al., as Mistry et al. run it). ``clip_value`` clips every
     gradient element (None: off). ``reinitialise_patience`` > 0 redraws the parameters of a seed whose
     validation MSE has not improved for that many evaluations while it is above ``reinitialise_above``
-    (iNALU's restart of stalled runs; the best model so far is kept).
+    (iNALU's restart of stalled runs; the best model so far is kept). ``jit_compile`` compiles each training
+    step's update (forward, gradient, Adam) with XLA, called from an ordinary graph loop (the whole loop
+    under XLA is slower); the batch is drawn outside it, so the data are the uncompiled run's bit for
+    bit, and the trained numbers differ from it by float rounding (fused operations round differently).
     """
 
     steps: int
@@ -105,3 +108,4 @@ class Training:
     clip_value: float | None = None
     reinitialise_patience: int = 0
     reinitialise_above: float = 0.0
+    jit_compile: bool = False

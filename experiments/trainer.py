@@ -275,6 +275,31 @@ class StackedModel:
         ]
         return tf.reduce_max(tf.stack(errors), axis=0)
 
+    def recurrent_eigenvalues(self, params=None):
+        """Per member, the moduli of the eigenvalues of the first recurrent layer's hidden-to-hidden block
+        (the last ``width`` rows of its first effective weight matrix: h_t = ... + h_{t-1} B), largest
+        first, as a NumPy array (members, width); NaN where a weight is not finite. None when the model has
+        no recurrent layer or its block is not square (the LSTM's block feeds four gates).
+
+        A recurrence that carries a sum over any length needs eigenvalue 1 on the directions its output
+        reads; a modulus above 1 grows with the length, one below 1 forgets."""
+        for layer, layer_params in zip(self.layers, params or self.params):
+            if not layer.recurrent:
+                continue
+            weights = self._maths(layer).weights(layer_params)
+            if not weights:
+                return None
+            weight = np.asarray(weights[0], dtype=np.float64)
+            block = weight[:, -layer.width :, :]
+            if block.shape[-1] != layer.width:
+                return None
+            finite = np.isfinite(block).all(axis=(1, 2))
+            moduli = np.full((len(block), layer.width), np.nan)
+            if finite.any():
+                moduli[finite] = -np.sort(-np.abs(np.linalg.eigvals(block[finite])), axis=1)
+            return moduli
+        return None
+
     def regularizer(self):
         """Per seed, the sum over layers of the units' sparsity regularisers (zeros if none has one)."""
         terms = [
@@ -467,6 +492,7 @@ class MultiSeedTrainer:
         clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
         self.optimizer = keras.optimizers.Adam(training.learning_rate, epsilon=training.adam_epsilon, **clipping)
         self.optimizer.build(self.model.variables)
+        self._compiled_update = tf.function(self._update, jit_compile=True)
         self.step = tf.Variable(0, dtype=tf.int64)
         self.diverged = tf.Variable(tf.zeros(count, tf.bool))
         self.best_validation = tf.Variable(tf.fill([count], tf.constant(np.inf, tf.float64)))
@@ -561,30 +587,39 @@ class MultiSeedTrainer:
             return x[0], y  # the model reads each seed's inputs once for every cell
         return tf.concat([tf.broadcast_to(part, [count, *part.shape[1:]]) for part in x], 0), y
 
+    def _batch(self):
+        """The next step's number and every member's training batch (drawn outside any XLA cluster: XLA's
+        Philox yields other numbers than the kernel's for the same key and counter)."""
+        step = self.step.assign_add(1)
+        x, y = self._sample(make_draw(self.seeds, step, self.training.data_stream, self.training.data_seed))
+        return step, x, y
+
+    def _update(self, step, x, y):
+        """One optimisation step of every member on its batch: forward, loss, gradient, Adam."""
+        with tf.GradientTape() as tape:
+            prediction = self.model(x, every_step=self.task.every_step_loss)
+            per_seed = tf.reduce_mean(tf.square(prediction - y), axis=list(range(1, len(y.shape))))
+            # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
+            loss = tf.reduce_sum(per_seed)
+            t = self.training
+            if t.regularization > 0:
+                weight = maths.regularization_ramp(step, t.regularization, t.regularization_start, t.regularization_end)
+                penalty = self.model.regularizer()
+                if t.regularization_loss_below is not None:  # only for seeds that already fit well
+                    penalty *= tf.cast(tf.stop_gradient(per_seed) < t.regularization_loss_below, penalty.dtype)
+                loss += weight * tf.reduce_sum(penalty)
+            if t.l1_start > 0:
+                loss += l1_weight(step, t.l1_start, t.l1_end, t.l1_every) * tf.reduce_sum(self.model.l1_norm())
+        gradients = tape.gradient(loss, self.model.variables)
+        self.optimizer.apply(gradients, self.model.variables)
+        self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))
+        return loss
+
     @tf.function
     def _train(self, steps):
-        seeds = self.seeds
+        update = self._compiled_update if self.training.jit_compile else self._update
         for _ in tf.range(steps):
-            step = self.step.assign_add(1)
-            draw = make_draw(seeds, step, self.training.data_stream, self.training.data_seed)
-            x, y = self._sample(draw)
-            with tf.GradientTape() as tape:
-                prediction = self.model(x, every_step=self.task.every_step_loss)
-                per_seed = tf.reduce_mean(tf.square(prediction - y), axis=list(range(1, len(y.shape))))
-                # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
-                loss = tf.reduce_sum(per_seed)
-                t = self.training
-                if t.regularization > 0:
-                    weight = maths.regularization_ramp(step, t.regularization, t.regularization_start, t.regularization_end)
-                    penalty = self.model.regularizer()
-                    if t.regularization_loss_below is not None:  # only for seeds that already fit well
-                        penalty *= tf.cast(tf.stop_gradient(per_seed) < t.regularization_loss_below, penalty.dtype)
-                    loss += weight * tf.reduce_sum(penalty)
-                if t.l1_start > 0:
-                    loss += l1_weight(step, t.l1_start, t.l1_end, t.l1_every) * tf.reduce_sum(self.model.l1_norm())
-            gradients = tape.gradient(loss, self.model.variables)
-            self.optimizer.apply(gradients, self.model.variables)
-            self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))
+            update(*self._batch())
 
     @tf.function
     def _evaluate(self):
@@ -678,6 +713,10 @@ class MultiSeedTrainer:
             mse, mae = (t.numpy() for t in evaluate_best(*fixed)[:2])  # [:2]: with accuracy it adds a third
             training_errors = {"training_mse": mse, "training_mae": mae}
         diverged = self.diverged.numpy()
+        eigenvalues = self.model.recurrent_eigenvalues(self.best)
+        recurrence = {} if eigenvalues is None else {
+            f"recurrent_eigenvalue_{index + 1}": eigenvalues[:, index] for index in range(eigenvalues.shape[1])
+        }
         if self.success_threshold is None:
             success = np.zeros(len(self.members), bool)
         else:
@@ -700,6 +739,7 @@ class MultiSeedTrainer:
             "diverged": diverged,
             "restarts": self.restarts.copy(),
             **training_errors,
+            **recurrence,
             "wall_time_s": np.full(len(self.members), time.perf_counter() - started),
         }
         return TrainingResult(metrics, list(self.history), probe_predictions, sweep)

@@ -160,3 +160,52 @@ def test_smoke_run_writes_tables_and_length_curve(tmp_path, capsys):
     curves = pd.read_csv(out / "curves.csv")
     assert sorted(set(curves["x"])) == [1, 10, 100] and len(curves) == 6 * 3
     assert "paper (recalled)" in (out / "table.md").read_text()
+
+
+@pytest.mark.parametrize("unit", ["linear", "nac", "nau", "nalu"])
+def test_recurrent_eigenvalues_of_the_exact_recurrence_are_one(unit):
+    task = recurrent_arithmetic.build({**POINT, "unit": unit})
+    model = StackedModel(task.layers, task.input_size, seeds=[0, 1, 2])
+    set_ideal(model, unit, "add")
+    np.testing.assert_allclose(model.recurrent_eigenvalues(), 1.0, atol=1e-6)
+
+
+def test_recurrent_eigenvalues_are_the_moduli_of_the_hidden_block_largest_first():
+    task = recurrent_arithmetic.build({**POINT, "unit": "linear"})
+    model = StackedModel(task.layers, task.input_size, seeds=[0, 1])
+    kernel = np.random.default_rng(4).normal(size=(2, 12, 2))
+    kernel[1, 10:] = [[0.0, -2.0], [0.5, 0.0]]  # eigenvalues +-i: moduli 1 and 1
+    kernel[0, 10:] = [[0.9, 0.0], [0.3, 1.2]]  # triangular: 1.2 and 0.9
+    model.params[0]["kernel"].assign(kernel.astype("float32"))
+    np.testing.assert_allclose(model.recurrent_eigenvalues(), [[1.2, 0.9], [1.0, 1.0]], rtol=1e-6)
+    model.params[0]["kernel"].assign(np.where(np.arange(2)[:, None, None] == 0, np.nan, kernel).astype("float32"))
+    eigenvalues = model.recurrent_eigenvalues()
+    assert np.isnan(eigenvalues[0]).all() and np.allclose(eigenvalues[1], 1.0)
+    lstm = recurrent_arithmetic.build({**POINT, "unit": "lstm"})
+    assert StackedModel(lstm.layers, lstm.input_size, seeds=[0]).recurrent_eigenvalues() is None  # 2 x 8 block
+
+
+def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
+    from experiments.trainer import make_draw
+
+    task = recurrent_arithmetic.build({**POINT, "unit": "nalu", "test_length": 20})
+
+    def batch(step):
+        return task.sample(make_draw([0, 5], step, "independent", 0), 16)[0]
+
+    step = tf.constant(7, tf.int64)
+    plain_x, compiled_x = tf.function(batch)(step).numpy(), tf.function(batch, jit_compile=True)(step).numpy()
+    # XLA's Philox gives other numbers: the trainer draws outside the compiled update
+    assert not np.array_equal(plain_x, compiled_x)
+    trained = {}
+    for jit in (False, True):
+        training = Training(steps=6, batch_size=16, learning_rate=1e-3, eval_every=3, jit_compile=jit)
+        trainer = MultiSeedTrainer(task, [0, 5], training)
+        trained[jit] = trainer.run(), [v.numpy() for v in trainer.model.variables]
+        assert int(trainer.step.numpy()) == 6
+    # other draws would move the weights far apart (the batches above differ by up to 0.98)
+    (plain, plain_weights), (compiled, compiled_weights) = trained[False], trained[True]
+    for before, after in zip(plain_weights, compiled_weights):
+        np.testing.assert_allclose(before, after, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(plain.metrics["interpolation_mse"], compiled.metrics["interpolation_mse"], rtol=1e-3)
+    assert "recurrent_eigenvalue_2" in compiled.metrics
