@@ -140,6 +140,22 @@ class Config:
         return digest({k: v for k, v in self.as_dict().items() if k not in ("source", "report")})
 
 
+# Training settings added after results existed, at the value that computes what was computed before them:
+# left out of a grid point's hash at that value, so finished points stay valid (a new setting must not
+# force every experiment to rerun). Any other value is part of the hash.
+NEUTRAL_TRAINING_DEFAULTS = {"jit_compile": False}
+
+
+def point_hash(resolved):
+    """The hash that names a grid point's result files: of its whole resolved config, less the training
+    settings at their neutral defaults (:data:`NEUTRAL_TRAINING_DEFAULTS`)."""
+    training = {
+        key: value for key, value in resolved["training"].items()
+        if not (key in NEUTRAL_TRAINING_DEFAULTS and value == NEUTRAL_TRAINING_DEFAULTS[key])
+    }
+    return digest({**resolved, "training": training})
+
+
 def digest(value):
     """Short stable hash of a JSON-serialisable value."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -20,7 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.config import Config, digest, experiment_module
+from experiments.config import Config, experiment_module
+from experiments.config import point_hash as hash_of_point
 from experiments.files import write_atomic, write_csv
 from experiments.spec import Training
 
@@ -284,7 +285,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
     out = results_directory(config, results_root)
     points = config.points()
     resolved = [config.resolve(point) for point in points]
-    hashes = [digest(item) for item in resolved]
+    hashes = [hash_of_point(item) for item in resolved]
     pending = []
     for index, point_hash in enumerate(hashes):
         damage = damaged_point(out / "points", point_hash, config.seeds)

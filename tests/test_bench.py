@@ -10,3 +10,5 @@ def test_bench_measures_positive_rates():
     assert bench.recurrent_rate(2, 3, bench.FORMER_RECURRENT_POINT, 8, project_at_once=False) > 0
     assert bench.recurrent_rate(2, 3, bench.RECURRENT_POINT, 8, ops=("add", "sub")) > 0
     assert bench.fit_rate(steps=3, repeats=1) > 0
+    rate, members = bench.configured_recurrent_rate(2, jit_compile=True, profile="smoke", units=("nac",))
+    assert rate > 0 and members == 2 * 2  # the smoke grid: add and mul, 2 seeds

@@ -73,6 +73,23 @@ CASES = {
     "unknown profile key": (set_key("profiles", "fast", value={"seeds": 1}), "profiles.fast", "unknown key"),
     "bad data stream": (set_key("training", "data_stream", value="mixed"), "training.data_stream", "'mixed'"),
     "missing task key": (delete_key("task", "input_size"), "task.input_size", "missing"),
+    "jit_compile not a boolean": (set_key("training", "jit_compile", value="yes"), "training.jit_compile", "true or false"),
+    "two published kinds": (
+        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 1.0, "published_score": 0.0}]),
+        "report.findings[0]", "exactly one of published",
+    ),
+    "unknown published outcome": (
+        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published_outcome": "works"}]),
+        "report.findings[0].published_outcome", "'works'",
+    ),
+    "followup without a source": (
+        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "followup": {"published": 0.0}}]),
+        "report.findings[0].followup.source", "missing",
+    ),
+    "a typed-in reason": (
+        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "reason": "budget"}]),
+        "report.findings[0].reason", "unknown key",
+    ),
 }
 
 

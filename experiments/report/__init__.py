@@ -1,9 +1,10 @@
 """The report: from the result files alone, summary.csv, table.md and figures per experiment, and
 results/README.md. ``summary`` computes the statistics, ``tables`` writes Markdown, ``figures`` draws,
-``build`` puts an experiment's report (or the index) together, ``schema`` checks a config's ``report:``.
+``verdicts`` judges the published claims, ``build`` puts an experiment's report (or the index) together, ``schema`` checks a config's ``report:``.
 """
 
 from experiments.report.build import report_all, report_experiment, write_index
-from experiments.report.summary import finding_rows, solved_fractions, summarise, wilson_interval
+from experiments.report.summary import solved_fractions, summarise
+from experiments.report.verdicts import classify, finding_rows, wilson_interval
 
-__all__ = ["finding_rows", "report_all", "report_experiment", "solved_fractions", "summarise", "wilson_interval", "write_index"]
+__all__ = ["classify", "finding_rows", "report_all", "report_experiment", "solved_fractions", "summarise", "wilson_interval", "write_index"]

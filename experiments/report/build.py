@@ -11,7 +11,8 @@ import pandas as pd
 from experiments.files import write_atomic, write_csv
 from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
 from experiments.report.schema import FIGURE_FILES
-from experiments.report.summary import dataset_of, finding_rows, grid_axes, summarise
+from experiments.report.summary import dataset_of, grid_axes, summarise
+from experiments.report.verdicts import finding_rows
 from experiments.report.tables import table_markdown
 
 
@@ -96,15 +97,24 @@ def index_markdown(directories):
     findings = [
         (provenance["config"]["name"], row)
         for directory, provenance in entries
-        for row in finding_rows(pd.read_csv(directory / "summary.csv"), provenance["config"])  # written by report_experiment
+        if provenance["config"].get("report", {}).get("findings")
+        for row in finding_rows(
+            pd.read_csv(directory / "runs.csv"), pd.read_csv(directory / "history.csv"), provenance["config"]
+        )
     ]
     if findings:
         lines += [
             "## Findings",
             "",
-            "Each published claim beside ours (success rate over seeds, Wilson 95% interval). Reproduced: the published "
-            "rate lies in our interval. Beyond this budget: it does not, and the cause named is our step budget, not a "
-            "different protocol; each experiment's history.csv has every seed's errors at every evaluation.",
+            "Each published claim beside ours: a success rate over seeds with its Wilson 95% interval and the count of "
+            "seeds that met the criterion at some evaluation, or the paper's normalised extrapolation score (median over "
+            "seeds; 100 = a randomly initialised model, 0 = exact). The verdict and its reason are computed from the "
+            "runs and history.csv (experiments/report/verdicts.py): reproduced (the published rate in our interval, or "
+            "the score the paper prints); refuted as published (a follow-up's published rate in our interval, against "
+            "the paper's); beyond this budget (the failing seeds' median extrapolation error still falling over the "
+            "last third of the run, or a published solved-at step beyond our steps); not reproduced (a plateau since "
+            "the step named, diverged seeds, or models that do not fit their interpolation data). The experiment "
+            "link leads to the table and figures that hold the evidence.",
             "",
             "| claim | experiment | published | ours [95%] | verdict | reason |",
             "|---|---|---|---|---|---|",

@@ -20,7 +20,12 @@ FIGURE_FILES = {
     "sweep_accuracy": "sweep.png",
 }
 REPORT_FIGURES = tuple(FIGURE_FILES)
-FINDING_KEYS = ("claim", "cell", "published", "reason")
+FINDING_KEYS = (
+    "claim", "cell", "published", "published_score", "published_outcome", "published_solved_at", "followup", "source",
+)
+OUTCOMES = ("extrapolates", "fails")
+PUBLISHED_KINDS = ("published", "published_score", "published_outcome")
+FOLLOWUP_KEYS = ("published", "source")
 
 
 def validate(source, report, grid, allowed):
@@ -44,13 +49,30 @@ def validate(source, report, grid, allowed):
         where = f"report.findings[{index}]"
         require_mapping(source, where, finding)
         reject_unknown(source, f"{where}.", finding, FINDING_KEYS)
-        for key in ("claim", "cell", "published"):
+        for key in ("claim", "cell"):
             if key not in finding:
                 raise ConfigError(source, f"{where}.{key}", "missing")
+        if sum(kind in finding for kind in PUBLISHED_KINDS) != 1:
+            raise ConfigError(source, where, "needs exactly one of published (a success rate), published_score and published_outcome")
         check_value(source, f"{where}.claim", Text(), finding["claim"])
-        check_value(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
-        if "reason" in finding:
-            check_value(source, f"{where}.reason", Text(), finding["reason"])
+        if "published" in finding:
+            check_value(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
+        elif "published_score" in finding:
+            check_value(source, f"{where}.published_score", Number(minimum=0), finding["published_score"])
+        else:
+            check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
+        if "published_solved_at" in finding:
+            check_value(source, f"{where}.published_solved_at", Number(minimum=0), finding["published_solved_at"])
+        if "source" in finding:
+            check_value(source, f"{where}.source", Text(), finding["source"])
+        if "followup" in finding:
+            followup = require_mapping(source, f"{where}.followup", finding["followup"])
+            reject_unknown(source, f"{where}.followup.", followup, FOLLOWUP_KEYS)
+            for key in FOLLOWUP_KEYS:
+                if key not in followup:
+                    raise ConfigError(source, f"{where}.followup.{key}", "missing")
+            check_value(source, f"{where}.followup.published", Number(minimum=0, maximum=1), followup["published"])
+            check_value(source, f"{where}.followup.source", Text(), followup["source"])
         cell = require_mapping(source, f"{where}.cell", finding["cell"])
         reject_unknown(source, f"{where}.cell.", cell, list(grid))
         for axis, value in cell.items():

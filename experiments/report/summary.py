@@ -1,5 +1,5 @@
 """Statistics of an experiment's runs: medians and quartiles over seeds, success rates with Wilson
-intervals, solved fractions and the findings rows, from the result files alone.
+intervals and solved fractions, from the result files alone (the findings' verdicts: ``verdicts``).
 
 Diverged seeds stay in every statistic: their non-finite errors count as +inf (so a median or a mean
 shows them) and they count as failures in the success rate.
@@ -12,21 +12,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from experiments.report.verdicts import wilson_interval
+
 
 METRICS = (
     "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
     "interpolation_score", "extrapolation_score", "training_mse", "training_mae",
 )
-
-
-def wilson_interval(successes, trials, z=1.959964):
-    """95% Wilson score interval for a binomial proportion."""
-    if trials == 0:
-        return math.nan, math.nan
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def summarise(runs: pd.DataFrame, axes):
@@ -89,27 +81,3 @@ def solved_fractions(history, runs, axes):
     merged = merged.sort_values([*axes, "seed", "step"], kind="stable")
     merged["solved"] = merged.groupby([*axes, "seed"], sort=False)["under"].cummax()
     return merged.groupby([*axes, "step"], sort=False)["solved"].mean().rename("fraction").reset_index()
-
-
-def finding_rows(summary, config):
-    """The config's findings against our numbers: claim, published rate, ours with its Wilson 95%
-    interval, and a verdict: reproduced (the published rate lies in our interval), beyond this budget (it
-    does not, and the config gives the reason), or not reproduced."""
-    rows = []
-    for finding in config.get("report", {}).get("findings", []):
-        match = summary
-        for axis, value in finding["cell"].items():
-            match = match[match[axis] == value]
-        if len(match) != 1:
-            continue  # the cell is not in this profile's grid
-        cell = match.iloc[0]
-        inside = cell["success_low"] - 1e-12 <= finding["published"] <= cell["success_high"] + 1e-12
-        verdict = "reproduced" if inside else ("beyond this budget" if finding.get("reason") else "not reproduced")
-        rows.append({
-            "claim": finding["claim"],
-            "published": f"{100 * finding['published']:.0f}%",
-            "ours": f"{100 * cell['success_rate']:.0f}% [{100 * cell['success_low']:.0f}, {100 * cell['success_high']:.0f}]",
-            "verdict": verdict,
-            "reason": "" if inside else finding.get("reason", "differs; see the notes and history.csv"),
-        })
-    return rows

@@ -1,0 +1,195 @@
+"""Verdicts on published claims, computed from a cell's runs and its history, never typed into a config.
+
+A claim names one grid cell and what was published for it: a success rate over seeds (``published``), the
+paper's normalised extrapolation score (``published_score``: 100 is a randomly initialised model's error,
+0 an exact one), or, where the paper shows a figure without numbers, its outcome (``published_outcome``:
+``extrapolates``, a median score at most :data:`FITS`; ``fails``, at least :data:`FAILING_SCORE`). The
+verdict:
+
+- **reproduced**: the published rate lies in our Wilson 95% interval; or, for a score, our median score
+  is what the paper prints (at most the published score plus 0.05 where the paper reports a near-exact
+  score below 1, at least 10 where it reports failure, within a factor of 2 otherwise);
+- **refuted as published**: not reproduced, and a follow-up's published rate for the same cell
+  (``followup``) lies in our interval: two independent studies agree against the paper;
+- **beyond this budget**: not reproduced, and the failing seeds' median extrapolation error fell by more
+  than :data:`FALLING` over the last third of the run (the numbers are given), or the published median
+  solved-at step exceeds our budget;
+- **not reproduced**: otherwise, with the evidence: diverged seeds, kept models that do not fit their
+  interpolation data, or a plateau (less than :data:`FALLING` lower over the last third, with its range);
+  or, where the paper reports a failure or a low rate, how many of our seeds do better.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+FALLING = 2.0  # the failing seeds' median error fell more than this factor over the last third: still falling
+NEAR_EXACT = 0.05  # a published score below 1 is reproduced by a median score at most this much above it
+FAILING_SCORE = 10.0  # a published score at or above this is a failure to extrapolate; ours must be too
+FITS = 1.0  # a kept model fits its interpolation data when its interpolation score is at most this
+VERDICTS = ("reproduced", "refuted as published", "beyond this budget", "not reproduced")
+
+
+def wilson_interval(successes, trials, z=1.959964):
+    """95% Wilson score interval for a binomial proportion."""
+    if trials == 0:
+        return math.nan, math.nan
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _number(value):
+    """A number as the reasons print it: three significant digits, or inf."""
+    if not np.isfinite(value):
+        return "inf" if value > 0 else str(value)
+    return f"{value:.3g}"
+
+
+def _finite(values):
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values), values, np.inf)
+
+
+def score_matches(published, scores):
+    """Whether scores (an array) match the band the published score stands for, element by element."""
+    scores = _finite(scores)
+    if published < 1:
+        return scores <= published + NEAR_EXACT
+    if published >= FAILING_SCORE:
+        return scores >= FAILING_SCORE
+    return (scores >= published / 2) & (scores <= published * 2)
+
+
+def failing_trend(history, failing_seeds, steps):
+    """The failing seeds' median extrapolation MSE over the last third of the run: (step nearest two
+    thirds of ``steps``, the median there, last step, the median there, lowest and highest median in
+    between). None without history."""
+    rows = history[history["seed"].isin(failing_seeds)]
+    if rows.empty:
+        return None
+    medians = rows.assign(error=_finite(rows["extrapolation_mse"])).groupby("step")["error"].median().sort_index()
+    last_step, last = int(medians.index[-1]), float(medians.iloc[-1])
+    earlier_step = int(medians.index[np.argmin(np.abs(medians.index.to_numpy() - 2 * steps / 3))])
+    third = medians.loc[earlier_step:]
+    return earlier_step, float(medians.loc[earlier_step]), last_step, last, float(third.min()), float(third.max())
+
+
+def _evidence(runs, history, failing, steps, finding):
+    """(verdict, reason) for a claim that is not reproduced, from the failing seeds' runs and history."""
+    threshold = runs["success_threshold"].iloc[0] if "success_threshold" in runs else math.nan
+    threshold_text = f"; threshold {_number(threshold)}" if np.isfinite(threshold) else ""
+    seeds = runs.loc[failing, "seed"].tolist()
+    trend = failing_trend(history, seeds, steps)
+    if trend is not None:
+        earlier_step, earlier, last_step, last, _, _ = trend
+        if np.isfinite(last) and earlier > FALLING * last:
+            return "beyond this budget", (
+                f"still falling: the failing seeds' median extrapolation MSE went {_number(earlier)} at step "
+                f"{earlier_step:,} to {_number(last)} at {last_step:,} ({earlier / last:.3g}x lower in the last third)"
+                f"{threshold_text}"
+            )
+    solved_at = finding.get("published_solved_at")
+    if solved_at is not None and solved_at > steps:
+        return "beyond this budget", f"the published median solved-at step, {solved_at:,.0f}, is beyond our {steps:,} steps"
+    diverged = int(runs.loc[failing, "diverged"].astype(bool).sum()) if "diverged" in runs else 0
+    if diverged * 2 >= len(seeds):
+        return "not reproduced", f"{diverged} of {len(seeds)} failing seeds diverged (non-finite error)"
+    fit_column = "training_mse" if "training_mse" in runs and runs["training_mse"].notna().any() else None
+    if "interpolation_score" in runs:
+        fit = float(np.median(_finite(runs.loc[failing, "interpolation_score"])))
+        if fit > FITS:
+            what = "training" if fit_column else "interpolation"
+            return "not reproduced", (
+                f"the kept models do not fit their {what} data: the failing seeds' median interpolation score is "
+                f"{_number(fit)} (100 = a random model)"
+            )
+    if trend is None:
+        return "not reproduced", "no history to tell budget from design"
+    earlier_step, earlier, last_step, last, lowest, highest = trend
+    reason = (
+        f"a plateau: the failing seeds' median extrapolation MSE went {_number(earlier)} at step {earlier_step:,} to "
+        f"{_number(last)} at {last_step:,} (less than {FALLING:g}x lower; between {_number(lowest)} and "
+        f"{_number(highest)} in the last third){threshold_text}"
+    )
+    met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
+    if met > len(runs) - len(seeds) and 2 * met >= len(runs):
+        reason += (
+            f"; {met} of {len(runs)} seeds met the criterion at some evaluation: the error sits around the "
+            "threshold, and the model kept on interpolation error lands on either side of it"
+        )
+    return "not reproduced", reason
+
+
+def classify(finding, runs, history, steps):
+    """The verdict on one ``finding`` from its cell's per-seed ``runs`` rows and ``history`` rows (one per
+    seed and evaluation), for a run of ``steps`` steps. Returns a dict: claim, published, ours, verdict,
+    reason."""
+    trials = len(runs)
+    success = runs["success"].astype(bool).to_numpy()
+    successes = int(success.sum())
+    low, high = wilson_interval(successes, trials)
+    met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
+    rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
+    if "published_outcome" in finding:
+        outcome = finding["published_outcome"]
+        scores = _finite(runs["extrapolation_score"])
+        median = float(np.median(scores))
+        passes = scores <= FITS if outcome == "extrapolates" else scores >= FAILING_SCORE
+        reproduced = median <= FITS if outcome == "extrapolates" else median >= FAILING_SCORE
+        published_text = outcome
+        ours = f"median score {_number(median)}"
+        better = outcome == "fails"
+    elif "published_score" in finding:
+        published = float(finding["published_score"])
+        scores = _finite(runs["extrapolation_score"])
+        median = float(np.median(scores))
+        passes = score_matches(published, scores)
+        reproduced = bool(score_matches(published, np.array([median]))[0])
+        published_text = f"score {published:g}"
+        ours = f"median score {_number(median)}; within the threshold {rate}"
+        better = published >= FAILING_SCORE  # a reported failure that we do not see
+    else:
+        published = float(finding["published"])
+        passes = success
+        reproduced = low - 1e-12 <= published <= high + 1e-12
+        published_text = f"{100 * published:.0f}%"
+        ours = rate
+        better = not reproduced and successes / trials > published
+    if "source" in finding:
+        published_text += f" ({finding['source']})"
+    row = {"claim": finding["claim"], "published": published_text, "ours": ours}
+    if reproduced:
+        return {**row, "verdict": "reproduced", "reason": ""}
+    followup = finding.get("followup")
+    if followup and low - 1e-12 <= followup["published"] <= high + 1e-12:
+        return {**row, "verdict": "refuted as published", "reason": (
+            f"ours {100 * successes / trials:.0f}% as {followup['source']} {100 * followup['published']:.0f}%, "
+            f"against the paper's {published_text}"
+        )}
+    if better:
+        by_score = "published" not in finding
+        count = int((~passes).sum()) if by_score else int(passes.sum())
+        what = "extrapolate (score below 10)" if by_score else "meet the criterion"
+        return {**row, "verdict": "not reproduced", "reason": f"ours do better: {count} of {trials} seeds {what}"}
+    verdict, reason = _evidence(runs, history, ~passes, steps, finding)
+    return {**row, "verdict": verdict, "reason": reason}
+
+
+def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
+    """Every finding of ``config`` whose cell is in this grid, classified (see :func:`classify`)."""
+    rows = []
+    steps = int(config["training"]["steps"])
+    for finding in config.get("report", {}).get("findings", []):
+        cell_runs, cell_history = runs, history
+        for axis, value in finding["cell"].items():
+            cell_runs = cell_runs[cell_runs[axis] == value]
+            cell_history = cell_history[cell_history[axis] == value]
+        if cell_runs.empty:
+            continue  # the cell is not in this profile's grid
+        rows.append(classify(finding, cell_runs, cell_history, steps))
+    return rows

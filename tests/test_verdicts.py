@@ -1,0 +1,119 @@
+"""The findings' verdict classifier on synthetic runs and histories: every verdict and its computed reason."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.report import verdicts
+
+STEPS = 90_000
+EVALUATIONS = np.arange(0, STEPS + 1, 10_000)
+
+
+def cell(successes, seeds=10, curve=lambda step: np.full_like(step, 1.0, dtype=float), **columns):
+    """Runs (one row per seed; the first ``successes`` succeed) and a history in which every failing
+    seed's extrapolation MSE follows ``curve(step)``."""
+    runs = pd.DataFrame({
+        "seed": range(seeds), "success": [s < successes for s in range(seeds)],
+        "solved_at": [1000.0 if s < successes else np.nan for s in range(seeds)],
+        "diverged": False, "success_threshold": 1e-3, "interpolation_score": 1e-4,
+        "extrapolation_score": [0.0 if s < successes else 50.0 for s in range(seeds)],
+    })
+    for name, value in columns.items():
+        runs[name] = value
+    history = pd.DataFrame([
+        {"seed": s, "step": int(step), "extrapolation_mse": 1e-5 if s < successes else float(curve(np.array([step]))[0])}
+        for s in range(seeds) for step in EVALUATIONS
+    ])
+    return runs, history
+
+
+def verdict(finding, runs, history):
+    return verdicts.classify({"claim": "c", "cell": {}, **finding}, runs, history, STEPS)
+
+
+def test_a_published_rate_inside_our_interval_is_reproduced():
+    row = verdict({"published": 0.3}, *cell(3))
+    assert row["verdict"] == "reproduced" and row["reason"] == ""
+    assert row["ours"] == "30% [11, 60], met at some evaluation 3/10"
+
+
+def test_errors_still_falling_over_the_last_third_are_beyond_the_budget():
+    row = verdict({"published": 1.0}, *cell(2, curve=lambda step: 10.0 ** (-step / 10_000)))
+    assert row["verdict"] == "beyond this budget"
+    # step 60,000 is two thirds of 90,000: 1e-6 there, 1e-9 at the end
+    assert "1e-06 at step 60,000 to 1e-09 at 90,000 (1e+03x lower in the last third)" in row["reason"]
+
+
+def test_a_flat_error_is_a_plateau_with_its_range_over_the_last_third():
+    plateau = lambda step: np.where(step < 30_000, 100.0, np.where(step == 70_000, 8.0, 5.0))  # noqa: E731
+    row = verdict({"published": 1.0}, *cell(2, curve=plateau))
+    assert row["verdict"] == "not reproduced"
+    assert row["reason"] == (
+        "a plateau: the failing seeds' median extrapolation MSE went 5 at step 60,000 to 5 at 90,000 "
+        "(less than 2x lower; between 5 and 8 in the last third); threshold 0.001"
+    )
+    runs, history = cell(2, curve=plateau)
+    runs["solved_at"] = 5000.0  # every seed met the criterion once, two at the kept model
+    assert "10 of 10 seeds met the criterion at some evaluation" in verdict({"published": 1.0}, runs, history)["reason"]
+
+
+def test_a_published_solved_at_step_beyond_our_budget_is_beyond_the_budget():
+    row = verdict({"published": 1.0, "published_solved_at": 1.5e6}, *cell(0))
+    assert row["verdict"] == "beyond this budget"
+    assert row["reason"] == "the published median solved-at step, 1,500,000, is beyond our 90,000 steps"
+
+
+def test_diverged_seeds_and_unfitted_models_are_named():
+    runs, history = cell(0, diverged=True)
+    assert verdict({"published": 1.0}, runs, history)["reason"] == "10 of 10 failing seeds diverged (non-finite error)"
+    runs, history = cell(0, interpolation_score=30.0)
+    row = verdict({"published": 1.0}, runs, history)
+    assert row["verdict"] == "not reproduced" and "median interpolation score is 30" in row["reason"]
+
+
+def test_a_followup_that_agrees_with_us_refutes_the_paper():
+    finding = {"published_score": 0.0, "followup": {"published": 0.0, "source": "Madsen & Johansen (2020)"}}
+    row = verdict(finding, *cell(0))
+    assert row["verdict"] == "refuted as published"
+    assert row["reason"] == "ours 0% as Madsen & Johansen (2020) 0%, against the paper's score 0"
+
+
+@pytest.mark.parametrize("published, successes, expected", [
+    (0.0, 8, "reproduced"),  # median score 0.0: the paper's 0.0
+    (0.0, 3, "not reproduced"),  # median 50
+    (96.0, 3, "reproduced"),  # a reported failure, and ours fail too
+    (96.0, 8, "not reproduced"),  # ours extrapolate where the paper reports failure
+])
+def test_a_published_score_is_matched_on_the_median_score(published, successes, expected):
+    row = verdict({"published_score": published}, *cell(successes))
+    assert row["verdict"] == expected
+    if published >= 10 and expected == "not reproduced":
+        assert row["reason"] == "ours do better: 8 of 10 seeds extrapolate (score below 10)"
+    assert "within the threshold" in row["ours"]
+
+
+def test_a_rate_above_the_published_one_is_named():
+    row = verdict({"published": 0.07}, *cell(9))
+    assert row["verdict"] == "not reproduced" and row["reason"] == "ours do better: 9 of 10 seeds meet the criterion"
+
+
+def test_findings_of_cells_outside_the_grid_are_left_out():
+    runs, history = cell(3)
+    runs["op"], history["op"] = "add", "add"
+    config = {"training": {"steps": STEPS}, "report": {"findings": [
+        {"claim": "in", "cell": {"op": "add"}, "published": 0.3},
+        {"claim": "out", "cell": {"op": "sub"}, "published": 0.3},
+    ]}}
+    assert [row["claim"] for row in verdicts.finding_rows(runs, history, config)] == ["in"]
+
+
+@pytest.mark.parametrize("outcome, successes, expected", [
+    ("extrapolates", 8, "reproduced"), ("extrapolates", 3, "not reproduced"),
+    ("fails", 3, "reproduced"), ("fails", 8, "not reproduced"),
+])
+def test_a_published_outcome_is_matched_on_the_median_score(outcome, successes, expected):
+    row = verdict({"published_outcome": outcome, "source": "Figure 1"}, *cell(successes))
+    assert row["verdict"] == expected and row["published"] == f"{outcome} (Figure 1)"
+    if outcome == "fails" and expected == "not reproduced":
+        assert row["reason"] == "ours do better: 8 of 10 seeds extrapolate (score below 10)"
