@@ -42,7 +42,15 @@ def test_errors_still_falling_over_the_last_third_are_beyond_the_budget():
     row = verdict({"published": 1.0}, *cell(2, curve=lambda step: 10.0 ** (-step / 10_000)))
     assert row["verdict"] == "beyond this budget"
     # step 60,000 is two thirds of 90,000: 1e-6 there, 1e-9 at the end
-    assert "1e-06 at step 60,000 to 1e-09 at 90,000 (1e+03x lower in the last third)" in row["reason"]
+    assert "1e-06 at step 60,000 to 1e-09 at 90,000 (1e+03x lower in the last third, lower at every evaluation)" in row["reason"]
+
+
+def test_an_error_falling_slowly_at_every_evaluation_is_still_falling():
+    row = verdict({"published": 1.0}, *cell(2, curve=lambda step: 100.0 - step / 2000))
+    assert row["verdict"] == "beyond this budget"
+    assert "(1.27x lower in the last third, lower at every evaluation)" in row["reason"]
+    noisy = lambda step: 100.0 - step / 2000 + np.where(step == 80_000, 20.0, 0.0)  # noqa: E731
+    assert verdict({"published": 1.0}, *cell(2, curve=noisy))["verdict"] == "not reproduced"
 
 
 def test_a_flat_error_is_a_plateau_with_its_range_over_the_last_third():

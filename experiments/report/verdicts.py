@@ -12,8 +12,8 @@ verdict:
 - **refuted as published**: not reproduced, and a follow-up's published rate for the same cell
   (``followup``) lies in our interval: two independent studies agree against the paper;
 - **beyond this budget**: not reproduced, and the failing seeds' median extrapolation error fell by more
-  than :data:`FALLING` over the last third of the run (the numbers are given), or the published median
-  solved-at step exceeds our budget;
+  than :data:`FALLING` over the last third of the run, or fell at every evaluation of it by more than
+  :data:`STEADY` in all (the numbers are given), or the published median solved-at step exceeds our budget;
 - **not reproduced**: otherwise, with the evidence: diverged seeds, kept models that do not fit their
   interpolation data, or a plateau (less than :data:`FALLING` lower over the last third, with its range);
   or, where the paper reports a failure or a low rate, how many of our seeds do better.
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 FALLING = 2.0  # the failing seeds' median error fell more than this factor over the last third: still falling
+STEADY = 1.1  # ... or fell at every evaluation of the last third, by more than this factor in all
 NEAR_EXACT = 0.05  # a published score below 1 is reproduced by a median score at most this much above it
 FAILING_SCORE = 10.0  # a published score at or above this is a failure to extrapolate; ours must be too
 FITS = 1.0  # a kept model fits its interpolation data when its interpolation score is at most this
@@ -68,7 +69,7 @@ def score_matches(published, scores):
 def failing_trend(history, failing_seeds, steps):
     """The failing seeds' median extrapolation MSE over the last third of the run: (step nearest two
     thirds of ``steps``, the median there, last step, the median there, lowest and highest median in
-    between). None without history."""
+    between, whether it fell at every evaluation of the last third (three or more)). None without history."""
     rows = history[history["seed"].isin(failing_seeds)]
     if rows.empty:
         return None
@@ -76,7 +77,9 @@ def failing_trend(history, failing_seeds, steps):
     last_step, last = int(medians.index[-1]), float(medians.iloc[-1])
     earlier_step = int(medians.index[np.argmin(np.abs(medians.index.to_numpy() - 2 * steps / 3))])
     third = medians.loc[earlier_step:]
-    return earlier_step, float(medians.loc[earlier_step]), last_step, last, float(third.min()), float(third.max())
+    return earlier_step, float(medians.loc[earlier_step]), last_step, last, float(third.min()), float(third.max()), (
+        len(third) >= 3 and bool(np.all(np.diff(third.to_numpy()) < 0))
+    )
 
 
 def _evidence(runs, history, failing, steps, finding):
@@ -86,12 +89,13 @@ def _evidence(runs, history, failing, steps, finding):
     seeds = runs.loc[failing, "seed"].tolist()
     trend = failing_trend(history, seeds, steps)
     if trend is not None:
-        earlier_step, earlier, last_step, last, _, _ = trend
-        if np.isfinite(last) and earlier > FALLING * last:
+        earlier_step, earlier, last_step, last, _, _, steady = trend
+        if np.isfinite(last) and (earlier > FALLING * last or (steady and earlier > STEADY * last)):
+            how = ", lower at every evaluation" if steady else ""
             return "beyond this budget", (
                 f"still falling: the failing seeds' median extrapolation MSE went {_number(earlier)} at step "
-                f"{earlier_step:,} to {_number(last)} at {last_step:,} ({earlier / last:.3g}x lower in the last third)"
-                f"{threshold_text}"
+                f"{earlier_step:,} to {_number(last)} at {last_step:,} ({earlier / last:.3g}x lower in the last third"
+                f"{how}){threshold_text}"
             )
     solved_at = finding.get("published_solved_at")
     if solved_at is not None and solved_at > steps:
@@ -110,7 +114,7 @@ def _evidence(runs, history, failing, steps, finding):
             )
     if trend is None:
         return "not reproduced", "no history to tell budget from design"
-    earlier_step, earlier, last_step, last, lowest, highest = trend
+    earlier_step, earlier, last_step, last, lowest, highest, _ = trend
     reason = (
         f"a plateau: the failing seeds' median extrapolation MSE went {_number(earlier)} at step {earlier_step:,} to "
         f"{_number(last)} at {last_step:,} (less than {FALLING:g}x lower; between {_number(lowest)} and "
