@@ -346,5 +346,18 @@ def run(config: Config, results_root="results", log=None, executor=None):
     }
     if "dataset" in runs:  # tasks that record the data they used (MNIST or its labelled substitute)
         provenance["datasets"] = sorted(set(runs["dataset"].astype(str)))
+    if not pending and _same_results(out / "provenance.json", provenance):
+        return out, wall  # nothing ran and nothing the report reads changed: the record of the run stays
     write_atomic(out / "provenance.json", json.dumps(provenance, indent=2) + "\n")
     return out, wall
+
+
+def _same_results(path, provenance):
+    """Whether the provenance at ``path`` records the same config and the same points' commits as
+    ``provenance`` (a resume that ran nothing then leaves it, and the report built from it, byte-identical)."""
+    try:
+        previous = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    keys = ("config_hash", "config", "git_commits_of_points", "datasets")
+    return all(previous.get(key) == json.loads(json.dumps(provenance.get(key))) for key in keys)

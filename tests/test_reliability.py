@@ -132,3 +132,18 @@ def test_auto_jobs_count_the_cpus_this_process_may_use(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert parallel.job_count("auto", 8) == 1
     assert parallel.thread_environment(1)["TF_NUM_INTRAOP_THREADS"] == "1"
+
+
+def test_a_resume_that_runs_nothing_leaves_every_file_byte_identical(smoke_results, tmp_path):
+    results = _copy(smoke_results, tmp_path / "results")
+    folder = results / "static_arithmetic"
+    before = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    assert cli.main([*SMOKE, "--results", str(results)]) == 0
+    after = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    assert after == before  # provenance (its commit, time, wall time) included
+    # a changed report block is a changed config: the provenance follows it, still without retraining
+    edited = tmp_path / "static_arithmetic.yaml"
+    edited.write_text(STATIC.read_text().replace('title: "Table 1 (static): simple function learning"', 'title: "edited"'))
+    assert cli.main(["run", str(edited), "--profile", "smoke", "--results", str(results)]) == 0
+    provenance = (folder / "provenance.json").read_text()
+    assert '"title": "edited"' in provenance and '"points_run": 0' in provenance

@@ -125,3 +125,13 @@ def test_a_published_outcome_is_matched_on_the_median_score(outcome, successes, 
     assert row["verdict"] == expected and row["published"] == f"{outcome} (Figure 1)"
     if outcome == "fails" and expected == "not reproduced":
         assert row["reason"] == "ours do better: 8 of 10 seeds extrapolate (score below 10)"
+
+
+def test_quantiles_of_cells_with_infinite_seeds_are_inf_not_nan():
+    from experiments.report.summary import quantile
+
+    values = [1.0, 2.0, np.inf, np.inf, np.inf]
+    with np.errstate(invalid="ignore"):
+        assert quantile(values, 0.75) == np.inf and np.isnan(np.quantile(values, 0.75))  # numpy: inf - inf
+    assert quantile(values, 0.25) == 2.0 and quantile([1.0, 3.0], 0.5) == 2.0 == np.quantile([1.0, 3.0], 0.5)
+    assert quantile([1.0, 2.0, 3.0, np.inf], 0.75) == np.inf  # between 3 and inf

@@ -7,7 +7,7 @@ from experiments.schema import Choice, ConfigError, Number, Text, check_value, r
 REPORT_KEYS = (
     "rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure", "findings",
 )
-REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep")
+REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep", "eigenvalues")
 # The figures a report can draw, each with its file name when it is not the first (the first is figure.png):
 # scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
 # fraction of seeds solved against the step), error_curves (error against the probe input or the sweep

@@ -21,6 +21,20 @@ METRICS = (
 )
 
 
+def quantile(values, q):
+    """The q-quantile of ``values`` (finite or +inf), interpolated linearly as ``np.quantile`` does, but
+    +inf where it would interpolate towards an infinite value (``np.quantile`` gives NaN between two)."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    position = q * (len(ordered) - 1)
+    low, high = int(math.floor(position)), int(math.ceil(position))
+    fraction = position - low
+    if fraction == 0:
+        return float(ordered[low])
+    if np.isinf(ordered[high]):
+        return math.inf
+    return float(ordered[low] + (ordered[high] - ordered[low]) * fraction)
+
+
 def summarise(runs: pd.DataFrame, axes):
     """One row per grid point: spread of every metric, success rate with its Wilson interval."""
     rows = []
@@ -36,8 +50,8 @@ def summarise(runs: pd.DataFrame, axes):
             values = np.where(np.isfinite(values), values, np.inf)
             row[f"{metric}_median"] = float(np.median(values))
             row[f"{metric}_mean"] = float(np.mean(values))
-            row[f"{metric}_q25"] = float(np.quantile(values, 0.25))
-            row[f"{metric}_q75"] = float(np.quantile(values, 0.75))
+            row[f"{metric}_q25"] = quantile(values, 0.25)
+            row[f"{metric}_q75"] = quantile(values, 0.75)
         success = group["success"].astype(bool)
         successes = int(success.sum())
         low, high = wilson_interval(successes, len(group))
@@ -48,6 +62,14 @@ def summarise(runs: pd.DataFrame, axes):
         row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
         row["sparsity_error_solved_mean"] = float(group.loc[success, "sparsity_error"].mean()) if successes else math.nan
         row["sparsity_error_median"] = float(group["sparsity_error"].median())
+        if "recurrent_eigenvalue_1" in group and group["recurrent_eigenvalue_1"].notna().any():
+            # how far the kept recurrence is from carrying a sum exactly (NaN: a non-finite weight, as +inf)
+            distance = np.abs(group["recurrent_eigenvalue_1"].to_numpy(dtype=float) - 1.0)
+            distance = np.where(np.isfinite(distance), distance, np.inf)
+            row["eigenvalue_distance_median"] = float(np.median(distance))
+            row["eigenvalue_distance_max"] = float(np.max(distance))
+            if "recurrent_eigenvalue_2" in group:
+                row["recurrent_eigenvalue_2_median"] = float(group["recurrent_eigenvalue_2"].median())
         rows.append(row)
     return pd.DataFrame(rows)
 

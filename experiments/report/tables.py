@@ -161,7 +161,27 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 lambda r: f"{int(r['success_count'])}/{int(r['seeds'])} at {_format(r['solved_at_median'])}; "
                 f"{_format(r['sparsity_error_solved_mean'])}; met {int(r['met_count'])}",
             )
-        elif block["diverged"].any():
+        if "eigenvalues" in blocks and "eigenvalue_distance_median" in block:
+            lines += [
+                "",
+                "### The kept models' recurrence: |lambda_1 - 1| median [largest] over seeds; |lambda_2| median",
+                "",
+                "lambda_1 and lambda_2 are the eigenvalues of the hidden-to-hidden block, largest modulus first "
+                "(runs.csv has them per seed). Carrying a sum over n steps exactly needs lambda_1 = 1 on what the "
+                "output reads: an error d grows about (1 + d)^n (1.001^1000 = 2.7). '-': a model without such a "
+                "block (the LSTM).",
+                "",
+            ]
+            lines += _pivot_block(
+                block,
+                rows,
+                columns,
+                lambda r: "-" if math.isnan(r["eigenvalue_distance_median"]) else (
+                    f"{_format(r['eigenvalue_distance_median'])} [{_format(r['eigenvalue_distance_max'])}]; "
+                    f"{_format(r.get('recurrent_eigenvalue_2_median', math.nan))}"
+                ),
+            )
+        if "solved" not in blocks and block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
             lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))
     return "\n".join(lines) + "\n"
