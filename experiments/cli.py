@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import signal
 import sys
+import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,7 +32,8 @@ def parser():
     run.add_argument("--profile", default="default", help="smoke, default, long or paper")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. training.steps=100 (repeatable)")
-    run.add_argument("--results", default="results", help="results root (default results/)")
+    run.add_argument("--results", default=None,
+                     help="results root (default results/, or results/PROFILE/ for a profile other than default)")
     run.add_argument("--executor", default="local", help="local (default) or ray: one Ray task per grid point")
     run.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     run.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed grid point (default 2)")
@@ -38,7 +41,7 @@ def parser():
     report = commands.add_parser("report", help="rebuild every table and figure from the CSVs")
     report.add_argument("--results", default="results")
     reproduce = commands.add_parser("reproduce", help="run every configs/*.yaml (default profile), then report")
-    reproduce.add_argument("--results", default="results")
+    reproduce.add_argument("--results", default=None, help="results root (default as for run)")
     reproduce.add_argument("--profile", default="default")
     reproduce.add_argument("--jobs", default="1",
                            help="configs run at once, each in its own process with its share of the CPU cores "
@@ -49,7 +52,21 @@ def parser():
     return main_parser
 
 
+def results_root(arguments):
+    """Where a command writes: --results if given, else results/ for the default profile and
+    results/PROFILE/ for any other, so a smoke or long run never touches the committed results."""
+    if arguments.results is not None:
+        return arguments.results
+    return "results" if arguments.profile == "default" else os.path.join("results", arguments.profile)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    # SIGTERM (a scheduler, timeout, kill) stops a run as Ctrl-C does: finished points kept, lock released
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
         arguments = parser().parse_args(argv)
         return COMMANDS[arguments.command](arguments)
@@ -62,6 +79,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted: completed grid points are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_and_report(loaded, results_root, executor=None):
@@ -81,7 +101,7 @@ def command_run(arguments):
 
     executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
-    directory, wall = _run_and_report(loaded, arguments.results, executor)
+    directory, wall = _run_and_report(loaded, results_root(arguments), executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
 
@@ -100,12 +120,13 @@ def command_reproduce(arguments):
     paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
     loaded = [config.load(path, arguments.profile) for path in paths]  # validate all before any work
     jobs = parallel.job_count(arguments.jobs, len(loaded))
+    root = results_root(arguments)
     started = time.perf_counter()
     if jobs > 1:
-        timings = parallel.run_configs(paths, loaded, arguments.profile, arguments.results, jobs)
+        timings = parallel.run_configs(paths, loaded, arguments.profile, root, jobs)
     else:
-        timings = [(item.name, _run_and_report(item, arguments.results)[1]) for item in loaded]
-    report.write_index(arguments.results)
+        timings = [(item.name, _run_and_report(item, root)[1]) for item in loaded]
+    report.write_index(root)
     print(f"\nwall time per experiment{f' ({jobs} at once)' if jobs > 1 else ''}:")
     for name, wall in timings:
         print(f"  {name:32s} {wall:8.0f} s")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -70,26 +71,41 @@ def thread_environment(jobs):
 def run_configs(paths, loaded, profile, results_root, jobs):
     """Run ``python -m experiments run`` for every config, ``jobs`` at a time; return (name, wall
     seconds) per config in the order given. A failed config stops no other; the failures are raised
-    together at the end (completed grid points are kept either way)."""
+    together at the end (completed grid points are kept either way). SIGINT or SIGTERM is forwarded to
+    the running children; once they have stopped, KeyboardInterrupt is raised (the command exits 130)."""
     names = [item.name for item in loaded]
     order = schedule(names, [expected_seconds(results_root, name) for name in names])
     environment = thread_environment(jobs)
-    running, walls, failures = {}, {}, []
-    print(f"reproduce: {len(paths)} configs, {jobs} at a time, {environment['TF_NUM_INTRAOP_THREADS']} TensorFlow "
-          f"thread(s) each; starting with {names[order[0]]}", file=sys.stderr)
-    while order or running:
-        while order and len(running) < jobs:
-            index = order.pop(0)
-            command = [sys.executable, "-m", "experiments", "run", paths[index], "--profile", profile, "--results", results_root]
-            running[index] = (subprocess.Popen(command, env=environment), time.perf_counter())
-        time.sleep(0.2)
-        for index, (process, started) in list(running.items()):
+    running, walls, failures, stop = {}, {}, [], []
+
+    def forward(signum, frame):
+        """SIGINT or SIGTERM to this process: pass it to every running child (each in its own session, so a
+        terminal's Ctrl-C reaches it once, from here), start no more, and wait for them to stop."""
+        stop.append(signum)
+        for process, _ in running.values():
             if process.poll() is None:
-                continue
-            del running[index]
-            walls[index] = time.perf_counter() - started
-            if process.returncode != 0:
-                failures.append(f"{paths[index]} (exit {process.returncode})")
+                process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while (order and not stop) or running:
+            while order and not stop and len(running) < jobs:
+                index = order.pop(0)
+                command = [sys.executable, "-m", "experiments", "run", paths[index], "--profile", profile, "--results", results_root]
+                running[index] = (subprocess.Popen(command, env=environment, start_new_session=True), time.perf_counter())
+            time.sleep(0.2)
+            for index, (process, started) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[index]
+                walls[index] = time.perf_counter() - started
+                if process.returncode != 0 and not stop:
+                    failures.append(f"{paths[index]} (exit {process.returncode})")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop:
+        raise KeyboardInterrupt  # every child has stopped, keeping the points it finished
     if failures:
         raise RunFailed(f"{len(failures)} config(s) failed: {', '.join(failures)}; completed grid points are kept, "
                         "rerun the same command to resume")

@@ -147,3 +147,54 @@ def test_a_resume_that_runs_nothing_leaves_every_file_byte_identical(smoke_resul
     assert cli.main(["run", str(edited), "--profile", "smoke", "--results", str(results)]) == 0
     provenance = (folder / "provenance.json").read_text()
     assert '"title": "edited"' in provenance and '"points_run": 0' in provenance
+
+
+def _children_of(pid):
+    """PIDs of the live processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for status in pathlib.Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            children.append(int(status.parent.name))
+    return children
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_reproduce_parent_stops_every_child(signal_name, tmp_path):
+    import signal
+    import sys
+    import time
+
+    results = tmp_path / "results"
+    log = (tmp_path / "log").open("w")  # a file, not a pipe: a pipe would wait for children that outlive
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "experiments", "reproduce", "--profile", "smoke", "--jobs", "2", "--results", str(results)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + 120
+    while len(_children_of(parent.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    children = _children_of(parent.pid)
+    assert len(children) == 2, "two configs should be running"
+    time.sleep(3)  # let them import TensorFlow and start training
+    parent.send_signal(getattr(signal, signal_name))  # the parent only: the children are in their own sessions
+    parent.wait(timeout=120)
+    alive = [pid for pid in children if pathlib.Path(f"/proc/{pid}").exists()]
+    for pid in alive:  # leave nothing running, whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    output = (tmp_path / "log").read_text()
+    assert parent.returncode == 130, output
+    assert "interrupted: completed grid points are kept" in output
+    assert not alive, "a child outlived the parent"
+    assert not list(results.glob("*/.lock")), "every child released its results folder"
+
+
+def test_a_profile_other_than_default_writes_under_its_own_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default root is relative: results/ of the working directory
+    assert cli.main(SMOKE) == 0
+    assert (tmp_path / "results" / "smoke" / "static_arithmetic" / "runs.csv").exists()
+    assert not (tmp_path / "results" / "static_arithmetic").exists()  # the default profile's folder is untouched
+    assert '"profile": "smoke"' in (tmp_path / "results" / "smoke" / "static_arithmetic" / "provenance.json").read_text()
