@@ -45,6 +45,32 @@ def write_atomic(path, text):
         raise
 
 
+def save_arrays(path, arrays):
+    """Save a dict of NumPy arrays to ``path`` (.npz) atomically: a reader finds the old file or the new."""
+    import numpy as np
+
+    path = pathlib.Path(path)
+    handle, temporary = _temporary(path, ".tmp.npz")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def load_arrays(path):
+    """The dict of arrays saved at ``path`` by :func:`save_arrays`, or None if there is no readable file."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, KeyError):
+        return None
+
+
 def write_csv(path, frame):
     write_atomic(path, frame.to_csv(index=False))
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.config import Config, experiment_module
+from experiments.config import Config, digest, experiment_module
 from experiments.config import point_hash as hash_of_point
 from experiments.files import write_atomic, write_csv
 from experiments.spec import Training
@@ -48,10 +48,11 @@ def run_point(resolved, progress=None):
     return run_stack([resolved], progress)[0]
 
 
-def run_stack(stack, progress=None):
+def run_stack(stack, progress=None, checkpoint=None):
     """Train every seed of every grid point in ``stack`` (resolved configs that differ only on the
     experiment's stack axes) together: each seed's data is drawn once per step for all of them. Pure in
-    ``stack``; returns one :class:`PointResult` per point, as if each had been trained alone."""
+    ``stack``; returns one :class:`PointResult` per point, as if each had been trained alone. With a
+    ``checkpoint`` path the stack saves its state there every few minutes and resumes from it."""
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     first = stack[0]
@@ -60,7 +61,7 @@ def run_stack(stack, progress=None):
     module = experiment_module(first["experiment"])
     tasks = [module.build(resolved["task"]) for resolved in stack]
     trainer = MultiSeedTrainer(tasks, first["seeds"], Training(**first["training"]))
-    result = trainer.run(progress)
+    result = trainer.run(progress, checkpoint)
     result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(tasks)  # each point's share of the stack's time
     count = len(first["seeds"])
     return [_point_result(task, result.member_slice(slice(c * count, (c + 1) * count))) for c, task in enumerate(tasks)]
@@ -176,6 +177,10 @@ class Progress:
         elif time.perf_counter() - self.last_line >= 15 or self.done >= self.total:
             self.stream.write(text + "\n")
             self.last_line = time.perf_counter()
+
+    def skip(self, amount):
+        """Work restored from a checkpoint: no longer to do, and not counted in the rate."""
+        self.total = max(self.total - amount, 1)
 
     def note(self, text):
         self.stream.write(("\n" if self.live else "") + text + "\n")
@@ -304,8 +309,13 @@ def run(config: Config, results_root="results", log=None, executor=None):
     progress = Progress(len(pending) * seed_steps, config.name, log)
     stacks = stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
     items = [(k, [resolved[i] for i in stack], len(stack) * seed_steps) for k, stack in enumerate(stacks)]
+    checkpoints = [out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks]
+    function = run_stack
+    if isinstance(executor, LocalExecutor):  # a stack on this machine saves its state in the results folder
+        by_stack = {id(work): path for (_, work, _), path in zip(items, checkpoints)}
+        function = lambda work, progress: run_stack(work, progress, by_stack[id(work)])  # noqa: E731
     failed = []
-    for k, outcome in executor.map(run_stack, items, progress):
+    for k, outcome in executor.map(function, items, progress):
         if isinstance(outcome, PointFailed):
             for index in stacks[k]:
                 failed.append(points[index])
@@ -321,6 +331,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
             write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
             solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
             progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
+        checkpoints[k].unlink(missing_ok=True)  # every point of the stack is written: its state is not needed
     if failed:
         raise RunFailed(
             f"{config.name}: {len(failed)} of {len(points)} grid points failed "

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import baselines
+from experiments import baselines, files
 from experiments.spec import DATA_STREAMS, LayerSpec, Task, Training  # noqa: F401 (re-exported)
 from nalu_tf import maths
 
@@ -31,6 +31,7 @@ EVALUATION_CHUNK = 2048  # rows of a fixed evaluation set evaluated at once, to 
 INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
 UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
 TABLE_CHUNK_POSITIONS = 20_000  # sequence positions per evaluation chunk for tasks that read a table
+CHECKPOINT_SECONDS = 120.0  # a stack with a checkpoint path saves its state after an evaluation this often
 
 
 def initial_value(initializer, shape, seed):
@@ -677,14 +678,76 @@ class MultiSeedTrainer:
                 mask = stalled.reshape([-1] + [1] * (len(slot.shape) - 1))
                 slot.assign(np.where(mask, 0.0, slot.numpy()).astype(slot.dtype))
 
-    def run(self, progress=None) -> TrainingResult:
+    _STATE = ("step", "diverged", "best_validation", "best_step", "solved_at")
+
+    def _checkpoint_arrays(self, done, initial, latest, elapsed):
+        """Everything a resumed run needs to continue exactly: parameters, the kept (best) parameters, Adam's
+        slots and step, the selection and success records, the history, restarts and elapsed time. The data
+        stream needs no state: each step's draws are keyed by the step number."""
+        arrays = {"members": np.array(self.members), "done": np.array(done), "elapsed": np.array(elapsed)}
+        for index, (params, best) in enumerate(zip(self.model.params, self.best)):
+            for name in params:
+                arrays[f"param/{index}/{name}"] = params[name].numpy()
+                arrays[f"best/{index}/{name}"] = best[name].numpy()
+        for index, variable in enumerate(self.optimizer.variables):
+            arrays[f"optimizer/{index}"] = variable.numpy()
+        for name in self._STATE:
+            arrays[f"state/{name}"] = getattr(self, name).numpy()
+        arrays["restarts"], arrays["stale_evaluations"] = self.restarts, self.stale_evaluations
+        for which, values in (("initial", initial), ("latest", latest)):
+            for index, value in enumerate(values):
+                arrays[f"{which}/{index}"] = np.asarray(value)
+        arrays["history_length"] = np.array(len(self.history))
+        for index, evaluation in enumerate(self.history):
+            for name, value in evaluation.items():
+                arrays[f"history/{index}/{name}"] = np.asarray(value)
+        return arrays
+
+    def _restore(self, arrays):
+        """Load a checkpoint saved by this stack; return (done, initial, latest, elapsed), or None when it
+        belongs to other members or another model (then training starts afresh)."""
+        variables = [(f"param/{i}/{n}", v) for i, p in enumerate(self.model.params) for n, v in p.items()]
+        variables += [(f"best/{i}/{n}", v) for i, p in enumerate(self.best) for n, v in p.items()]
+        variables += [(f"optimizer/{i}", v) for i, v in enumerate(self.optimizer.variables)]
+        variables += [(f"state/{name}", getattr(self, name)) for name in self._STATE]
+        fits = arrays.get("members") is not None and np.array_equal(arrays["members"], self.members) and all(
+            key in arrays and arrays[key].shape == tuple(variable.shape) for key, variable in variables
+        )
+        if not fits:
+            return None
+        for key, variable in variables:
+            variable.assign(arrays[key])
+        self.restarts, self.stale_evaluations = arrays["restarts"].copy(), arrays["stale_evaluations"].copy()
+        self.history = []
+        for index in range(int(arrays["history_length"])):
+            prefix = f"history/{index}/"
+            evaluation = {key[len(prefix):]: arrays[key] for key in arrays if key.startswith(prefix)}
+            evaluation["step"] = int(evaluation["step"])
+            self.history.append(evaluation)
+        initial = tuple(arrays[f"initial/{i}"] for i in range(2))
+        latest = tuple(arrays[f"latest/{i}"] for i in range(2))
+        return int(arrays["done"]), initial, latest, float(arrays["elapsed"])
+
+    def run(self, progress=None, checkpoint=None) -> TrainingResult:
         """Train for ``training.steps`` steps, evaluating every ``eval_every``; return a
         :class:`TrainingResult`. Its ``final_*`` metrics are the last evaluation's, so selection can be
-        audited against them and against the history."""
+        audited against them and against the history.
+
+        With a ``checkpoint`` path, the stack's state is saved there after an evaluation at most every
+        :data:`CHECKPOINT_SECONDS`, and a run that finds a checkpoint of the same members continues from it,
+        to the same numbers as a run never interrupted (the caller removes the file once the results are
+        written). ``progress(n)`` is told of every n member-steps trained; steps restored from a checkpoint
+        go to ``progress.skip(n)`` where it has one."""
         started = time.perf_counter()
-        initial = self._record(self._evaluate())
-        latest = initial
-        done = 0
+        restored = self._restore(files.load_arrays(checkpoint) or {}) if checkpoint is not None else None
+        if restored is None:
+            initial = self._record(self._evaluate())
+            latest, done, before = initial, 0, 0.0
+        else:
+            done, initial, latest, before = restored
+            if progress is not None and hasattr(progress, "skip"):
+                progress.skip(done * len(self.members))
+        saved = time.perf_counter()
         while done < self.training.steps:
             chunk = min(self.training.eval_every, self.training.steps - done)
             self._train(tf.constant(chunk, tf.int64))
@@ -693,6 +756,10 @@ class MultiSeedTrainer:
             done += chunk
             if self.training.reinitialise_patience:
                 self._restart_stalled(validation)
+            if checkpoint is not None and done < self.training.steps and time.perf_counter() - saved >= CHECKPOINT_SECONDS:
+                elapsed = before + time.perf_counter() - started
+                files.save_arrays(checkpoint, self._checkpoint_arrays(done, initial, latest, elapsed))
+                saved = time.perf_counter()
             if progress is not None:
                 progress(chunk * len(self.members))
         interpolation, interpolation_mae, extrapolation, extrapolation_mae, sparsity = (
@@ -740,6 +807,6 @@ class MultiSeedTrainer:
             "restarts": self.restarts.copy(),
             **training_errors,
             **recurrence,
-            "wall_time_s": np.full(len(self.members), time.perf_counter() - started),
+            "wall_time_s": np.full(len(self.members), before + time.perf_counter() - started),
         }
         return TrainingResult(metrics, list(self.history), probe_predictions, sweep)

@@ -198,3 +198,80 @@ def test_a_profile_other_than_default_writes_under_its_own_root(tmp_path, monkey
     assert (tmp_path / "results" / "smoke" / "static_arithmetic" / "runs.csv").exists()
     assert not (tmp_path / "results" / "static_arithmetic").exists()  # the default profile's folder is untouched
     assert '"profile": "smoke"' in (tmp_path / "results" / "smoke" / "static_arithmetic" / "provenance.json").read_text()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _interrupting(after):
+    calls = []
+
+    def progress(amount):
+        calls.append(amount)
+        if len(calls) == after:
+            raise _Stop
+
+    return progress
+
+
+def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bit_for_bit(tmp_path, monkeypatch):
+    import numpy as np
+
+    from experiments import trainer
+    from experiments.tasks import recurrent_arithmetic
+    from test_recurrent_arithmetic import POINT
+
+    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)  # save after every evaluation
+    tasks = [recurrent_arithmetic.build({**POINT, "unit": "nau", "op": op, "test_length": 20}) for op in ("add", "sub")]
+    training = trainer.Training(steps=40, batch_size=16, learning_rate=1e-2, eval_every=10, regularization=0.1,
+                                regularization_start=10, regularization_end=30, jit_compile=True)
+    whole = trainer.MultiSeedTrainer(tasks, [0, 3], training).run()
+    path = tmp_path / "stack.checkpoint.npz"
+    with pytest.raises(_Stop):  # killed after its second evaluation (step 20), its state saved
+        trainer.MultiSeedTrainer(tasks, [0, 3], training).run(_interrupting(2), checkpoint=path)
+    assert path.exists()
+    skipped = []
+    progress = lambda amount: None  # noqa: E731
+    progress.skip = skipped.append
+    resumed = trainer.MultiSeedTrainer(tasks, [0, 3], training).run(progress, checkpoint=path)
+    assert skipped == [20 * 4]  # 20 steps of 4 members restored
+    for name, values in whole.metrics.items():
+        if name != "wall_time_s":
+            np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
+    assert [e["step"] for e in resumed.history] == [e["step"] for e in whole.history] == [0, 10, 20, 30, 40]
+    for mine, theirs in zip(resumed.history, whole.history):
+        for name in theirs:
+            np.testing.assert_array_equal(mine[name], theirs[name])
+    for mine, theirs in zip(resumed.sweep, whole.sweep):
+        np.testing.assert_array_equal(mine.mse, theirs.mse)
+    # a checkpoint of other members is not used: training starts afresh
+    other = trainer.MultiSeedTrainer(tasks, [0, 4], training).run(checkpoint=path)
+    assert [e["step"] for e in other.history] == [0, 10, 20, 30, 40]
+
+
+def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
+    from experiments import trainer
+
+    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)
+    whole = tmp_path / "whole"
+    assert cli.main([*SMOKE, "--results", str(whole)]) == 0
+    cut = tmp_path / "cut"
+    calls = []
+    original = runner.Progress.__call__
+
+    def interrupt_second(self, amount):
+        calls.append(amount)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        original(self, amount)
+
+    monkeypatch.setattr(runner.Progress, "__call__", interrupt_second)
+    assert cli.main([*SMOKE, "--results", str(cut)]) == 130
+    assert len(list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))) == 1
+    monkeypatch.setattr(runner.Progress, "__call__", original)
+    assert cli.main([*SMOKE, "--results", str(cut)]) == 0
+    assert not list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))
+    first, second = (pd.read_csv(root / "static_arithmetic" / "runs.csv") for root in (whole, cut))
+    columns = [c for c in first.columns if c not in ("wall_time_s",)]
+    pd.testing.assert_frame_equal(first[columns], second[columns])

@@ -36,10 +36,17 @@ def test_reproduce_writes_an_index_with_every_experiment_and_figure(smoke_result
 
 
 def test_resumed_reproduce_runs_nothing_again(smoke_results, capsys):
+    before = {name: (smoke_results / name / "provenance.json").read_bytes() for name in CONFIG_NAMES}
+    index = (smoke_results / "README.md").read_bytes()
+    capsys.readouterr()
     assert cli.main(["reproduce", "--profile", "smoke", "--results", str(smoke_results)]) == 0
+    log = capsys.readouterr().err
+    assert log.count("already complete, 0 to run") == len(CONFIG_NAMES)
     for name in CONFIG_NAMES:
-        provenance = json.loads((smoke_results / name / "provenance.json").read_text())
-        assert provenance["points_run"] == 0 and provenance["points_resumed"] > 0
+        # nothing ran: the record of the run that made the results stays, byte for byte
+        assert (smoke_results / name / "provenance.json").read_bytes() == before[name]
+        assert json.loads(before[name])["points_run"] > 0
+    assert (smoke_results / "README.md").read_bytes() == index
 
 
 def test_notebook_runs_headless_on_the_results(smoke_results):

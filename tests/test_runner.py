@@ -51,12 +51,12 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
     calls, stacks = [], []
     real_run_stack = runner.run_stack
 
-    def interrupt_after_one(stack, progress=None):
+    def interrupt_after_one(stack, progress=None, checkpoint=None):
         if stacks:
             raise KeyboardInterrupt
         stacks.append(stack)
         calls.extend(resolved["task"]["op"] + "/" + resolved["task"]["unit"] for resolved in stack)
-        return real_run_stack(stack, progress)
+        return real_run_stack(stack, progress, checkpoint)
 
     monkeypatch.setattr(runner, "run_stack", interrupt_after_one)
     args = ["run", str(STATIC), "--profile", "smoke", "--results", str(tmp_path)]
@@ -66,7 +66,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
     assert len([p for p in (out / "points").glob("*.csv") if p.suffixes == [".csv"]]) == 2 and not (out / "runs.csv").exists()
 
     resumed = []
-    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None: resumed.extend(stack) or real_run_stack(stack, p))
+    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None, c=None: resumed.extend(stack) or real_run_stack(stack, p, c))
     assert cli.main(args) == 0
     assert len(resumed) == 2
     assert {r["task"]["op"] + "/" + r["task"]["unit"] for r in resumed}.isdisjoint(calls)
