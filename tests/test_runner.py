@@ -74,7 +74,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
 
     # A changed config is a different run: nothing is reused.
     again = []
-    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None: again.extend(stack) or real_run_stack(stack, p))
+    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None, c=None: again.extend(stack) or real_run_stack(stack, p, c))
     assert cli.main(args + ["--set", "training.steps=20"]) == 0
     assert len(again) == 4
 
