@@ -148,7 +148,7 @@ def test_profiles_and_overrides_merge():
     assert loaded.seeds == [0, 1, 2]
     assert loaded.grid["op"] == ["add", "mul"] and loaded.task["input_size"] == 100
     default = config.load(STATIC)
-    assert len(default.points()) == 6 * 4 * 2
+    assert len(default.points()) == 6 * 4  # the trask range; the madsen range is static_arithmetic_madsen's
 
 
 def test_cli_process_prints_no_traceback(tmp_path):
