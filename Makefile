@@ -23,7 +23,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP) ## Create or update .venv from requirements.txt (the other targets do this themselves)
 
-test: $(STAMP) ## Run the test suite (CPU, a few minutes)
+test: $(STAMP) ## Lint and format check (ruff), then the test suite (CPU, a few minutes)
+	$(VENV)/bin/ruff check experiments nalu_tf tests
+	$(VENV)/bin/ruff format --check experiments nalu_tf tests
 	$(PY) -m pytest -q
 
 reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report (resumable; JOBS=auto configs at once)

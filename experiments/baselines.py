@@ -123,14 +123,20 @@ BASELINE_UNITS: dict[str, Unit] = {
         forward=lambda x, p, kernel_size=3, activation=None: conv2d(x, p["kernel"], p["bias"], activation),
         weights=lambda p: [],
         output_shape=lambda in_shape, units, kernel_size=3, **_: (
-            in_shape[0] - kernel_size + 1, in_shape[1] - kernel_size + 1, units
+            in_shape[0] - kernel_size + 1,
+            in_shape[1] - kernel_size + 1,
+            units,
         ),
     ),
     "max_pool": Unit(
         parameters=lambda in_features, units, **_: {},
         forward=lambda x, p, size=2: max_pool(x, size),
         weights=lambda p: [],
-        output_shape=lambda in_shape, units, size=2, **_: (in_shape[0] // size, in_shape[1] // size, in_shape[2]),
+        output_shape=lambda in_shape, units, size=2, **_: (
+            in_shape[0] // size,
+            in_shape[1] // size,
+            in_shape[2],
+        ),
     ),
     "flatten": Unit(
         parameters=lambda in_features, units, **_: {},
@@ -163,7 +169,7 @@ def _lstm_project(x, params):
 def _lstm_advance(parts, states, params):
     h, c = states
     # z = [x_t, h_{t-1}] K + b = x_t K_x + h_{t-1} K_h + b
-    z = parts[0] + ops.matmul(h, params["kernel"][..., -h.shape[-1]:, :]) + params["bias"]
+    z = parts[0] + ops.matmul(h, params["kernel"][..., -h.shape[-1] :, :]) + params["bias"]
     h, c = lstm_update(z, c)
     return h, (h, c)
 

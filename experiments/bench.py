@@ -30,18 +30,47 @@ import time
 import numpy as np
 
 POINT = {
-    "input_size": 100, "subset_ratio": 0.25, "overlap_ratio": 0.5,
-    "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}}, "range": "madsen",
-    "validation_size": 1000, "test_size": 1000, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu", "initialization": "glorot",
+    "input_size": 100,
+    "subset_ratio": 0.25,
+    "overlap_ratio": 0.5,
+    "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}},
+    "range": "madsen",
+    "validation_size": 1000,
+    "test_size": 1000,
+    "validation_seed": 1,
+    "test_seed": 2,
+    "success_epsilon": 1e-5,
+    "epsilon": 1e-7,
+    "op": "mul",
+    "unit": "nalu",
+    "initialization": "glorot",
 }
 RECURRENT_POINT = {
-    "input_size": 10, "subset_ratio": 0.2, "overlap_ratio": 0.5, "value_range": [1.0, 2.0], "hidden_units": 2,
-    "train_length": 10, "test_length": 20, "sweep_lengths": [1], "sweep_size": 8,
-    "validation_size": 64, "test_size": 64, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "add", "unit": "nac", "initialization": "glorot",
+    "input_size": 10,
+    "subset_ratio": 0.2,
+    "overlap_ratio": 0.5,
+    "value_range": [1.0, 2.0],
+    "hidden_units": 2,
+    "train_length": 10,
+    "test_length": 20,
+    "sweep_lengths": [1],
+    "sweep_size": 8,
+    "validation_size": 64,
+    "test_size": 64,
+    "validation_seed": 1,
+    "test_seed": 2,
+    "success_epsilon": 1e-5,
+    "epsilon": 1e-7,
+    "op": "add",
+    "unit": "nac",
+    "initialization": "glorot",
 }
-FORMER_RECURRENT_POINT = {**RECURRENT_POINT, "input_size": 100, "subset_ratio": 0.25, "value_range": [0.0, 1.0]}
+FORMER_RECURRENT_POINT = {
+    **RECURRENT_POINT,
+    "input_size": 100,
+    "subset_ratio": 0.25,
+    "value_range": [0.0, 1.0],
+}
 TARGET = 30  # the six-operation stack with independent streams, as a multiple of per-seed model.fit
 RECURRENT_TARGET = 3  # the current recurrent design's step, as a multiple of the former design's
 RECURRENT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "recurrent_arithmetic.yaml"
@@ -61,7 +90,9 @@ def runner_rate(seeds, steps, data_stream, ops=("mul",), batch_size=128):
     from experiments.tasks import static_arithmetic
     from experiments.trainer import MultiSeedTrainer, Training
 
-    training = Training(steps=steps, batch_size=batch_size, learning_rate=1e-3, eval_every=steps, data_stream=data_stream)
+    training = Training(
+        steps=steps, batch_size=batch_size, learning_rate=1e-3, eval_every=steps, data_stream=data_stream
+    )
     tasks = [static_arithmetic.build({**POINT, "op": op}) for op in ops]
     return _timed_rate(MultiSeedTrainer(tasks, range(seeds), training), steps)
 
@@ -104,7 +135,9 @@ def configured_recurrent_rate(steps, jit_compile, profile="default", units=None)
             continue
         module = experiment_module(stack[0]["experiment"])
         training = dataclasses.replace(Training(**stack[0]["training"]), jit_compile=jit_compile)
-        trainer = MultiSeedTrainer([module.build(resolved["task"]) for resolved in stack], stack[0]["seeds"], training)
+        trainer = MultiSeedTrainer(
+            [module.build(resolved["task"]) for resolved in stack], stack[0]["seeds"], training
+        )
         trainer._train(tf.constant(5, tf.int64))  # trace, compile and warm up
         started = time.perf_counter()
         trainer._train(tf.constant(steps, tf.int64))
@@ -123,7 +156,9 @@ def rng_rate(seeds, steps, shape=(128, 100)):
     def draw_only(count):
         total = tf.zeros([])
         for step in tf.range(count, dtype=tf.int64):
-            total += tf.reduce_sum(make_draw(list(range(seeds)), step, "independent", 0)(shape, 1.0, 2.0)[:, 0, 0])
+            total += tf.reduce_sum(
+                make_draw(list(range(seeds)), step, "independent", 0)(shape, 1.0, 2.0)[:, 0, 0]
+            )
         return total
 
     draw_only(tf.constant(2, tf.int64))
@@ -160,30 +195,50 @@ def main(seeds=100, steps=500):
     rows = [
         ("per-seed model.fit (1 seed, NALU a*b)", fit),
         (f"runner, 1 cell x {seeds} seeds, independent streams", runner_rate(seeds, steps, "independent")),
-        (f"runner, 6 ops x {seeds} seeds stacked, independent", runner_rate(seeds, steps, "independent", tuple(static_arithmetic.OPERATIONS))),
+        (
+            f"runner, 6 ops x {seeds} seeds stacked, independent",
+            runner_rate(seeds, steps, "independent", tuple(static_arithmetic.OPERATIONS)),
+        ),
         (f"Philox draw alone, {seeds} seeds (bound per cell; x6 stacked)", rng_rate(seeds, steps)),
     ]
     operations = tuple(static_arithmetic.OPERATIONS)
     recurrent = [
-        (f"recurrent NAC, former design, 1 cell x {seeds} seeds", recurrent_rate(seeds, steps // 5, FORMER_RECURRENT_POINT, 64, project_at_once=False)),
-        ("recurrent NAC, current design, 1 cell, step by step", recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, project_at_once=False)),
-        (f"recurrent NAC, current design, 6 ops x {seeds} seeds", recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, operations)),
+        (
+            f"recurrent NAC, former design, 1 cell x {seeds} seeds",
+            recurrent_rate(seeds, steps // 5, FORMER_RECURRENT_POINT, 64, project_at_once=False),
+        ),
+        (
+            "recurrent NAC, current design, 1 cell, step by step",
+            recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, project_at_once=False),
+        ),
+        (
+            f"recurrent NAC, current design, 6 ops x {seeds} seeds",
+            recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128, operations),
+        ),
     ]
     rows += recurrent
     for label, rate in rows:
         print(f"{label:52s} {rate:10,.0f} seed-steps/s   ratio {rate / fit:6.1f}x")
     stacked = rows[2][1] / fit
-    print(f"target: the stacked six-operation row >= {TARGET}x per-seed model.fit: {stacked:.1f}x, "
-          f"{'met' if stacked >= TARGET else 'NOT met'} (measured in this run, same process)")
+    print(
+        f"target: the stacked six-operation row >= {TARGET}x per-seed model.fit: {stacked:.1f}x, "
+        f"{'met' if stacked >= TARGET else 'NOT met'} (measured in this run, same process)"
+    )
     gain = recurrent[2][1] / recurrent[0][1]
-    print(f"target: the current recurrent row >= {RECURRENT_TARGET}x the former design's: {gain:.1f}x, "
-          f"{'met' if gain >= RECURRENT_TARGET else 'NOT met'} (the projection alone: "
-          f"{recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128) / recurrent[1][1]:.2f}x on one cell)")
+    print(
+        f"target: the current recurrent row >= {RECURRENT_TARGET}x the former design's: {gain:.1f}x, "
+        f"{'met' if gain >= RECURRENT_TARGET else 'NOT met'} (the projection alone: "
+        f"{recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128) / recurrent[1][1]:.2f}x on one cell)"
+    )
     former, members = configured_recurrent_rate(steps // 2, jit_compile=False)
     current, _ = configured_recurrent_rate(steps // 2, jit_compile=True)
-    print(f"recurrent_arithmetic as configured: {members} members (36 cells x 8 seeds), training length 10, one step of "
-          f"every stack: {current:,.0f} member-steps/s compiled against {former:,.0f} uncompiled, "
-          f"{current / former:.1f}x the former design")
-    print(f"target: >= {RECURRENT_TARGET}x the former design: "
-          f"{'met' if current / former >= RECURRENT_TARGET else 'NOT met'} (measured in this run, same process, "
-          f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow threads)")
+    print(
+        f"recurrent_arithmetic as configured: {members} members (36 cells x 8 seeds), training length 10, one step of "
+        f"every stack: {current:,.0f} member-steps/s compiled against {former:,.0f} uncompiled, "
+        f"{current / former:.1f}x the former design"
+    )
+    print(
+        f"target: >= {RECURRENT_TARGET}x the former design: "
+        f"{'met' if current / former >= RECURRENT_TARGET else 'NOT met'} (measured in this run, same process, "
+        f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow threads)"
+    )

@@ -30,22 +30,42 @@ def parser():
     run = commands.add_parser("run", help="run one experiment config")
     run.add_argument("config", help="path to configs/NAME.yaml")
     run.add_argument("--profile", default="default", help="smoke, default, long or paper")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value, e.g. training.steps=100 (repeatable)")
-    run.add_argument("--results", default=None,
-                     help="results root (default results/, or results/PROFILE/ for a profile other than default)")
-    run.add_argument("--executor", default="local", help="local (default) or ray: one Ray task per grid point")
-    run.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. training.steps=100 (repeatable)",
+    )
+    run.add_argument(
+        "--results",
+        default=None,
+        help="results root (default results/, or results/PROFILE/ for a profile other than default)",
+    )
+    run.add_argument(
+        "--executor", default="local", help="local (default) or ray: one Ray task per grid point"
+    )
+    run.add_argument(
+        "--ray-address", default=None, help="Ray cluster address (default: start a local instance)"
+    )
     run.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed grid point (default 2)")
-    run.add_argument("--num-gpus", type=float, default=0.0, help="Ray: GPUs requested per grid point (default 0)")
+    run.add_argument(
+        "--num-gpus", type=float, default=0.0, help="Ray: GPUs requested per grid point (default 0)"
+    )
     report = commands.add_parser("report", help="rebuild every table and figure from the CSVs")
     report.add_argument("--results", default="results")
-    reproduce = commands.add_parser("reproduce", help="run every configs/*.yaml (default profile), then report")
+    reproduce = commands.add_parser(
+        "reproduce", help="run every configs/*.yaml (default profile), then report"
+    )
     reproduce.add_argument("--results", default=None, help="results root (default as for run)")
     reproduce.add_argument("--profile", default="default")
-    reproduce.add_argument("--jobs", default="1",
-                           help="configs run at once, each in its own process with its share of the CPU cores "
-                                "(an integer, or auto: one per core; default 1: one after another, in this process)")
+    reproduce.add_argument(
+        "--jobs",
+        default="1",
+        help="configs run at once, each in its own process with its share of the CPU cores "
+        "(an integer, or auto: one per core; default 1: one after another, in this process)",
+    )
     bench = commands.add_parser("bench", help="seed-steps/s: vectorised runner vs per-seed model.fit")
     bench.add_argument("--seeds", type=int, default=100)
     bench.add_argument("--steps", type=int, default=500)
@@ -66,7 +86,11 @@ def _interrupt(signum, frame):
 
 def main(argv=None):
     # SIGTERM (a scheduler, timeout, kill) stops a run as Ctrl-C does: finished points kept, lock released
-    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGTERM, _interrupt)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
         arguments = parser().parse_args(argv)
         return COMMANDS[arguments.command](arguments)
@@ -77,7 +101,9 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: completed grid points are kept; rerun the same command to resume", file=sys.stderr)
+        print(
+            "\ninterrupted: completed grid points are kept; rerun the same command to resume", file=sys.stderr
+        )
         return 130
     finally:
         if previous is not None:
@@ -99,7 +125,9 @@ def _run_and_report(loaded, results_root, executor=None):
 def command_run(arguments):
     from experiments import config, executors
 
-    executor = executors.make_executor(arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus)
+    executor = executors.make_executor(
+        arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus
+    )
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
     directory, wall = _run_and_report(loaded, results_root(arguments), executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
@@ -142,4 +170,9 @@ def command_bench(arguments):
     return 0
 
 
-COMMANDS = {"run": command_run, "report": command_report, "reproduce": command_reproduce, "bench": command_bench}
+COMMANDS = {
+    "run": command_run,
+    "report": command_report,
+    "reproduce": command_reproduce,
+    "bench": command_bench,
+}

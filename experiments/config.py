@@ -25,7 +25,12 @@ from experiments.schema import check_value as _check, reject_unknown as _unknown
 from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, Range
 from experiments.spec import DATA_STREAMS, Training
 
-PROFILES = ("smoke", "default", "long", "paper")  # long: a night on a CPU or a GPU; paper: the published budget
+PROFILES = (
+    "smoke",
+    "default",
+    "long",
+    "paper",
+)  # long: a night on a CPU or a GPU; paper: the published budget
 EXPERIMENTS_DIR = pathlib.Path(__file__).parent
 
 TRAINING_SCHEMA = {
@@ -49,13 +54,24 @@ TRAINING_SCHEMA = {
     "jit_compile": Boolean(),
 }
 TRAINING_DEFAULTS = {
-    field.name: field.default for field in dataclasses.fields(Training) if field.default is not dataclasses.MISSING
+    field.name: field.default
+    for field in dataclasses.fields(Training)
+    if field.default is not dataclasses.MISSING
 }
 # What a config's `units:` block may set for one unit (each unit's published protocol); the rest of
 # `training` (steps, batch, evaluation, data) is the same for every unit of a table.
 UNIT_TRAINING_KEYS = (
-    "learning_rate", "adam_epsilon", "regularization", "regularization_start", "regularization_end",
-    "regularization_loss_below", "l1_start", "l1_end", "l1_every", "clip_value", "reinitialise_patience",
+    "learning_rate",
+    "adam_epsilon",
+    "regularization",
+    "regularization_start",
+    "regularization_end",
+    "regularization_loss_below",
+    "l1_start",
+    "l1_end",
+    "l1_every",
+    "clip_value",
+    "reinitialise_patience",
     "reinitialise_above",
 )
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
@@ -150,7 +166,8 @@ def point_hash(resolved):
     """The hash that names a grid point's result files: of its whole resolved config, less the training
     settings at their neutral defaults (:data:`NEUTRAL_TRAINING_DEFAULTS`)."""
     training = {
-        key: value for key, value in resolved["training"].items()
+        key: value
+        for key, value in resolved["training"].items()
         if not (key in NEUTRAL_TRAINING_DEFAULTS and value == NEUTRAL_TRAINING_DEFAULTS[key])
     }
     return digest({**resolved, "training": training})
@@ -226,13 +243,17 @@ def load(path, profile="default", overrides=()):
     raw = _mapping(source, "(top level)", raw if raw is not None else [])
     _unknown(source, "", raw, TOP_LEVEL)
     if profile not in PROFILES:
-        raise ConfigError(source, "--profile", f"{profile!r} is not allowed; choose from {', '.join(PROFILES)}")
+        raise ConfigError(
+            source, "--profile", f"{profile!r} is not allowed; choose from {', '.join(PROFILES)}"
+        )
 
     profiles = _mapping(source, "profiles", raw.get("profiles", {}))
     _unknown(source, "profiles.", profiles, PROFILES)
     if profile != "default" and profile not in profiles:  # never the default's points under another label
         defined = ", ".join(["default", *(name for name in PROFILES if name in profiles)])
-        raise ConfigError(source, "--profile", f"{profile!r} is not defined in this config; it defines: {defined}")
+        raise ConfigError(
+            source, "--profile", f"{profile!r} is not defined in this config; it defines: {defined}"
+        )
     base = {k: v for k, v in raw.items() if k != "profiles"}
     parsed = [parse_override(text) for text in overrides]
     # Every profile is checked, not only the chosen one, so a mistake hidden by the smoke profile's
@@ -261,7 +282,8 @@ def _validate(source, name, profile, merged, overrides):
     allowed = available_experiments()
     if not isinstance(experiment, str) or ("." not in experiment and experiment not in allowed):
         raise ConfigError(
-            source, "experiment",
+            source,
+            "experiment",
             f"{experiment!r} is not allowed; choose from {', '.join(allowed)}, or give a dotted module path",
         )
     try:
@@ -270,7 +292,9 @@ def _validate(source, name, profile, merged, overrides):
         raise ConfigError(source, "experiment", f"{experiment!r} cannot be imported ({error})") from None
     missing = [name for name in ("AXES", "TASK_SCHEMA", "build") if not hasattr(module, name)]
     if missing:
-        raise ConfigError(source, "experiment", f"{experiment!r} is not an experiment module; it lacks {', '.join(missing)}")
+        raise ConfigError(
+            source, "experiment", f"{experiment!r} is not an experiment module; it lacks {', '.join(missing)}"
+        )
 
     count = _check(source, "seeds", Integer(minimum=1), merged["seeds"])
     start = _check(source, "seed_start", Integer(minimum=0), merged.get("seed_start", 0))
@@ -284,17 +308,24 @@ def _validate(source, name, profile, merged, overrides):
 
     units = _mapping(source, "units", merged.get("units") or {})
     if units and "unit" not in module.AXES:
-        raise ConfigError(source, "units", f"{experiment!r} has no unit axis, so per-unit settings do not apply")
+        raise ConfigError(
+            source, "units", f"{experiment!r} has no unit axis, so per-unit settings do not apply"
+        )
     for unit, settings in units.items():
         _check(source, "units", Choice(module.AXES["unit"]), unit)
         settings = _mapping(source, f"units.{unit}", settings or {})
         _unknown(source, f"units.{unit}.", settings, UNIT_TRAINING_KEYS)
-        units[unit] = {key: _check(source, f"units.{unit}.{key}", TRAINING_SCHEMA[key], value) for key, value in settings.items()}
+        units[unit] = {
+            key: _check(source, f"units.{unit}.{key}", TRAINING_SCHEMA[key], value)
+            for key, value in settings.items()
+        }
     for unit, settings in {None: {}, **units}.items():
         effective = {**training, **settings}
         if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
             key = f"units.{unit}.l1_end" if unit else "training.l1_end"
-            message = f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})"
+            message = (
+                f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})"
+            )
             raise ConfigError(source, key, message)
 
     task = _mapping(source, "task", merged["task"])
@@ -325,7 +356,12 @@ def _validate(source, name, profile, merged, overrides):
         source, merged.get("report", {}), grid, lambda axis: _allowed(module.AXES.get(axis, grid[axis]), task)
     )
     if "shade" in report:
-        _check(source, "report.shade", Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]), report["shade"])
+        _check(
+            source,
+            "report.shade",
+            Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]),
+            report["shade"],
+        )
 
     return Config(
         name=name,

@@ -52,9 +52,13 @@ class RayExecutor:
         if not ray.is_initialized():
             # A cluster needs this checkout: ship it (not the venv, results or git history).
             runtime_env = (
-                {"working_dir": str(ROOT), "excludes": [".venv/", "results/", ".git/", "*.png"]} if self.address else None
+                {"working_dir": str(ROOT), "excludes": [".venv/", "results/", ".git/", "*.png"]}
+                if self.address
+                else None
             )
-            ray.init(address=self.address, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                address=self.address, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False
+            )
         return ray
 
     def map(self, function, items, progress):
@@ -74,7 +78,10 @@ class RayExecutor:
             except ray.exceptions.RayError as error:
                 cause = getattr(error, "cause", None) or error
                 message = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-                yield index, PointFailed(f"{type(cause).__name__}: {message} (after {self.retries + 1} attempts)")
+                yield (
+                    index,
+                    PointFailed(f"{type(cause).__name__}: {message} (after {self.retries + 1} attempts)"),
+                )
                 continue
             progress(seed_steps)
             yield index, result
@@ -95,5 +102,9 @@ def make_executor(name, address=None, retries=2, num_gpus=0.0):
     try:
         import ray  # noqa: F401  (checked before any work; started only when points run)
     except ImportError:
-        raise ConfigError("--executor", "ray", "Ray is not installed; install it with: pip install ray==2.60.0 (the version requirements.txt pins)") from None
+        raise ConfigError(
+            "--executor",
+            "ray",
+            "Ray is not installed; install it with: pip install ray==2.60.0 (the version requirements.txt pins)",
+        ) from None
     return RayExecutor(address, retries, num_gpus)

@@ -120,7 +120,11 @@ def results_lock(directory):
                 except (OSError, ValueError):
                     holder = 0
                 if holder and _alive(holder):
-                    raise ConfigError(str(directory), "lock", f"another run (PID {holder}) is writing this results folder; wait for it to finish, or remove {lock} if that process is not ours") from None
+                    raise ConfigError(
+                        str(directory),
+                        "lock",
+                        f"another run (PID {holder}) is writing this results folder; wait for it to finish, or remove {lock} if that process is not ours",
+                    ) from None
                 lock.unlink(missing_ok=True)
         else:
             raise ConfigError(str(directory), "lock", f"could not take {lock}")
@@ -131,7 +135,9 @@ def results_lock(directory):
     except ConfigError:
         raise
     except OSError as error:  # read-only, not a folder, full disk, ...
-        raise ConfigError(str(directory), "(folder)", f"cannot write results here ({error.strerror}: {error.filename})") from None
+        raise ConfigError(
+            str(directory), "(folder)", f"cannot write results here ({error.strerror}: {error.filename})"
+        ) from None
     try:
         yield directory
     finally:

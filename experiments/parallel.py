@@ -41,7 +41,9 @@ def job_count(value, configs):
         except ValueError:
             count = 0
         if count < 1:
-            raise ConfigError("usage", "--jobs", f"{value!r} is not allowed; must be a positive integer or auto")
+            raise ConfigError(
+                "usage", "--jobs", f"{value!r} is not allowed; must be a positive integer or auto"
+            )
     return max(1, min(count, configs))
 
 
@@ -91,8 +93,21 @@ def run_configs(paths, loaded, profile, results_root, jobs):
         while (order and not stop) or running:
             while order and not stop and len(running) < jobs:
                 index = order.pop(0)
-                command = [sys.executable, "-m", "experiments", "run", paths[index], "--profile", profile, "--results", results_root]
-                running[index] = (subprocess.Popen(command, env=environment, start_new_session=True), time.perf_counter())
+                command = [
+                    sys.executable,
+                    "-m",
+                    "experiments",
+                    "run",
+                    paths[index],
+                    "--profile",
+                    profile,
+                    "--results",
+                    results_root,
+                ]
+                running[index] = (
+                    subprocess.Popen(command, env=environment, start_new_session=True),
+                    time.perf_counter(),
+                )
             time.sleep(0.2)
             for index, (process, started) in list(running.items()):
                 if process.poll() is None:
@@ -107,6 +122,8 @@ def run_configs(paths, loaded, profile, results_root, jobs):
     if stop:
         raise KeyboardInterrupt  # every child has stopped, keeping the points it finished
     if failures:
-        raise RunFailed(f"{len(failures)} config(s) failed: {', '.join(failures)}; completed grid points are kept, "
-                        "rerun the same command to resume")
+        raise RunFailed(
+            f"{len(failures)} config(s) failed: {', '.join(failures)}; completed grid points are kept, "
+            "rerun the same command to resume"
+        )
     return [(names[i], walls[i]) for i in range(len(names))]

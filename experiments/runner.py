@@ -56,15 +56,22 @@ def run_stack(stack, progress=None, checkpoint=None):
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     first = stack[0]
-    if any(resolved["training"] != first["training"] or resolved["seeds"] != first["seeds"] for resolved in stack):
+    if any(
+        resolved["training"] != first["training"] or resolved["seeds"] != first["seeds"] for resolved in stack
+    ):
         raise ValueError("grid points of one stack must share their training settings and seeds")
     module = experiment_module(first["experiment"])
     tasks = [module.build(resolved["task"]) for resolved in stack]
     trainer = MultiSeedTrainer(tasks, first["seeds"], Training(**first["training"]))
     result = trainer.run(progress, checkpoint)
-    result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(tasks)  # each point's share of the stack's time
+    result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(
+        tasks
+    )  # each point's share of the stack's time
     count = len(first["seeds"])
-    return [_point_result(task, result.member_slice(slice(c * count, (c + 1) * count))) for c, task in enumerate(tasks)]
+    return [
+        _point_result(task, result.member_slice(slice(c * count, (c + 1) * count)))
+        for c, task in enumerate(tasks)
+    ]
 
 
 def _point_result(task, result):
@@ -74,8 +81,11 @@ def _point_result(task, result):
     history = pd.concat(
         [
             pd.DataFrame(
-                {"seed": metrics["seed"], "step": evaluation["step"],
-                 **{key: value for key, value in evaluation.items() if key != "step"}}
+                {
+                    "seed": metrics["seed"],
+                    "step": evaluation["step"],
+                    **{key: value for key, value in evaluation.items() if key != "step"},
+                }
             )
             for evaluation in result.history
         ],
@@ -202,7 +212,10 @@ def git_commit():
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "nalu_tf", "experiments", "configs"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -232,7 +245,9 @@ def stack_points(points, pending, stack_axes):
     train together (see :func:`run_stack`). Finished points are never retrained with their stack."""
     stacks = {}
     for index in pending:
-        key = json.dumps({axis: value for axis, value in points[index].items() if axis not in stack_axes}, sort_keys=True)
+        key = json.dumps(
+            {axis: value for axis, value in points[index].items() if axis not in stack_axes}, sort_keys=True
+        )
         stacks.setdefault(key, []).append(index)
     return list(stacks.values())
 
@@ -248,7 +263,10 @@ def damaged_point(points_directory, point_hash, seeds):
     if not rows_path.exists():
         return "missing"
     expected = sorted(int(seed) for seed in seeds)
-    checks = ((rows_path, REQUIRED_POINT_COLUMNS, True), (rows_path.with_suffix(".history.csv"), ("seed", "step"), False))
+    checks = (
+        (rows_path, REQUIRED_POINT_COLUMNS, True),
+        (rows_path.with_suffix(".history.csv"), ("seed", "step"), False),
+    )
     for path, columns, one_per_seed in checks:
         try:
             frame = pd.read_csv(path)
@@ -309,7 +327,9 @@ def run(config: Config, results_root="results", log=None, executor=None):
     progress = Progress(len(pending) * seed_steps, config.name, log)
     stacks = stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
     items = [(k, [resolved[i] for i in stack], len(stack) * seed_steps) for k, stack in enumerate(stacks)]
-    checkpoints = [out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks]
+    checkpoints = [
+        out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks
+    ]
     function = run_stack
     if isinstance(executor, LocalExecutor):  # a stack on this machine saves its state in the results folder
         by_stack = {id(work): path for (_, work, _), path in zip(items, checkpoints)}
@@ -325,12 +345,22 @@ def run(config: Config, results_root="results", log=None, executor=None):
             rows = result.rows
             labels = {"experiment": config.name, **point_columns(config, points[index]), "git_commit": commit}
             # Written first: a point counts as complete once its runs file exists.
-            write_csv(out / "points" / f"{hashes[index]}.history.csv", _labelled(result.history, points[index]))
+            write_csv(
+                out / "points" / f"{hashes[index]}.history.csv", _labelled(result.history, points[index])
+            )
             if result.curve is not None:
-                write_csv(out / "points" / f"{hashes[index]}.curve.csv", _labelled(result.curve, points[index]))
+                write_csv(
+                    out / "points" / f"{hashes[index]}.curve.csv", _labelled(result.curve, points[index])
+                )
             write_csv(out / "points" / f"{hashes[index]}.csv", _labelled(rows, labels))
-            solved = f"{int(rows['success'].sum())}/{len(rows)} solved, " if rows["success_threshold"].notna().any() else ""
-            progress.note(f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged")
+            solved = (
+                f"{int(rows['success'].sum())}/{len(rows)} solved, "
+                if rows["success_threshold"].notna().any()
+                else ""
+            )
+            progress.note(
+                f"  done {json.dumps(points[index])}: {solved}{int(rows['diverged'].sum())}/{len(rows)} diverged"
+            )
         checkpoints[k].unlink(missing_ok=True)  # every point of the stack is written: its state is not needed
     if failed:
         raise RunFailed(
@@ -342,7 +372,9 @@ def run(config: Config, results_root="results", log=None, executor=None):
     for kind, target in (("curve", "curves.csv"), ("history", "history.csv")):
         parts = [out / "points" / f"{h}.{kind}.csv" for h in hashes]
         if any(path.exists() for path in parts):
-            write_csv(out / target, pd.concat([pd.read_csv(p) for p in parts if p.exists()], ignore_index=True))
+            write_csv(
+                out / target, pd.concat([pd.read_csv(p) for p in parts if p.exists()], ignore_index=True)
+            )
     wall = time.perf_counter() - started
     provenance = {
         "config_hash": config.hash(),

@@ -21,7 +21,9 @@ class LayerSpec:
     unit: str
     width: int  # outputs of the layer (a recurrent layer's state size); 0 for shape-only layers
     options: dict = dataclasses.field(default_factory=dict)
-    recurrent: bool = False  # a cell from experiments.baselines.CELLS run over the time axis; emits its last output
+    recurrent: bool = (
+        False  # a cell from experiments.baselines.CELLS run over the time axis; emits its last output
+    )
     # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per
     # seed, initialised at 0, as the reference recurrent task has it).
     initial_state: str = "zeros"

@@ -41,7 +41,9 @@ class _RecurrentUnit:
 
     def call(self, inputs: Tensor, states: Tensor | list, training: bool | None = None) -> tuple:
         params = self.compute_params()
-        output = maths.recurrent_step(self.unit_name, inputs, _previous_output(states), params, **self.unit_options)
+        output = maths.recurrent_step(
+            self.unit_name, inputs, _previous_output(states), params, **self.unit_options
+        )
         return output, [output]
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -43,7 +43,9 @@ def nac_uniform_limit(fan_in: int, fan_out: int) -> float:
     """The r of Madsen & Johansen's NAC initialisation: Var[W] = 2 / max(fan_in + fan_out, 5)."""
     target = 2.0 / max(fan_in + fan_out, 5)
     if target >= 0.5:  # the variance never reaches 1/2 (its limit as r grows)
-        raise ValueError(f"no uniform limit gives a NAC weight variance of {target} (fans {fan_in}, {fan_out})")
+        raise ValueError(
+            f"no uniform limit gives a NAC weight variance of {target} (fans {fan_in}, {fan_out})"
+        )
     low, high = 1e-6, 1.0
     while nac_weight_variance(high) < target:
         high *= 2

@@ -92,11 +92,17 @@ class _UnitLayer(keras.layers.Layer):
                 f"{type(self).__name__} has no sparsity regulariser, so regularization={regularization!r} "
                 "is not an option; NAU, NMU and INALU have one"
             )
-        self.regularization = check_number("regularization", 0.0 if regularization is None else regularization)
+        self.regularization = check_number(
+            "regularization", 0.0 if regularization is None else regularization
+        )
         defaults = maths.UNITS[self.unit_name].parameters(1, 1)
         for parameter, argument in self.initializer_arguments.items():
             chosen = getattr(self, argument, None)
-            setattr(self, argument, initializers.get(defaults[parameter].initializer if chosen is None else chosen))
+            setattr(
+                self,
+                argument,
+                initializers.get(defaults[parameter].initializer if chosen is None else chosen),
+            )
 
     @property
     def unit_options(self) -> dict:
@@ -194,7 +200,11 @@ class NALU(_UnitLayer):
     """
 
     unit_name = "nalu"
-    initializer_arguments = {"w_hat": "w_hat_initializer", "m_hat": "m_hat_initializer", "gate_kernel": "gate_initializer"}
+    initializer_arguments = {
+        "w_hat": "w_hat_initializer",
+        "m_hat": "m_hat_initializer",
+        "gate_kernel": "gate_initializer",
+    }
 
     def __init__(
         self,
@@ -210,7 +220,6 @@ class NALU(_UnitLayer):
         self.gate_initializer = gate_initializer
         super().__init__(units, **kwargs)
         self.epsilon = check_epsilon(epsilon)
-
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -230,7 +239,13 @@ class NAU(_UnitLayer):
     unit_name = "nau"
     initializer_arguments = {"kernel": "kernel_initializer"}
 
-    def __init__(self, units: int, regularization: float = 0.0, kernel_initializer: InitializerLike | None = None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        regularization: float = 0.0,
+        kernel_initializer: InitializerLike | None = None,
+        **kwargs,
+    ):
         self.kernel_initializer = kernel_initializer
         super().__init__(units, regularization, **kwargs)
 
@@ -252,7 +267,13 @@ class NMU(_UnitLayer):
     unit_name = "nmu"
     initializer_arguments = {"kernel": "kernel_initializer"}
 
-    def __init__(self, units: int, regularization: float = 0.0, kernel_initializer: InitializerLike | None = None, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        regularization: float = 0.0,
+        kernel_initializer: InitializerLike | None = None,
+        **kwargs,
+    ):
         self.kernel_initializer = kernel_initializer
         super().__init__(units, regularization, **kwargs)
 
@@ -308,7 +329,6 @@ class INALU(_UnitLayer):
         self.max_log = check_number("max_log", max_log, minimum=1e-12)
 
 
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RealNPU(_UnitLayer):
     """Real neural power unit (Heim, Pevny & Smidl 2020).
@@ -342,7 +362,6 @@ class RealNPU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
 
 
-
 class RegularizationRamp(keras.callbacks.Callback):
     """Ramp the regulariser of every NAU, NMU and INALU layer and cell in the model, as Madsen &
     Johansen (2020) ramp their sparsity regularisers.
@@ -368,10 +387,14 @@ class RegularizationRamp(keras.callbacks.Callback):
     def regularization_weights(self) -> list:
         """The ``regularization_weight`` variables this callback sets, in the model's variable order."""
         return [
-            variable for variable in self.model.non_trainable_variables if variable.name == REGULARIZATION_WEIGHT
+            variable
+            for variable in self.model.non_trainable_variables
+            if variable.name == REGULARIZATION_WEIGHT
         ]
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        weight = maths.regularization_ramp(self.model.optimizer.iterations, self.maximum, self.start, self.end)
+        weight = maths.regularization_ramp(
+            self.model.optimizer.iterations, self.maximum, self.start, self.end
+        )
         for variable in self.regularization_weights():
             variable.assign(weight)

@@ -47,7 +47,9 @@ def nac(x: Tensor, w_hat: Tensor, m_hat: Tensor) -> Tensor:
     return ops.matmul(x, nac_weight(w_hat, m_hat))
 
 
-def nalu(x: Tensor, w_hat: Tensor, m_hat: Tensor, gate_kernel: Tensor, epsilon: float = DEFAULT_EPSILON) -> Tensor:
+def nalu(
+    x: Tensor, w_hat: Tensor, m_hat: Tensor, gate_kernel: Tensor, epsilon: float = DEFAULT_EPSILON
+) -> Tensor:
     """Neural arithmetic logic unit as published (Trask et al. 2018, equations 1-2).
 
     The additive path and the log-space path share ONE weight matrix W (the same ``w_hat`` and
@@ -92,7 +94,9 @@ def nmu(x: Tensor, weight: Tensor) -> Tensor:
     ``W_ij = 1`` puts ``x_i`` in the product of output j; ``W_ij = 0`` replaces it with 1.
     """
     # z_j = prod_i (W_ij x_i + 1 - W_ij), W clamped to [0, 1]
-    weight = ops.expand_dims(ops.clip(weight, 0.0, 1.0), -3)  # (..., 1, in, out) against x (..., batch, in, 1)
+    weight = ops.expand_dims(
+        ops.clip(weight, 0.0, 1.0), -3
+    )  # (..., 1, in, out) against x (..., batch, in, 1)
     return ops.prod(weight * ops.expand_dims(x, -1) + 1.0 - weight, axis=-2)
 
 
@@ -192,7 +196,9 @@ def regularization_ramp(step: Tensor | int, maximum: float, start: int, end: int
     return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
 
 
-def recurrent_step(unit: str, x_t: Tensor, h: Tensor, params: Mapping[str, Tensor], **options: object) -> Tensor:
+def recurrent_step(
+    unit: str, x_t: Tensor, h: Tensor, params: Mapping[str, Tensor], **options: object
+) -> Tensor:
     """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
     # h_t = unit([x_t, h_{t-1}]), as the trainer's cells compute it (see unit_cell)
     return CELLS[unit].step(x_t, (h,), params, **options)[0]
@@ -235,11 +241,11 @@ class Split:
 class Unit:
     """A unit's maths by name: its parameters, its forward pass and its effective weight matrices.
 
-    ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes;
-    ``forward(x, params, **options)`` computes the unit; ``output_shape(in_shape, units, **options)`` gives
-the shape of one output item (``(units,)`` for a vector unit); ``weights(params)`` gives the matrices whose
-    distance from {-1, 0, 1} is the sparsity error; ``regularizer(params, axis)``, for units that have
-    one, is the sparsity regulariser (reduced over ``axis``: all axes by default, ``(1, 2)`` per seed).
+        ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes;
+        ``forward(x, params, **options)`` computes the unit; ``output_shape(in_shape, units, **options)`` gives
+    the shape of one output item (``(units,)`` for a vector unit); ``weights(params)`` gives the matrices whose
+        distance from {-1, 0, 1} is the sparsity error; ``regularizer(params, axis)``, for units that have
+        one, is the sparsity regulariser (reduced over ``axis``: all axes by default, ``(1, 2)`` per seed).
     """
 
     parameters: Callable[..., dict[str, Parameter]]
@@ -280,7 +286,9 @@ def _nau_parameters(in_features, units, **_):
 def _nmu_parameters(in_features, units, **_):
     # Mean 1/2. The published variance 1/4 is capped, as in the reference code, so that the draw stays
     # inside the clamp [0, 1]: U[1/4, 3/4] (variance 1/48).
-    return {"kernel": Parameter((in_features, units), initializers.RandomUniform(0.25, 0.75), _clamp(0.0, 1.0))}
+    return {
+        "kernel": Parameter((in_features, units), initializers.RandomUniform(0.25, 0.75), _clamp(0.0, 1.0))
+    }
 
 
 def _inalu_parameters(in_features, units, **_):
@@ -301,7 +309,9 @@ def _inalu_parameters(in_features, units, **_):
 def _real_npu_parameters(in_features, units, **_):
     return {
         "kernel": Parameter((in_features, units), "glorot_uniform"),
-        "relevance": Parameter((in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0), per_output=False),
+        "relevance": Parameter(
+            (in_features,), initializers.Constant(0.5), _clamp(0.0, 1.0), per_output=False
+        ),
     }
 
 
@@ -348,9 +358,19 @@ UNITS: dict[str, Unit] = {
     "inalu": Unit(
         parameters=_inalu_parameters,
         forward=lambda x, p, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG: inalu(
-            x, p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"], epsilon, max_log
+            x,
+            p["w_hat_add"],
+            p["m_hat_add"],
+            p["w_hat_mul"],
+            p["m_hat_mul"],
+            p["gate_bias"],
+            epsilon,
+            max_log,
         ),
-        weights=lambda p: [nac_weight(p["w_hat_add"], p["m_hat_add"]), nac_weight(p["w_hat_mul"], p["m_hat_mul"])],
+        weights=lambda p: [
+            nac_weight(p["w_hat_add"], p["m_hat_add"]),
+            nac_weight(p["w_hat_mul"], p["m_hat_mul"]),
+        ],
         regularizer=lambda p, axis=None: inalu_regularizer(
             [p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"]], axis
         ),
@@ -403,6 +423,7 @@ class Cell:
 def unit_cell(unit: Unit) -> Cell:
     """A unit as a cell, ``h_t = unit([x_t, h_{t-1}])``: its matrices' first rows read x_t, the last h_{t-1}."""
     if unit.split is None:
+
         def advance(parts, states, params, **options):
             h = unit.forward(ops.concatenate([parts[0], states[0]], axis=-1), params, **options)
             return h, (h,)
@@ -425,7 +446,9 @@ def unit_cell(unit: Unit) -> Cell:
 
         projects = True
     return Cell(
-        parameters=lambda in_features, units, **options: unit.parameters(in_features + units, units, **options),
+        parameters=lambda in_features, units, **options: unit.parameters(
+            in_features + units, units, **options
+        ),
         project=project,
         advance=advance,
         weights=unit.weights,

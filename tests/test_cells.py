@@ -11,20 +11,33 @@ from test_units import numpy_inalu, numpy_nau, numpy_nmu, numpy_real_npu
 # Every cell with a NumPy version of one step on [x_t, h_{t-1}].
 CELLS = {
     nalu_tf.NACCell: lambda c, z: z @ numpy_nac_weight(c.w_hat.numpy(), c.m_hat.numpy()),
-    nalu_tf.NALUCell: lambda c, z: numpy_nalu(z, c.w_hat.numpy(), c.m_hat.numpy(), c.gate_kernel.numpy(), c.epsilon),
+    nalu_tf.NALUCell: lambda c, z: numpy_nalu(
+        z, c.w_hat.numpy(), c.m_hat.numpy(), c.gate_kernel.numpy(), c.epsilon
+    ),
     nalu_tf.NAUCell: lambda c, z: numpy_nau(z, c.kernel.numpy()),
     nalu_tf.NMUCell: lambda c, z: numpy_nmu(z, c.kernel.numpy()),
     nalu_tf.INALUCell: lambda c, z: numpy_inalu(
-        z, c.w_hat_add.numpy(), c.m_hat_add.numpy(), c.w_hat_mul.numpy(), c.m_hat_mul.numpy(),
-        c.gate_bias.numpy(), c.epsilon, c.max_log,
+        z,
+        c.w_hat_add.numpy(),
+        c.m_hat_add.numpy(),
+        c.w_hat_mul.numpy(),
+        c.m_hat_mul.numpy(),
+        c.gate_bias.numpy(),
+        c.epsilon,
+        c.max_log,
     ),
     nalu_tf.RealNPUCell: lambda c, z: numpy_real_npu(z, c.kernel.numpy(), c.relevance.numpy(), c.epsilon),
 }
 
 
 def test_every_unit_layer_has_an_exported_cell():
-    layers = {name for name in nalu_tf.__all__ if isinstance(getattr(nalu_tf, name), type)
-              and issubclass(getattr(nalu_tf, name), keras.layers.Layer) and not name.endswith("Cell")}
+    layers = {
+        name
+        for name in nalu_tf.__all__
+        if isinstance(getattr(nalu_tf, name), type)
+        and issubclass(getattr(nalu_tf, name), keras.layers.Layer)
+        and not name.endswith("Cell")
+    }
     cells = {name[: -len("Cell")] for name in nalu_tf.__all__ if name.endswith("Cell")}
     assert layers == cells == {cell.__name__[: -len("Cell")] for cell in CELLS}
 

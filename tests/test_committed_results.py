@@ -29,13 +29,19 @@ def test_runs_follow_from_the_history(directory):
     np.testing.assert_allclose(merged["extrapolation_mse"], merged["extrapolation_mse_history"], rtol=1e-6)
     last = ordered.groupby(keys, sort=False).tail(1)
     final = runs.merge(last, on=keys, suffixes=("", "_history"), validate="one_to_one")
-    np.testing.assert_allclose(final["final_interpolation_mse"], final["interpolation_mse_history"], rtol=1e-6)
+    np.testing.assert_allclose(
+        final["final_interpolation_mse"], final["interpolation_mse_history"], rtol=1e-6
+    )
     if runs["success_threshold"].notna().any():
-        success = ~merged["diverged"].astype(bool) & (merged["extrapolation_mse_history"] < merged["success_threshold"])
+        success = ~merged["diverged"].astype(bool) & (
+            merged["extrapolation_mse_history"] < merged["success_threshold"]
+        )
         assert (success == merged["success"].astype(bool)).all()
         thresholds = runs[[*axes, "success_threshold"]].drop_duplicates(axes)
         under = ordered.merge(thresholds, on=axes)
         under = under[under["extrapolation_mse"] < under["success_threshold"]]
         first = under.groupby(keys, sort=False)["step"].min().rename("first_under").reset_index()
         solved = runs.merge(first, on=keys, how="left")
-        np.testing.assert_array_equal(solved["solved_at"].fillna(-1).to_numpy(float), solved["first_under"].fillna(-1).to_numpy(float))
+        np.testing.assert_array_equal(
+            solved["solved_at"].fillna(-1).to_numpy(float), solved["first_under"].fillna(-1).to_numpy(float)
+        )

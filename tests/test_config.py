@@ -63,32 +63,62 @@ CASES = {
         "task.ranges",
         "reversed",
     ),
-    "empty range": (set_key("task", "ranges", "trask", "extrapolation", value=[1, 1]), "task.ranges", "empty"),
+    "empty range": (
+        set_key("task", "ranges", "trask", "extrapolation", value=[1, 1]),
+        "task.ranges",
+        "empty",
+    ),
     "unknown op": (set_key("grid", "op", value=["add", "pow"]), "grid.op", "'pow'"),
     "unknown unit": (set_key("grid", "unit", value=["nalu", "nalu9"]), "grid.unit", "'nalu9'"),
     "unknown range name": (set_key("grid", "range", value=["huge"]), "grid.range", "'huge'"),
     "empty grid axis": (set_key("grid", "op", value=[]), "grid.op", "non-empty"),
     "missing axis": (delete_key("grid", "unit"), "grid.unit", "missing"),
-    "unknown experiment": (set_key("experiment", value="static_arithmetics"), "experiment", "static_arithmetics"),
+    "unknown experiment": (
+        set_key("experiment", value="static_arithmetics"),
+        "experiment",
+        "static_arithmetics",
+    ),
     "unknown profile key": (set_key("profiles", "fast", value={"seeds": 1}), "profiles.fast", "unknown key"),
     "bad data stream": (set_key("training", "data_stream", value="mixed"), "training.data_stream", "'mixed'"),
     "missing task key": (delete_key("task", "input_size"), "task.input_size", "missing"),
-    "jit_compile not a boolean": (set_key("training", "jit_compile", value="yes"), "training.jit_compile", "true or false"),
+    "jit_compile not a boolean": (
+        set_key("training", "jit_compile", value="yes"),
+        "training.jit_compile",
+        "true or false",
+    ),
     "two published kinds": (
-        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 1.0, "published_score": 0.0}]),
-        "report.findings[0]", "exactly one of published",
+        set_key(
+            "report",
+            "findings",
+            value=[{"claim": "c", "cell": {"op": "add"}, "published": 1.0, "published_score": 0.0}],
+        ),
+        "report.findings[0]",
+        "exactly one of published",
     ),
     "unknown published outcome": (
-        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published_outcome": "works"}]),
-        "report.findings[0].published_outcome", "'works'",
+        set_key(
+            "report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published_outcome": "works"}]
+        ),
+        "report.findings[0].published_outcome",
+        "'works'",
     ),
     "followup without a source": (
-        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "followup": {"published": 0.0}}]),
-        "report.findings[0].followup.source", "missing",
+        set_key(
+            "report",
+            "findings",
+            value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "followup": {"published": 0.0}}],
+        ),
+        "report.findings[0].followup.source",
+        "missing",
     ),
     "a typed-in reason": (
-        set_key("report", "findings", value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "reason": "budget"}]),
-        "report.findings[0].reason", "unknown key",
+        set_key(
+            "report",
+            "findings",
+            value=[{"claim": "c", "cell": {"op": "add"}, "published": 0.0, "reason": "budget"}],
+        ),
+        "report.findings[0].reason",
+        "unknown key",
     ),
 }
 
@@ -153,9 +183,20 @@ def test_profiles_and_overrides_merge():
 
 def test_cli_process_prints_no_traceback(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "experiments", "run", str(STATIC), "--set", "training.batch_size=0",
-         "--results", str(tmp_path / "r")],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "run",
+            str(STATIC),
+            "--set",
+            "training.batch_size=0",
+            "--results",
+            str(tmp_path / "r"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [

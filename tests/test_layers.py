@@ -56,12 +56,15 @@ def test_nalu_matches_numpy(dtype):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 3, 5)).astype(dtype)
     layer = nalu_tf.NALU(
-        4, epsilon=1e-6, w_hat_initializer=seeded(1), m_hat_initializer=seeded(2), gate_initializer=seeded(3), dtype=dtype
+        4,
+        epsilon=1e-6,
+        w_hat_initializer=seeded(1),
+        m_hat_initializer=seeded(2),
+        gate_initializer=seeded(3),
+        dtype=dtype,
     )
     y = keras.ops.convert_to_numpy(layer(x))
-    expected = numpy_nalu(
-        x, layer.w_hat.numpy(), layer.m_hat.numpy(), layer.gate_kernel.numpy(), 1e-6
-    )
+    expected = numpy_nalu(x, layer.w_hat.numpy(), layer.m_hat.numpy(), layer.gate_kernel.numpy(), 1e-6)
     assert y.shape == (2, 3, 4) and y.dtype == dtype
     np.testing.assert_allclose(y, expected, rtol=1e-4 if dtype == "float32" else 1e-12)
 

@@ -8,7 +8,14 @@ import pytest
 import nalu_tf
 
 LAYERS = [nalu_tf.NAC, nalu_tf.NALU, nalu_tf.NAU, nalu_tf.NMU, nalu_tf.INALU, nalu_tf.RealNPU]
-CELLS = [nalu_tf.NACCell, nalu_tf.NALUCell, nalu_tf.NAUCell, nalu_tf.NMUCell, nalu_tf.INALUCell, nalu_tf.RealNPUCell]
+CELLS = [
+    nalu_tf.NACCell,
+    nalu_tf.NALUCell,
+    nalu_tf.NAUCell,
+    nalu_tf.NMUCell,
+    nalu_tf.INALUCell,
+    nalu_tf.RealNPUCell,
+]
 
 
 @pytest.fixture
@@ -21,7 +28,14 @@ def mixed_policy():
 
 
 def regularized(layer_class, units):
-    has_regularizer = layer_class in (nalu_tf.NAU, nalu_tf.NMU, nalu_tf.INALU, nalu_tf.NAUCell, nalu_tf.NMUCell, nalu_tf.INALUCell)
+    has_regularizer = layer_class in (
+        nalu_tf.NAU,
+        nalu_tf.NMU,
+        nalu_tf.INALU,
+        nalu_tf.NAUCell,
+        nalu_tf.NMUCell,
+        nalu_tf.INALUCell,
+    )
     return layer_class(units, regularization=0.1) if has_regularizer else layer_class(units)
 
 
@@ -36,7 +50,9 @@ def test_every_layer_fits_under_mixed_float16(layer_class, mixed_policy):
     assert all(variable.dtype == "float32" for variable in layer.weights)
     assert all(keras.backend.standardize_dtype(loss.dtype) == "float32" for loss in model.losses)
     assert len(model.losses) == (1 if layer.regularization_loss() is not None else 0)
-    assert keras.backend.standardize_dtype(layer(x).dtype) == "float16"  # the maths runs in the policy's compute dtype
+    assert (
+        keras.backend.standardize_dtype(layer(x).dtype) == "float16"
+    )  # the maths runs in the policy's compute dtype
 
 
 @pytest.mark.parametrize("cell_class", CELLS, ids=lambda c: c.__name__)

@@ -21,7 +21,11 @@ ARRAYS = {
 
 def idx_bytes(array):
     code = 0x08  # unsigned bytes
-    return struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    return (
+        struct.pack(">BBBB", 0, 0, code, array.ndim)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
 
 
 def write_idx_folder(folder, gzipped):
@@ -155,9 +159,20 @@ def test_a_malformed_keras_cache_is_an_error_naming_the_file(no_mnist_files):
 def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
     np.savez(tmp_path / "mnist.npz", **ARRAYS)
     point = {
-        "target": "addition", "mnist_path": str(tmp_path / "mnist.npz"), "train_length": 3, "test_lengths": [1, 4],
-        "validation_sequences": 8, "test_sequences": 4, "validation_seed": 1, "test_seed": 2, "conv_filters": [2],
-        "pool_size": 2, "core_units": 10, "epsilon": 1e-7, "unit": "nac", "every_step_loss": False,
+        "target": "addition",
+        "mnist_path": str(tmp_path / "mnist.npz"),
+        "train_length": 3,
+        "test_lengths": [1, 4],
+        "validation_sequences": 8,
+        "test_sequences": 4,
+        "validation_seed": 1,
+        "test_seed": 2,
+        "conv_filters": [2],
+        "pool_size": 2,
+        "core_units": 10,
+        "epsilon": 1e-7,
+        "unit": "nac",
+        "every_step_loss": False,
     }
     task = mnist_sequences.build(point)
     assert task.labels == {"dataset": "MNIST"} and task.table.shape == (9, 28, 28, 1)
@@ -192,11 +207,23 @@ def oracle(unit, target, length=1000, sequences=3):
     core = mnist_sequences.layers({**POINT, "unit": unit}, outputs)[-1]
     assert core.recurrent and core.width == outputs and core.unit == unit  # the state is the answer
     pair = (digits.astype("float32"), y)
-    task = Task(input_size=codes.shape[1:], layers=[core], sample=None, validation=pair, test=pair,
-                sweep=[(length, pair)], table=codes, accuracy=True)
-    trainer = MultiSeedTrainer(task, [0, 1], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
+    task = Task(
+        input_size=codes.shape[1:],
+        layers=[core],
+        sample=None,
+        validation=pair,
+        test=pair,
+        sweep=[(length, pair)],
+        table=codes,
+        accuracy=True,
+    )
+    trainer = MultiSeedTrainer(
+        task, [0, 1], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1)
+    )
     ideal_core(unit, trainer.model.params[0], outputs)
-    return (t.numpy() for t in trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True))
+    return (
+        t.numpy() for t in trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
+    )  # mse, mae, accuracy
 
 
 @pytest.mark.parametrize("unit", mnist_sequences.ARITHMETIC_CORES)
@@ -211,8 +238,14 @@ def test_an_arithmetic_core_with_ideal_weights_is_exact_on_length_1000(unit, tar
 
 def test_accuracy_counts_each_output_not_each_row():
     pair = (np.array([[0.4, 1.6], [1.0, 1.0]], "float32"), np.array([[0.0, 1.0], [1.0, 1.0]], "float32"))
-    task = Task(input_size=2, layers=[LayerSpec("dense", 2, {"use_bias": False})], sample=None,
-                validation=pair, test=pair, accuracy=True)
+    task = Task(
+        input_size=2,
+        layers=[LayerSpec("dense", 2, {"use_bias": False})],
+        sample=None,
+        validation=pair,
+        test=pair,
+        accuracy=True,
+    )
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
     trainer.model.params[0]["kernel"].assign(np.eye(2, dtype="float32")[None])
     _, _, accuracy = trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
@@ -224,9 +257,19 @@ def test_prefix_targets_and_every_step_outputs(target, tmp_path):
     import tensorflow as tf
 
     np.savez(tmp_path / "mnist.npz", **ARRAYS)
-    point = {**POINT, "target": target, "mnist_path": str(tmp_path / "mnist.npz"), "train_length": 4,
-             "test_lengths": [1, 4], "validation_sequences": 8, "test_sequences": 4, "validation_seed": 1,
-             "test_seed": 2, "every_step_loss": True, "unit": "lstm"}
+    point = {
+        **POINT,
+        "target": target,
+        "mnist_path": str(tmp_path / "mnist.npz"),
+        "train_length": 4,
+        "test_lengths": [1, 4],
+        "validation_sequences": 8,
+        "test_sequences": 4,
+        "validation_seed": 1,
+        "test_seed": 2,
+        "every_step_loss": True,
+        "unit": "lstm",
+    }
     task = mnist_sequences.build(point)
     assert task.every_step_loss
     x, y = task.sample(lambda shape, low, high: tf.random.uniform((1, *shape), low, high, seed=3), 5)
@@ -234,7 +277,9 @@ def test_prefix_targets_and_every_step_outputs(target, tmp_path):
     outputs = 10 if target == "counting" else 1
     assert y.shape == (1, 5, 4, outputs)
     for t in range(4):  # the target after step t is the target of the first t + 1 digits
-        np.testing.assert_array_equal(y[:, :, t].numpy(), mnist_sequences.targets(labels[..., : t + 1], target))
+        np.testing.assert_array_equal(
+            y[:, :, t].numpy(), mnist_sequences.targets(labels[..., : t + 1], target)
+        )
     model = StackedModel(task.layers, task.input_size, seeds=[0, 1], table=task.table)
     every = model(x, every_step=True).numpy()
     assert every.shape == (2, 5, 4, outputs)
@@ -271,9 +316,22 @@ def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(source,
         name = mnist_data.SUBSET_NAME
     figure_titles = []
     original = build.sweep_figure
-    monkeypatch.setattr(build, "sweep_figure", lambda c, p, path, dataset=None: (figure_titles.append(dataset), original(c, p, path, dataset))[1])
+    monkeypatch.setattr(
+        build,
+        "sweep_figure",
+        lambda c, p, path, dataset=None: (figure_titles.append(dataset), original(c, p, path, dataset))[1],
+    )
     config = pathlib.Path(__file__).resolve().parent.parent / "configs" / "mnist_addition.yaml"
-    args = ["run", str(config), "--profile", "smoke", "--results", str(tmp_path / "out"), "--set", "task.conv_filters=[2]"]
+    args = [
+        "run",
+        str(config),
+        "--profile",
+        "smoke",
+        "--results",
+        str(tmp_path / "out"),
+        "--set",
+        "task.conv_filters=[2]",
+    ]
     assert cli.main(args) == 0
     out = tmp_path / "out" / "mnist_addition"
     assert set(pd.read_csv(out / "runs.csv")["dataset"]) == {name}

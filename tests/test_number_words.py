@@ -73,13 +73,23 @@ def test_encoding_pads_at_the_front_and_the_padding_code_is_zero():
 def test_training_set_errors_are_the_kept_models_errors_on_it():
     x = np.array([[1.0], [2.0], [3.0]], "float32")
     pair = (x, 2.0 * x)
-    task = Task(input_size=1, layers=[LayerSpec("dense", 1, {"use_bias": False})], sample=None,
-                validation=pair, test=pair, training_set=(x, 2.0 * x + np.array([[0.0], [0.0], [3.0]], "float32")))
+    task = Task(
+        input_size=1,
+        layers=[LayerSpec("dense", 1, {"use_bias": False})],
+        sample=None,
+        validation=pair,
+        test=pair,
+        training_set=(x, 2.0 * x + np.array([[0.0], [0.0], [3.0]], "float32")),
+    )
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
     for params in (trainer.model.params[0], trainer.best[0]):
         params["kernel"].assign(np.full((1, 1, 1), 2.0, "float32"))
     errors = trainer._errors(trainer.fixed_set([task.training_set[0]], [task.training_set[1]]), trainer.best)
-    assert [float(e.numpy()[0]) for e in errors] == [3.0, 1.0]  # one error of 3 among three rows
+    assert [float(errors.mse.numpy()[0]), float(errors.mae.numpy()[0])] == [
+        3.0,
+        1.0,
+    ]  # one error of 3 among three rows
+    assert errors.accuracy is None
 
 
 def test_smoke_run_writes_the_table_the_curve_and_the_figure(tmp_path):

@@ -58,9 +58,24 @@ def wheel(tmp_path_factory):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "nalu_tf", source / "nalu_tf", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--wheel-dir", str(out), str(source)],
-        check=True, capture_output=True, text=True, cwd=source,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=source,
     )
     (path,) = out.glob("nalu_tf-*.whl")
     return path
@@ -77,7 +92,9 @@ def test_wheel_holds_the_library_alone_with_its_metadata(wheel):
     requirements = [line.split(": ", 1)[1] for line in fields if line.startswith("Requires-Dist: ")]
     assert requirements[0] == "keras<4,>=3.10"  # what the library imports; TensorFlow only as an extra
     assert all("extra ==" in line for line in requirements[1:]) and not any("ray" in r for r in requirements)
-    assert "Classifier: Typing :: Typed" in fields and any(line.startswith("Project-URL: ") for line in fields)
+    assert "Classifier: Typing :: Typed" in fields and any(
+        line.startswith("Project-URL: ") for line in fields
+    )
 
 
 def test_wheel_installs_into_a_fresh_environment_and_round_trips_a_model(wheel, tmp_path):
@@ -85,14 +102,32 @@ def test_wheel_installs_into_a_fresh_environment_and_round_trips_a_model(wheel, 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
     python = environment / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index",
-         "--disable-pip-version-check", str(wheel)],
-        check=True, capture_output=True, text=True, cwd=tmp_path,  # not the checkout: its files stay unseen
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # not the checkout: its files stay unseen
     )
     # The fresh environment sees the test environment's packages (Keras, TensorFlow) after its own, so
     # nothing is downloaded and nalu_tf comes from the wheel; the checkout's editable hook is not loaded.
-    own = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+    own = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     (pathlib.Path(own) / "test-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     script = textwrap.dedent("""
         import pathlib, sys
@@ -105,8 +140,13 @@ def test_wheel_installs_into_a_fresh_environment_and_round_trips_a_model(wheel, 
         assert np.array_equal(loaded(x).numpy(), model(x).numpy())
         print("round trip ok")
     """)
-    result = subprocess.run([python, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [python, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     location, status = result.stdout.strip().splitlines()[-2:]
     assert pathlib.Path(location).is_relative_to(environment) and status == "round trip ok"

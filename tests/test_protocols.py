@@ -10,7 +10,6 @@ import yaml
 from experiments import config as config_module
 from experiments import report
 from experiments.trainer import MultiSeedTrainer, Training, l1_weight
-from test_trainer_units import POINT as SINGLE_POINT
 from test_trainer_units import task
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -26,15 +25,19 @@ def test_each_unit_gets_its_own_published_settings():
     assert {t["adam_epsilon"] for t in by_unit.values()} == {1e-8}
     paper = config_module.load(MADSEN, "paper")
     resolved = {p["unit"]: paper.resolve(p)["training"] for p in paper.points()}
-    assert resolved["real_npu"]["learning_rate"] == 5e-3 and resolved["nmu"]["regularization_start"] == 1_000_000
+    assert (
+        resolved["real_npu"]["learning_rate"] == 5e-3 and resolved["nmu"]["regularization_start"] == 1_000_000
+    )
 
 
 @pytest.mark.parametrize(
     "units, key, fragment",
-    [({"nua": {"regularization": 1}}, "units", "'nua' is not allowed"),
-     ({"nau": {"steps": 5}}, "units.nau.steps", "unknown key"),
-     ({"nau": {"learning_rate": -1}}, "units.nau.learning_rate", "-1"),
-     ({"real_npu": {"l1_start": 1e-5, "l1_end": 1e-7}}, "units.real_npu.l1_end", "l1_start")],
+    [
+        ({"nua": {"regularization": 1}}, "units", "'nua' is not allowed"),
+        ({"nau": {"steps": 5}}, "units.nau.steps", "unknown key"),
+        ({"nau": {"learning_rate": -1}}, "units.nau.learning_rate", "-1"),
+        ({"real_npu": {"l1_start": 1e-5, "l1_end": 1e-7}}, "units.real_npu.l1_end", "l1_start"),
+    ],
 )
 def test_bad_unit_settings_are_one_line_errors_naming_the_key(tmp_path, units, key, fragment):
     data = yaml.safe_load(MADSEN.read_text())
@@ -56,9 +59,15 @@ def test_l1_penalty_and_adam_epsilon_reach_the_training():
     base = Training(steps=200, batch_size=32, learning_rate=0.05, eval_every=200)
     plain = MultiSeedTrainer(task(unit="real_npu", op="mul"), [0], base)
     plain.run()
-    penalised = MultiSeedTrainer(task(unit="real_npu", op="mul"), [0], dataclasses.replace(base, l1_start=10.0, l1_end=10.0))
+    penalised = MultiSeedTrainer(
+        task(unit="real_npu", op="mul"), [0], dataclasses.replace(base, l1_start=10.0, l1_end=10.0)
+    )
     penalised.run()
-    assert np.abs(penalised.model.params[0]["kernel"].numpy()).max() < 0.1 < np.abs(plain.model.params[0]["kernel"].numpy()).max()
+    assert (
+        np.abs(penalised.model.params[0]["kernel"].numpy()).max()
+        < 0.1
+        < np.abs(plain.model.params[0]["kernel"].numpy()).max()
+    )
     assert float(penalised.optimizer.epsilon) == 1e-8
 
 
@@ -68,21 +77,50 @@ def test_loss_gated_regulariser_acts_only_on_seeds_that_fit():
     base = Training(steps=50, batch_size=32, learning_rate=0.01, eval_every=50)
     point = dict(unit="inalu", op="add")
     free = MultiSeedTrainer(task(**point), [0, 1], base).run().metrics
-    gated = MultiSeedTrainer(task(**point), [0, 1], dataclasses.replace(
-        base, regularization=100.0, regularization_start=0, regularization_end=0, regularization_loss_below=1e-30)).run().metrics
+    gated = (
+        MultiSeedTrainer(
+            task(**point),
+            [0, 1],
+            dataclasses.replace(
+                base,
+                regularization=100.0,
+                regularization_start=0,
+                regularization_end=0,
+                regularization_loss_below=1e-30,
+            ),
+        )
+        .run()
+        .metrics
+    )
     np.testing.assert_array_equal(free["final_interpolation_mse"], gated["final_interpolation_mse"])
-    ungated = MultiSeedTrainer(task(**point), [0, 1], dataclasses.replace(
-        base, regularization=100.0, regularization_start=0, regularization_end=0)).run().metrics
+    ungated = (
+        MultiSeedTrainer(
+            task(**point),
+            [0, 1],
+            dataclasses.replace(base, regularization=100.0, regularization_start=0, regularization_end=0),
+        )
+        .run()
+        .metrics
+    )
     assert not np.array_equal(free["final_interpolation_mse"], ungated["final_interpolation_mse"])
 
 
 def test_solved_curve_follows_the_history():
     import pandas as pd
 
-    history = pd.DataFrame({
-        "op": ["add"] * 6, "unit": ["nau"] * 6, "seed": [0, 0, 0, 1, 1, 1], "step": [0, 10, 20] * 2,
-        "extrapolation_mse": [5.0, 0.5, 2.0, 5.0, 5.0, 0.1],
-    })
+    history = pd.DataFrame(
+        {
+            "op": ["add"] * 6,
+            "unit": ["nau"] * 6,
+            "seed": [0, 0, 0, 1, 1, 1],
+            "step": [0, 10, 20] * 2,
+            "extrapolation_mse": [5.0, 0.5, 2.0, 5.0, 5.0, 0.1],
+        }
+    )
     runs = pd.DataFrame({"op": ["add", "add"], "unit": ["nau", "nau"], "success_threshold": [1.0, 1.0]})
     fractions = report.solved_fractions(history, runs, ["op", "unit"])
-    assert fractions["fraction"].tolist() == [0.0, 0.5, 1.0]  # seed 0 solved at 10 (and stays counted), seed 1 at 20
+    assert fractions["fraction"].tolist() == [
+        0.0,
+        0.5,
+        1.0,
+    ]  # seed 0 solved at 10 (and stays counted), seed 1 at 20

@@ -19,10 +19,24 @@ from test_layers import ideal_hats
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "recurrent_arithmetic.yaml"
 POINT = {
-    "input_size": 10, "subset_ratio": 0.2, "overlap_ratio": 0.5, "value_range": [1.0, 2.0],
-    "hidden_units": 2, "train_length": 10, "test_length": 1000, "sweep_lengths": [1, 100],
-    "validation_size": 32, "test_size": 16, "sweep_size": 8, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "add", "unit": "nac", "initialization": "glorot",
+    "input_size": 10,
+    "subset_ratio": 0.2,
+    "overlap_ratio": 0.5,
+    "value_range": [1.0, 2.0],
+    "hidden_units": 2,
+    "train_length": 10,
+    "test_length": 1000,
+    "sweep_lengths": [1, 100],
+    "validation_size": 32,
+    "test_size": 16,
+    "sweep_size": 8,
+    "validation_seed": 1,
+    "test_seed": 2,
+    "success_epsilon": 1e-5,
+    "epsilon": 1e-7,
+    "op": "add",
+    "unit": "nac",
+    "initialization": "glorot",
 }
 MASK_A, MASK_B = np.arange(10) < 2, (np.arange(10) >= 1) & (np.arange(10) < 3)  # a = x0 + x1, b = x1 + x2
 
@@ -64,7 +78,10 @@ def recurrent_rows():
 def set_ideal(model, unit, op):
     """Ideal weights for the NAC, NALU, NAU or linear RNN: h_T = (a, b), then the op (add, sub or mul)."""
     readout = {"add": [[1.0], [1.0]], "sub": [[1.0], [-1.0]], "mul": [[1.0], [1.0]]}[op]
-    for layer, weight, additive in ((model.params[0], recurrent_rows(), True), (model.params[1], readout, op != "mul")):
+    for layer, weight, additive in (
+        (model.params[0], recurrent_rows(), True),
+        (model.params[1], readout, op != "mul"),
+    ):
         weight = np.asarray(weight)
         if unit in ("linear", "nau"):
             layer["kernel"].assign(np.broadcast_to(weight, layer["kernel"].shape).astype("float32"))
@@ -79,8 +96,17 @@ def set_ideal(model, unit, op):
 
 @pytest.mark.parametrize(
     "unit, op",
-    [("nac", "add"), ("nac", "sub"), ("linear", "add"), ("linear", "sub"), ("nau", "add"), ("nau", "sub"),
-     ("nalu", "add"), ("nalu", "sub"), ("nalu", "mul")],
+    [
+        ("nac", "add"),
+        ("nac", "sub"),
+        ("linear", "add"),
+        ("linear", "sub"),
+        ("nau", "add"),
+        ("nau", "sub"),
+        ("nalu", "add"),
+        ("nalu", "sub"),
+        ("nalu", "mul"),
+    ],
 )
 def test_ideal_weights_are_exact_at_length_1000(unit, op):
     # The oracle: the exact recurrence, read out, gives op(a, b) of 1,000-step sums (a, b about 3,000).
@@ -121,19 +147,26 @@ def test_projecting_every_step_at_once_equals_stepping_on_the_concatenation(unit
     params = {name: value.numpy().astype("float64") for name, value in model.params[0].items()}
     for member in range(6):
         own = {name: value[member] for name, value in params.items() if name != "initial_state"}
-        states = tuple(np.broadcast_to(part, (5, 3)) for part in np.split(params["initial_state"][member], cell.state_count, axis=-1))
+        states = tuple(
+            np.broadcast_to(part, (5, 3))
+            for part in np.split(params["initial_state"][member], cell.state_count, axis=-1)
+        )
         for t in range(7):
             if unit in ("lstm", "gru"):
                 output, states = cell.step(x[member % 2, :, t].astype("float64"), states, own)
             else:  # the unit's own forward pass on [x_t, h_{t-1}]
-                output = baselines.UNITS[unit].forward(np.concatenate([x[member % 2, :, t], states[0]], -1).astype("float64"), own)
+                output = baselines.UNITS[unit].forward(
+                    np.concatenate([x[member % 2, :, t], states[0]], -1).astype("float64"), own
+                )
                 states = (output,)
         np.testing.assert_allclose(at_once[member], np.asarray(output), rtol=2e-4, atol=1e-5)
 
 
 def test_the_learned_initial_state_trains():
     task = recurrent_arithmetic.build({**POINT, "unit": "lstm", "test_length": 20})
-    trainer = MultiSeedTrainer(task, [0, 1], Training(steps=20, batch_size=8, learning_rate=0.01, eval_every=20))
+    trainer = MultiSeedTrainer(
+        task, [0, 1], Training(steps=20, batch_size=8, learning_rate=0.01, eval_every=20)
+    )
     initial = trainer.model.params[0]["initial_state"]
     assert initial.shape == (2, 1, 4) and not initial.numpy().any()  # (h_0, c_0) per seed, zeros at first
     trainer.run()
@@ -147,7 +180,9 @@ def test_training_batches_follow_the_stated_formula(op):
     batch_x, batch_y = task.sample(lambda shape, low, high: tf.constant(x), 5)
     totals = x.astype("float64").sum(axis=2)
     a, b = totals[..., :2].sum(-1), totals[..., 1:3].sum(-1)
-    expected = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "square": a * a, "sqrt": np.sqrt(a)}[op]
+    expected = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "square": a * a, "sqrt": np.sqrt(a)}[
+        op
+    ]
     np.testing.assert_allclose(batch_y.numpy()[..., 0], expected, rtol=1e-5, atol=1e-4)
     assert batch_x.shape == (2, 5, 4, 10)
 
@@ -155,7 +190,15 @@ def test_training_batches_follow_the_stated_formula(op):
 def test_smoke_run_writes_tables_and_length_curve(tmp_path, capsys):
     assert cli.main(["run", str(CONFIG), "--profile", "smoke", "--results", str(tmp_path)]) == 0
     out = tmp_path / "recurrent_arithmetic"
-    for name in ("runs.csv", "curves.csv", "summary.csv", "table.md", "figure.png", "scores.png", "provenance.json"):
+    for name in (
+        "runs.csv",
+        "curves.csv",
+        "summary.csv",
+        "table.md",
+        "figure.png",
+        "scores.png",
+        "provenance.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     curves = pd.read_csv(out / "curves.csv")
     assert sorted(set(curves["x"])) == [1, 10, 100] and len(curves) == 6 * 3
@@ -178,11 +221,15 @@ def test_recurrent_eigenvalues_are_the_moduli_of_the_hidden_block_largest_first(
     kernel[0, 10:] = [[0.9, 0.0], [0.3, 1.2]]  # triangular: 1.2 and 0.9
     model.params[0]["kernel"].assign(kernel.astype("float32"))
     np.testing.assert_allclose(model.recurrent_eigenvalues(), [[1.2, 0.9], [1.0, 1.0]], rtol=1e-6)
-    model.params[0]["kernel"].assign(np.where(np.arange(2)[:, None, None] == 0, np.nan, kernel).astype("float32"))
+    model.params[0]["kernel"].assign(
+        np.where(np.arange(2)[:, None, None] == 0, np.nan, kernel).astype("float32")
+    )
     eigenvalues = model.recurrent_eigenvalues()
     assert np.isnan(eigenvalues[0]).all() and np.allclose(eigenvalues[1], 1.0)
     lstm = recurrent_arithmetic.build({**POINT, "unit": "lstm"})
-    assert StackedModel(lstm.layers, lstm.input_size, seeds=[0]).recurrent_eigenvalues() is None  # 2 x 8 block
+    assert (
+        StackedModel(lstm.layers, lstm.input_size, seeds=[0]).recurrent_eigenvalues() is None
+    )  # 2 x 8 block
 
 
 def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
@@ -207,5 +254,7 @@ def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
     (plain, plain_weights), (compiled, compiled_weights) = trained[False], trained[True]
     for before, after in zip(plain_weights, compiled_weights):
         np.testing.assert_allclose(before, after, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(plain.metrics["interpolation_mse"], compiled.metrics["interpolation_mse"], rtol=1e-3)
+    np.testing.assert_allclose(
+        plain.metrics["interpolation_mse"], compiled.metrics["interpolation_mse"], rtol=1e-3
+    )
     assert "recurrent_eigenvalue_2" in compiled.metrics

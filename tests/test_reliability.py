@@ -143,7 +143,9 @@ def test_a_resume_that_runs_nothing_leaves_every_file_byte_identical(smoke_resul
     assert after == before  # provenance (its commit, time, wall time) included
     # a changed report block is a changed config: the provenance follows it, still without retraining
     edited = tmp_path / "static_arithmetic.yaml"
-    edited.write_text(STATIC.read_text().replace('title: "Table 1 (static): simple function learning"', 'title: "edited"'))
+    edited.write_text(
+        STATIC.read_text().replace('title: "Table 1 (static): simple function learning"', 'title: "edited"')
+    )
     assert cli.main(["run", str(edited), "--profile", "smoke", "--results", str(results)]) == 0
     provenance = (folder / "provenance.json").read_text()
     assert '"title": "edited"' in provenance and '"points_run": 0' in provenance
@@ -171,8 +173,22 @@ def test_a_signal_to_the_reproduce_parent_stops_every_child(signal_name, tmp_pat
     results = tmp_path / "results"
     log = (tmp_path / "log").open("w")  # a file, not a pipe: a pipe would wait for children that outlive
     parent = subprocess.Popen(
-        [sys.executable, "-m", "experiments", "reproduce", "--profile", "smoke", "--jobs", "2", "--results", str(results)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "reproduce",
+            "--profile",
+            "smoke",
+            "--jobs",
+            "2",
+            "--results",
+            str(results),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     deadline = time.monotonic() + 120
     while len(_children_of(parent.pid)) < 2 and time.monotonic() < deadline:
@@ -180,7 +196,9 @@ def test_a_signal_to_the_reproduce_parent_stops_every_child(signal_name, tmp_pat
     children = _children_of(parent.pid)
     assert len(children) == 2, "two configs should be running"
     time.sleep(3)  # let them import TensorFlow and start training
-    parent.send_signal(getattr(signal, signal_name))  # the parent only: the children are in their own sessions
+    parent.send_signal(
+        getattr(signal, signal_name)
+    )  # the parent only: the children are in their own sessions
     parent.wait(timeout=120)
     alive = [pid for pid in children if pathlib.Path(f"/proc/{pid}").exists()]
     for pid in alive:  # leave nothing running, whatever the outcome
@@ -196,8 +214,13 @@ def test_a_profile_other_than_default_writes_under_its_own_root(tmp_path, monkey
     monkeypatch.chdir(tmp_path)  # the default root is relative: results/ of the working directory
     assert cli.main(SMOKE) == 0
     assert (tmp_path / "results" / "smoke" / "static_arithmetic" / "runs.csv").exists()
-    assert not (tmp_path / "results" / "static_arithmetic").exists()  # the default profile's folder is untouched
-    assert '"profile": "smoke"' in (tmp_path / "results" / "smoke" / "static_arithmetic" / "provenance.json").read_text()
+    assert not (
+        tmp_path / "results" / "static_arithmetic"
+    ).exists()  # the default profile's folder is untouched
+    assert (
+        '"profile": "smoke"'
+        in (tmp_path / "results" / "smoke" / "static_arithmetic" / "provenance.json").read_text()
+    )
 
 
 class _Stop(Exception):
@@ -215,17 +238,30 @@ def _interrupting(after):
     return progress
 
 
-def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bit_for_bit(tmp_path, monkeypatch):
+def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bit_for_bit(
+    tmp_path, monkeypatch
+):
     import numpy as np
 
-    from experiments import trainer
+    from experiments import checkpoints, trainer
     from experiments.tasks import recurrent_arithmetic
     from test_recurrent_arithmetic import POINT
 
-    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)  # save after every evaluation
-    tasks = [recurrent_arithmetic.build({**POINT, "unit": "nau", "op": op, "test_length": 20}) for op in ("add", "sub")]
-    training = trainer.Training(steps=40, batch_size=16, learning_rate=1e-2, eval_every=10, regularization=0.1,
-                                regularization_start=10, regularization_end=30, jit_compile=True)
+    monkeypatch.setattr(checkpoints, "SECONDS", 0.0)  # save after every evaluation
+    tasks = [
+        recurrent_arithmetic.build({**POINT, "unit": "nau", "op": op, "test_length": 20})
+        for op in ("add", "sub")
+    ]
+    training = trainer.Training(
+        steps=40,
+        batch_size=16,
+        learning_rate=1e-2,
+        eval_every=10,
+        regularization=0.1,
+        regularization_start=10,
+        regularization_end=30,
+        jit_compile=True,
+    )
     whole = trainer.MultiSeedTrainer(tasks, [0, 3], training).run()
     path = tmp_path / "stack.checkpoint.npz"
     with pytest.raises(_Stop):  # killed after its second evaluation (step 20), its state saved
@@ -251,9 +287,9 @@ def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bi
 
 
 def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
-    from experiments import trainer
+    from experiments import checkpoints
 
-    monkeypatch.setattr(trainer, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(checkpoints, "SECONDS", 0.0)
     whole = tmp_path / "whole"
     assert cli.main([*SMOKE, "--results", str(whole)]) == 0
     cut = tmp_path / "cut"

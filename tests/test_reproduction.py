@@ -53,7 +53,9 @@ def test_notebook_runs_headless_on_the_results(smoke_results):
     notebook = nbformat.read(ROOT / "notebooks" / "explore_results.ipynb", as_version=4)
     os.environ["NALU_RESULTS"] = str(smoke_results)  # inherited by the kernel
     try:
-        NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        NotebookClient(
+            notebook, timeout=120, resources={"metadata": {"path": str(ROOT / "notebooks")}}
+        ).execute()
     finally:
         del os.environ["NALU_RESULTS"]
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
@@ -68,7 +70,8 @@ def test_add_an_experiment_in_three_steps(tmp_path, monkeypatch, capsys):
     package = tmp_path / "mylab"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "weighted_sum.py").write_text(textwrap.dedent('''
+    (package / "weighted_sum.py").write_text(
+        textwrap.dedent('''
         """Learn y = x0 + x1 - x2 from three inputs."""
         import numpy as np
 
@@ -94,11 +97,13 @@ def test_add_an_experiment_in_three_steps(tmp_path, monkeypatch, capsys):
             unit = point["unit"] if point["unit"] == "nac" else "dense"
             return Task(3, [LayerSpec(unit, 1)], sample, fixed(point["interpolation"], 1),
                         fixed(point["extrapolation"], 2))
-    '''))
+    ''')
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     # Step 2: its YAML.
     config = tmp_path / "weighted_sum.yaml"
-    config.write_text(textwrap.dedent('''
+    config.write_text(
+        textwrap.dedent("""
         # Example: y = x0 + x1 - x2. Run: python -m experiments run weighted_sum.yaml --profile smoke
         experiment: mylab.weighted_sum
         seeds: 4
@@ -107,7 +112,8 @@ def test_add_an_experiment_in_three_steps(tmp_path, monkeypatch, capsys):
         task: {interpolation: [0.0, 1.0], extrapolation: [1.0, 10.0]}
         profiles:
           smoke: {seeds: 2}
-    '''))
+    """)
+    )
     # Step 3: run it.
     results = tmp_path / "results"
     assert cli.main(["run", str(config), "--profile", "smoke", "--results", str(results)]) == 0

@@ -17,10 +17,20 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATIC = ROOT / "configs" / "static_arithmetic.yaml"
 
 POINT = {
-    "input_size": 100, "subset_ratio": 0.25, "overlap_ratio": 0.5,
-    "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}}, "range": "madsen",
-    "validation_size": 300, "test_size": 300, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "mul", "unit": "nalu", "initialization": "glorot",
+    "input_size": 100,
+    "subset_ratio": 0.25,
+    "overlap_ratio": 0.5,
+    "ranges": {"madsen": {"interpolation": [1.0, 2.0], "extrapolation": [2.0, 6.0]}},
+    "range": "madsen",
+    "validation_size": 300,
+    "test_size": 300,
+    "validation_seed": 1,
+    "test_seed": 2,
+    "success_epsilon": 1e-5,
+    "epsilon": 1e-7,
+    "op": "mul",
+    "unit": "nalu",
+    "initialization": "glorot",
 }
 TRAINING = Training(steps=30, batch_size=16, learning_rate=0.01, eval_every=10)
 
@@ -36,8 +46,20 @@ def test_smoke_run_writes_every_result_file(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 4 * 2  # 4 grid points x 2 seeds
-    for column in ("op", "unit", "seed", "interpolation_mse", "extrapolation_mse", "interpolation_score",
-                   "extrapolation_score", "success", "solved_at", "sparsity_error", "diverged", "wall_time_s"):
+    for column in (
+        "op",
+        "unit",
+        "seed",
+        "interpolation_mse",
+        "extrapolation_mse",
+        "interpolation_score",
+        "extrapolation_score",
+        "success",
+        "solved_at",
+        "sparsity_error",
+        "diverged",
+        "wall_time_s",
+    ):
         assert column in runs.columns, column
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["profile"] == "smoke" and provenance["environment"]["tensorflow"]
@@ -63,10 +85,17 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
     assert cli.main(args) == 130
     out = tmp_path / "static_arithmetic"
     assert len(calls) == 2 and {call.split("/")[1] for call in calls} == {calls[0].split("/")[1]}
-    assert len([p for p in (out / "points").glob("*.csv") if p.suffixes == [".csv"]]) == 2 and not (out / "runs.csv").exists()
+    assert (
+        len([p for p in (out / "points").glob("*.csv") if p.suffixes == [".csv"]]) == 2
+        and not (out / "runs.csv").exists()
+    )
 
     resumed = []
-    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None, c=None: resumed.extend(stack) or real_run_stack(stack, p, c))
+    monkeypatch.setattr(
+        runner,
+        "run_stack",
+        lambda stack, p=None, c=None: resumed.extend(stack) or real_run_stack(stack, p, c),
+    )
     assert cli.main(args) == 0
     assert len(resumed) == 2
     assert {r["task"]["op"] + "/" + r["task"]["unit"] for r in resumed}.isdisjoint(calls)
@@ -74,7 +103,9 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, monkeypatch, caps
 
     # A changed config is a different run: nothing is reused.
     again = []
-    monkeypatch.setattr(runner, "run_stack", lambda stack, p=None, c=None: again.extend(stack) or real_run_stack(stack, p, c))
+    monkeypatch.setattr(
+        runner, "run_stack", lambda stack, p=None, c=None: again.extend(stack) or real_run_stack(stack, p, c)
+    )
     assert cli.main(args + ["--set", "training.steps=20"]) == 0
     assert len(again) == 4
 
@@ -129,7 +160,9 @@ def test_seed_trained_among_64_matches_seed_trained_alone(stream):
         for stacked, single in zip(together.model.variables, alone.model.variables):
             np.testing.assert_allclose(stacked.numpy()[k], single.numpy()[0], rtol=1e-5, atol=1e-5)
         for key in ("interpolation_mse", "extrapolation_mse", "interpolation_mse_init", "sparsity_error"):
-            np.testing.assert_allclose(together_metrics[key][k], alone_metrics[key][0], rtol=1e-5, err_msg=key)
+            np.testing.assert_allclose(
+                together_metrics[key][k], alone_metrics[key][0], rtol=1e-5, err_msg=key
+            )
         assert together_metrics["selected_step"][k] == alone_metrics["selected_step"][0]
 
 
@@ -150,7 +183,9 @@ def test_extrapolation_data_never_reaches_training_or_selection():
 
 
 def test_diverged_seed_is_flagged_and_counted_as_failure():
-    exploding = Training(steps=20, batch_size=16, learning_rate=1e9, eval_every=10)  # weights ~1e10: squared error overflows float32
+    exploding = Training(
+        steps=20, batch_size=16, learning_rate=1e9, eval_every=10
+    )  # weights ~1e10: squared error overflows float32
     point = {**POINT, "op": "mul", "unit": "linear"}
     metrics = train([0, 1], point=point, training=exploding)
     assert metrics["diverged"].all()
@@ -180,8 +215,11 @@ def test_huge_extrapolation_errors_stay_finite():
     point = {**POINT, "op": "add", "unit": "linear"}
     task = static_arithmetic.build(point)
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=4, learning_rate=1e-3, eval_every=1))
-    trainer.model.params[-1]["kernel"].assign(np.full(trainer.model.params[-1]["kernel"].shape, 1e28, "float32"))
-    mse, mae = (t.numpy()[0] for t in trainer._errors(trainer.test))
+    trainer.model.params[-1]["kernel"].assign(
+        np.full(trainer.model.params[-1]["kernel"].shape, 1e28, "float32")
+    )
+    errors = trainer._errors(trainer.test)
+    mse, mae = errors.mse.numpy()[0], errors.mae.numpy()[0]
     assert np.isfinite(mse) and mse > 1e55 and np.isfinite(mae)
 
 

@@ -32,11 +32,15 @@ def drifting_task():
 
 
 def test_kept_model_is_the_minimum_of_the_history_not_the_last_step():
-    trainer = MultiSeedTrainer(drifting_task(), [0, 1, 2, 3], Training(steps=600, batch_size=16, learning_rate=0.02, eval_every=2))
+    trainer = MultiSeedTrainer(
+        drifting_task(), [0, 1, 2, 3], Training(steps=600, batch_size=16, learning_rate=0.02, eval_every=2)
+    )
     result = trainer.run()
     metrics = result.metrics
     steps = np.array([evaluation["step"] for evaluation in result.history])
-    validation = np.stack([evaluation["interpolation_mse"] for evaluation in result.history])  # (evaluations, seeds)
+    validation = np.stack(
+        [evaluation["interpolation_mse"] for evaluation in result.history]
+    )  # (evaluations, seeds)
     test = np.stack([evaluation["extrapolation_mse"] for evaluation in result.history])
     best = validation.argmin(axis=0)
     seeds = np.arange(4)
@@ -68,7 +72,9 @@ def test_runs_csv_has_final_model_errors_and_history_csv_every_evaluation(tmp_pa
     np.testing.assert_allclose(last["final_extrapolation_mse"], last["extrapolation_mse_history"], rtol=1e-6)
     # The kept model's errors are those of the history's step with the lowest validation error.
     for _, run in runs.iterrows():
-        own = merged[(merged["op"] == run["op"]) & (merged["unit"] == run["unit"]) & (merged["seed"] == run["seed"])]
+        own = merged[
+            (merged["op"] == run["op"]) & (merged["unit"] == run["unit"]) & (merged["seed"] == run["seed"])
+        ]
         lowest = own.loc[own["interpolation_mse_history"].idxmin()]
         assert lowest["step"] == run["selected_step"]
         np.testing.assert_allclose(run["extrapolation_mse"], lowest["extrapolation_mse_history"], rtol=1e-6)

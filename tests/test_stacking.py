@@ -31,7 +31,9 @@ def test_a_seeds_data_and_initial_weights_do_not_depend_on_its_stack(stream):
         alone = MultiSeedTrainer(cells("nalu", [op]), [4], training)
         x_alone, y_alone = alone._sample(make_draw(alone.seeds, step, stream, 0))
         member = op_index * 4 + 2  # seed 4 is the third seed of each cell
-        np.testing.assert_array_equal(np.broadcast_to(x_stacked, (4, 8, 100))[2], np.broadcast_to(x_alone, (1, 8, 100))[0])
+        np.testing.assert_array_equal(
+            np.broadcast_to(x_stacked, (4, 8, 100))[2], np.broadcast_to(x_alone, (1, 8, 100))[0]
+        )
         np.testing.assert_array_equal(y_stacked.numpy()[member], np.broadcast_to(y_alone, (1, 8, 1))[0])
         for together, single in zip(stacked.model.variables, alone.model.variables):
             np.testing.assert_array_equal(together.numpy()[member], single.numpy()[0])
@@ -41,7 +43,9 @@ def test_a_seeds_data_and_initial_weights_do_not_depend_on_its_stack(stream):
 def test_shared_inputs_give_the_same_outputs_as_copied_inputs(unit):
     # The stacked model reads each seed's inputs once for all cells (weights side by side as columns);
     # it must compute what it computes on the inputs copied once per cell.
-    trainer = MultiSeedTrainer(cells(unit, OPS), [0, 1, 2], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1))
+    trainer = MultiSeedTrainer(
+        cells(unit, OPS), [0, 1, 2], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1)
+    )
     x = tf.constant(np.random.default_rng(1).uniform(1, 2, size=(3, 8, 100)), tf.float32)
     shared = trainer.model(x).numpy()
     copied = trainer.model(tf.tile(x, [len(OPS), 1, 1])).numpy()
@@ -51,17 +55,27 @@ def test_shared_inputs_give_the_same_outputs_as_copied_inputs(unit):
 def test_units_with_a_per_input_parameter_share_inputs_by_broadcasting():
     # RealNPU's relevance is one value per input, so its weights cannot sit side by side as columns.
     stack = cells("real_npu", ["mul", "div"], SINGLE_POINT, single_module)
-    trainer = MultiSeedTrainer(stack, [0, 1], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1))
-    trainer.model.params[0]["relevance"].assign(np.random.default_rng(2).uniform(0, 1, size=(4, 1, 2)).astype("float32"))
+    trainer = MultiSeedTrainer(
+        stack, [0, 1], Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1)
+    )
+    trainer.model.params[0]["relevance"].assign(
+        np.random.default_rng(2).uniform(0, 1, size=(4, 1, 2)).astype("float32")
+    )
     x = tf.constant(np.random.default_rng(3).uniform(-2, 2, size=(2, 8, 2)), tf.float32)
-    np.testing.assert_allclose(trainer.model(x).numpy(), trainer.model(tf.tile(x, [2, 1, 1])).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        trainer.model(x).numpy(), trainer.model(tf.tile(x, [2, 1, 1])).numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_a_stack_trains_each_cell_as_it_would_train_alone():
     training = Training(steps=200, batch_size=16, learning_rate=0.01, eval_every=50)
     resolved = [
-        {"experiment": "static_arithmetic", "task": {**POINT, "unit": "nac", "op": op},
-         "training": dataclasses.asdict(training), "seeds": [0, 5]}
+        {
+            "experiment": "static_arithmetic",
+            "task": {**POINT, "unit": "nac", "op": op},
+            "training": dataclasses.asdict(training),
+            "seeds": [0, 5],
+        }
         for op in ("add", "sub", "square")
     ]
     together = runner.run_stack(resolved)
@@ -85,7 +99,12 @@ def test_a_recurrent_stack_trains_and_sweeps_each_cell_as_it_would_alone(unit):
     training = Training(steps=6, batch_size=8, learning_rate=0.01, eval_every=3)
     task = {**RECURRENT_POINT, "unit": unit, "test_length": 30, "sweep_lengths": [1, 30]}
     resolved = [
-        {"experiment": "recurrent_arithmetic", "task": {**task, "op": op}, "training": dataclasses.asdict(training), "seeds": [0, 3]}
+        {
+            "experiment": "recurrent_arithmetic",
+            "task": {**task, "op": op},
+            "training": dataclasses.asdict(training),
+            "seeds": [0, 3],
+        }
         for op in ("add", "mul")
     ]
     together = runner.run_stack(resolved)
@@ -115,16 +134,26 @@ def test_a_stack_across_ranges_reads_each_ranges_own_sets():
     # own range and is measured on its own validation and test sets.
     training = Training(steps=120, batch_size=16, learning_rate=0.05, eval_every=40)
     resolved = [
-        {"experiment": "single_module", "task": {**SINGLE_POINT, "unit": "nau", "op": op, "range": name},
-         "training": dataclasses.asdict(training), "seeds": [1, 2]}
-        for op in ("add", "sub") for name in ("pos", "both")
+        {
+            "experiment": "single_module",
+            "task": {**SINGLE_POINT, "unit": "nau", "op": op, "range": name},
+            "training": dataclasses.asdict(training),
+            "seeds": [1, 2],
+        }
+        for op in ("add", "sub")
+        for name in ("pos", "both")
     ]
     together = runner.run_stack(resolved)
     thresholds = {result.rows["success_threshold"].iloc[0] for result in together}
     assert len(thresholds) == 4  # each op and range has its own criterion
     for point, result in zip(resolved, together):
         alone = runner.run_point(point)
-        for column in ("interpolation_mse", "extrapolation_mse", "interpolation_mse_init", "extrapolation_mse_init"):
+        for column in (
+            "interpolation_mse",
+            "extrapolation_mse",
+            "interpolation_mse_init",
+            "extrapolation_mse_init",
+        ):
             np.testing.assert_allclose(result.rows[column], alone.rows[column], rtol=1e-4, err_msg=column)
         np.testing.assert_array_equal(result.rows["success_threshold"], alone.rows["success_threshold"])
 
@@ -133,13 +162,21 @@ def test_a_seeds_data_on_each_range_of_a_stack_equals_its_data_alone():
     # The first range maps U[0, 1) numbers with rounding ([-20, -10]); mapping its numbers back and onto
     # another range would differ from that range's own draw in the last bit for a quarter of them.
     training = Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1)
-    point = {**SINGLE_POINT, "ranges": {**SINGLE_POINT["ranges"], "wide": {"interpolation": [-20.0, -10.0], "extrapolation": [[-40.0, -20.0]]}}}
+    point = {
+        **SINGLE_POINT,
+        "ranges": {
+            **SINGLE_POINT["ranges"],
+            "wide": {"interpolation": [-20.0, -10.0], "extrapolation": [[-40.0, -20.0]]},
+        },
+    }
     ranges = ("wide", "pos", "both")
     stack = [single_module.build({**point, "unit": "nau", "op": "add", "range": name}) for name in ranges]
     stacked = MultiSeedTrainer(stack, [3, 4], training)
     step = tf.constant(7, tf.int64)
     x_stacked, _ = stacked._sample(make_draw(stacked.seeds, step, "independent", 0))
     for index, name in enumerate(ranges):
-        alone = MultiSeedTrainer([single_module.build({**point, "unit": "nau", "op": "add", "range": name})], [4], training)
+        alone = MultiSeedTrainer(
+            [single_module.build({**point, "unit": "nau", "op": "add", "range": name})], [4], training
+        )
         x_alone, _ = alone._sample(make_draw(alone.seeds, step, "independent", 0))
         np.testing.assert_array_equal(x_stacked.numpy()[index * 2 + 1], x_alone.numpy()[0])

@@ -18,15 +18,25 @@ def test_slices_match_the_documented_layout():
 def test_training_batches_follow_the_formula_with_fixed_slices(op):
     point = {**POINT, "op": op}
     task = static_arithmetic.build(point)
-    draws = iter([np.random.default_rng(k).uniform(1, 2, size=(3, 8, 100)).astype("float32") for k in range(2)])
+    draws = iter(
+        [np.random.default_rng(k).uniform(1, 2, size=(3, 8, 100)).astype("float32") for k in range(2)]
+    )
     for _ in range(2):  # two batches: the slices must not be redrawn
+
         def draw(shape, low, high):
             return tf.constant(next(draws))
 
         x, y = task.sample(draw, 8)
         x64 = x.numpy().astype("float64")
         a, b = x64[..., :25].sum(-1), x64[..., 13:38].sum(-1)
-        expected = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "square": a * a, "sqrt": np.sqrt(a)}[op]
+        expected = {
+            "add": a + b,
+            "sub": a - b,
+            "mul": a * b,
+            "div": a / b,
+            "square": a * a,
+            "sqrt": np.sqrt(a),
+        }[op]
         np.testing.assert_allclose(y.numpy()[..., 0], expected, rtol=1e-5, atol=1e-4)  # float32 a - b cancels
 
 
@@ -37,13 +47,22 @@ def test_fixed_sets_use_their_own_seeds_and_ranges():
     again = static_arithmetic.build(POINT)
     np.testing.assert_array_equal(again.validation[0], xv)
     for x, y in ((xv, yv), (xt, yt)):  # POINT's op is a * b
-        np.testing.assert_allclose(y[:, 0], x[:, :25].astype("float64").sum(1) * x[:, 13:38].astype("float64").sum(1), rtol=1e-5)
+        np.testing.assert_allclose(
+            y[:, 0], x[:, :25].astype("float64").sum(1) * x[:, 13:38].astype("float64").sum(1), rtol=1e-5
+        )
 
 
 # Madsen & Johansen's thresholds for 100 inputs, subsets of 25 overlapping by 12, U[2, 6], eps 1e-5,
 # computed from their definition with 10,000 samples (../shared/reference/PAPER_NOTES.md, "Reference
 # protocols"; under 1% spread over slice offsets and samples).
-PUBLISHED_THRESHOLDS = {"add": 1.61e-5, "sub": 1.40e-8, "mul": 0.161, "div": 5.9e-12, "square": 0.160, "sqrt": 1.01e-8}
+PUBLISHED_THRESHOLDS = {
+    "add": 1.61e-5,
+    "sub": 1.40e-8,
+    "mul": 0.161,
+    "div": 5.9e-12,
+    "square": 0.160,
+    "sqrt": 1.01e-8,
+}
 
 
 @pytest.mark.parametrize("op", list(static_arithmetic.OPERATIONS))
@@ -57,6 +76,12 @@ def test_success_threshold_matches_the_published_definition(op):
     z1 = (1 - eps) * x[:, 0:25].sum(1) + eps * (x.sum(1) - x[:, 0:25].sum(1))
     z2 = (1 - eps) * x[:, 13:38].sum(1) + eps * (x.sum(1) - x[:, 13:38].sum(1))
     a, b = x[:, 0:25].sum(1), x[:, 13:38].sum(1)
-    exact = {"add": (z1 + z2, a + b), "sub": (z1 - z2, a - b), "mul": (z1 * z2, a * b), "div": (z1 / z2, a / b),
-             "square": (z1 * z1, a * a), "sqrt": (np.sqrt(z1), np.sqrt(a))}[op]
+    exact = {
+        "add": (z1 + z2, a + b),
+        "sub": (z1 - z2, a - b),
+        "mul": (z1 * z2, a * b),
+        "div": (z1 / z2, a / b),
+        "square": (z1 * z1, a * a),
+        "sqrt": (np.sqrt(z1), np.sqrt(a)),
+    }[op]
     assert task.success_threshold == pytest.approx(np.mean((exact[0] - exact[1]) ** 2), rel=1e-9)

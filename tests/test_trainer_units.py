@@ -18,8 +18,16 @@ POINT = {
         "pos": {"interpolation": [1.0, 2.0], "extrapolation": [[2.0, 6.0]]},
         "both": {"interpolation": [-2.0, 2.0], "extrapolation": [[-6.0, -2.0], [2.0, 6.0]]},
     },
-    "range": "pos", "validation_size": 256, "test_size": 256, "validation_seed": 1, "test_seed": 2,
-    "success_epsilon": 1e-5, "epsilon": 1e-7, "op": "add", "unit": "nau", "initialization": "glorot",
+    "range": "pos",
+    "validation_size": 256,
+    "test_size": 256,
+    "validation_seed": 1,
+    "test_seed": 2,
+    "success_epsilon": 1e-5,
+    "epsilon": 1e-7,
+    "op": "add",
+    "unit": "nau",
+    "initialization": "glorot",
 }
 TRAINING = Training(steps=300, batch_size=64, learning_rate=0.05, eval_every=100)
 
@@ -44,7 +52,11 @@ def test_stacked_model_matches_the_keras_layer_seed_by_seed(unit):
 
 def test_trainer_applies_the_clamps_after_every_step():
     big_steps = dataclasses.replace(TRAINING, steps=50, learning_rate=5.0, eval_every=50)
-    for unit, name, (low, high) in (("nau", "kernel", (-1, 1)), ("nmu", "kernel", (0, 1)), ("real_npu", "relevance", (0, 1))):
+    for unit, name, (low, high) in (
+        ("nau", "kernel", (-1, 1)),
+        ("nmu", "kernel", (0, 1)),
+        ("real_npu", "relevance", (0, 1)),
+    ):
         trainer = MultiSeedTrainer(task(unit=unit, op="mul"), [0, 1, 2], big_steps)
         trainer.run()
         values = trainer.model.params[0][name].numpy()
@@ -74,8 +86,13 @@ def test_sparsity_regularizer_alone_drives_weights_to_integers_once_ramped_in():
     seeds = [0, 1, 2]
     results = {}
     for name, start in (("on", 0), ("after the run", 10_000)):
-        training = dataclasses.replace(TRAINING, learning_rate=0.01, regularization=10.0,
-                                       regularization_start=start, regularization_end=start + 100)
+        training = dataclasses.replace(
+            TRAINING,
+            learning_rate=0.01,
+            regularization=10.0,
+            regularization_start=start,
+            regularization_end=start + 100,
+        )
         trainer = MultiSeedTrainer(zero_task(layers), seeds, training)
         before = trainer.model.regularizer().numpy()
         trainer.run()
@@ -97,7 +114,9 @@ def test_stalled_seeds_restart_from_fresh_weights_and_keep_their_best_model():
     alone = MultiSeedTrainer(task(), [1], frozen).run().metrics
     assert alone["restarts"][0] == metrics["restarts"][1]
     np.testing.assert_allclose(alone["interpolation_mse"][0], metrics["interpolation_mse"][1], rtol=1e-6)
-    above = MultiSeedTrainer(task(), [0, 1], dataclasses.replace(frozen, reinitialise_above=1e9)).run().metrics
+    above = (
+        MultiSeedTrainer(task(), [0, 1], dataclasses.replace(frozen, reinitialise_above=1e9)).run().metrics
+    )
     assert np.all(above["restarts"] == 0)
 
 
@@ -129,14 +148,20 @@ def test_single_module_threshold_is_mistrys_closed_form(op):
         "div": ((1 - eps) / (1 + eps) - 1) ** 2 * np.mean((a / b) ** 2),
     }[op]
     assert built.success_threshold == pytest.approx(expected, rel=1e-6)
-    if op == "add":  # both inputs U[2, 6] in magnitude: E[(|a| + |b|)^2] = 2 Var + (2 E|a|)^2 = 2 * 16/12 + 64
+    if (
+        op == "add"
+    ):  # both inputs U[2, 6] in magnitude: E[(|a| + |b|)^2] = 2 Var + (2 E|a|)^2 = 2 * 16/12 + 64
         assert built.success_threshold == pytest.approx(eps**2 * (2 * 16 / 12 + 64), rel=0.03)
 
 
 def test_ideal_single_modules_succeed_and_keep_succeeding_when_trained():
     seeds = [0, 1]
     for unit, op, kernel in (("nau", "sub", [[1.0], [-1.0]]), ("nmu", "mul", [[1.0], [1.0]])):
-        trainer = MultiSeedTrainer(task(unit=unit, op=op, range="both"), seeds, dataclasses.replace(TRAINING, steps=10, eval_every=10))
+        trainer = MultiSeedTrainer(
+            task(unit=unit, op=op, range="both"),
+            seeds,
+            dataclasses.replace(TRAINING, steps=10, eval_every=10),
+        )
         trainer.model.params[0]["kernel"].assign(np.array([kernel] * 2, "float32"))
         metrics = trainer.run().metrics
         assert metrics["success"].all() and np.all(metrics["solved_at"] == 0), unit
@@ -149,7 +174,9 @@ def test_ideal_single_modules_succeed_and_keep_succeeding_when_trained():
 def test_bad_single_module_ranges_are_rejected_with_the_key(tmp_path, extrapolation, fragment):
     import yaml
 
-    data = yaml.safe_load(open(config_module.EXPERIMENTS_DIR.parent / "configs" / "single_module_benchmark.yaml"))
+    data = yaml.safe_load(
+        open(config_module.EXPERIMENTS_DIR.parent / "configs" / "single_module_benchmark.yaml")
+    )
     data["task"]["ranges"]["pos_mid"]["extrapolation"] = extrapolation
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))

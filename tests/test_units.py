@@ -65,7 +65,9 @@ def test_units_match_numpy_references():
     npu = nalu_tf.RealNPU(3, epsilon=1e-6, dtype="float64")
     npu(x)
     npu.relevance.assign(relevance)
-    np.testing.assert_allclose(npu(x).numpy(), numpy_real_npu(x, npu.kernel.numpy(), relevance, 1e-6), rtol=1e-10)
+    np.testing.assert_allclose(
+        npu(x).numpy(), numpy_real_npu(x, npu.kernel.numpy(), relevance, 1e-6), rtol=1e-10
+    )
 
 
 def test_ideal_nau_adds_and_subtracts_exactly():
@@ -79,8 +81,11 @@ def test_ideal_nmu_multiplies_and_squares_exactly_for_any_sign():
     layer = built(nalu_tf.NMU(2, dtype="float64"), 3, kernel=[[1, 1], [1, 0], [0, 0]])
     np.testing.assert_allclose(layer(x).numpy(), np.stack([x[:, 0] * x[:, 1], x[:, 0]], 1), rtol=1e-12)
     nau_then_nmu = keras.Sequential(
-        [keras.Input((3,), dtype="float64"), built(nalu_tf.NAU(2, dtype="float64"), 3, kernel=[[1, 1], [0, 0], [0, 0]]),
-         built(nalu_tf.NMU(1, dtype="float64"), 2, kernel=[[1], [1]])]
+        [
+            keras.Input((3,), dtype="float64"),
+            built(nalu_tf.NAU(2, dtype="float64"), 3, kernel=[[1, 1], [0, 0], [0, 0]]),
+            built(nalu_tf.NMU(1, dtype="float64"), 2, kernel=[[1], [1]]),
+        ]
     )
     np.testing.assert_allclose(nau_then_nmu(x).numpy()[:, 0], x[:, 0] ** 2, rtol=1e-12)
 
@@ -90,33 +95,54 @@ def test_ideal_inalu_multiplies_and_divides_negative_inputs_with_the_right_sign(
     ones = np.full((2, 1), SATURATED)
     for signs, expected in (([1, 1], x[:, 0] * x[:, 1]), ([1, -1], x[:, 0] / x[:, 1])):
         layer = built(
-            nalu_tf.INALU(1, epsilon=1e-300, dtype="float64"), 2,
-            w_hat_add=np.zeros((2, 1)), m_hat_add=np.zeros((2, 1)),
-            w_hat_mul=SATURATED * np.array(signs, float)[:, None], m_hat_mul=ones, gate_bias=[-SATURATED * 20],
+            nalu_tf.INALU(1, epsilon=1e-300, dtype="float64"),
+            2,
+            w_hat_add=np.zeros((2, 1)),
+            m_hat_add=np.zeros((2, 1)),
+            w_hat_mul=SATURATED * np.array(signs, float)[:, None],
+            m_hat_mul=ones,
+            gate_bias=[-SATURATED * 20],
         )
         np.testing.assert_allclose(layer(x).numpy()[:, 0], expected, rtol=1e-12)
 
 
 def test_inalu_log_path_is_clipped():
     layer = built(
-        nalu_tf.INALU(1, max_log=20.0, dtype="float64"), 1,
-        w_hat_mul=[[SATURATED]], m_hat_mul=[[SATURATED]], gate_bias=[-SATURATED * 20],
+        nalu_tf.INALU(1, max_log=20.0, dtype="float64"),
+        1,
+        w_hat_mul=[[SATURATED]],
+        m_hat_mul=[[SATURATED]],
+        gate_bias=[-SATURATED * 20],
     )
     np.testing.assert_allclose(layer(np.array([[1e12]])).numpy(), [[np.exp(20.0)]], rtol=1e-12)
 
 
 def test_ideal_real_npu_multiplies_and_divides_any_sign_and_ignores_irrelevant_inputs():
     x = np.random.default_rng(4).uniform(0.5, 3, size=(64, 3)) * np.array([-1, 1, -1])
-    layer = built(nalu_tf.RealNPU(2, epsilon=1e-300, dtype="float64"), 3, kernel=[[1, 1], [1, -1], [0, 0]],
-                  relevance=[1, 1, 0])
-    np.testing.assert_allclose(layer(x).numpy(), np.stack([x[:, 0] * x[:, 1], x[:, 0] / x[:, 1]], 1), rtol=1e-10)
+    layer = built(
+        nalu_tf.RealNPU(2, epsilon=1e-300, dtype="float64"),
+        3,
+        kernel=[[1, 1], [1, -1], [0, 0]],
+        relevance=[1, 1, 0],
+    )
+    np.testing.assert_allclose(
+        layer(x).numpy(), np.stack([x[:, 0] * x[:, 1], x[:, 0] / x[:, 1]], 1), rtol=1e-10
+    )
 
 
 def test_regularizers_match_their_definitions():
     w = np.array([[0.2, -0.9], [1.0, 0.5]])
     np.testing.assert_allclose(maths.nau_regularizer(w), np.mean([0.2, 0.1, 0.0, 0.5]))
-    np.testing.assert_allclose(maths.nmu_regularizer(np.array([[0.2, 0.9], [1.0, 0.5]])), np.mean([0.2, 0.1, 0.0, 0.5]))
-    assert [float(maths.regularization_ramp(t, 10.0, 100, 200)) for t in (0, 100, 150, 200, 999)] == [0, 0, 5, 10, 10]
+    np.testing.assert_allclose(
+        maths.nmu_regularizer(np.array([[0.2, 0.9], [1.0, 0.5]])), np.mean([0.2, 0.1, 0.0, 0.5])
+    )
+    assert [float(maths.regularization_ramp(t, 10.0, 100, 200)) for t in (0, 100, 150, 200, 999)] == [
+        0,
+        0,
+        5,
+        10,
+        10,
+    ]
     assert [float(maths.regularization_ramp(t, 4.0, 50, 50)) for t in (49, 50)] == [0, 4]
 
 
@@ -125,7 +151,14 @@ def test_training_keeps_weights_clamped_and_ramp_sets_the_regularizer(layer_clas
     x = np.random.default_rng(5).uniform(1, 2, size=(256, 3)).astype("float32")
     model = keras.Sequential([keras.Input((3,)), layer_class(2), nalu_tf.NAU(1)])
     model.compile(keras.optimizers.SGD(5.0), "mse")  # a huge step pushes weights far out of range
-    model.fit(x, 100 * x[:, :1], epochs=1, batch_size=32, verbose=0, callbacks=[nalu_tf.RegularizationRamp(10, 0, 4)])
+    model.fit(
+        x,
+        100 * x[:, :1],
+        epochs=1,
+        batch_size=32,
+        verbose=0,
+        callbacks=[nalu_tf.RegularizationRamp(10, 0, 4)],
+    )
     kernel = model.layers[0].kernel.numpy()
     assert kernel.min() >= low and kernel.max() <= high
     assert float(model.layers[0].regularization_weight.numpy()) == 10.0  # 8 batches, ramp over steps 0..4
@@ -169,9 +202,13 @@ def test_default_initialisers():
 
 @pytest.mark.parametrize(
     "make, value",
-    [(lambda v: nalu_tf.NAU(v), 0), (lambda v: nalu_tf.NMU(2, regularization=v), -1.0),
-     (lambda v: nalu_tf.INALU(2, max_log=v), 0.0), (lambda v: nalu_tf.RealNPU(2, epsilon=v), "tiny"),
-     (lambda v: nalu_tf.CappedGlorotUniform(v), -0.5)],
+    [
+        (lambda v: nalu_tf.NAU(v), 0),
+        (lambda v: nalu_tf.NMU(2, regularization=v), -1.0),
+        (lambda v: nalu_tf.INALU(2, max_log=v), 0.0),
+        (lambda v: nalu_tf.RealNPU(2, epsilon=v), "tiny"),
+        (lambda v: nalu_tf.CappedGlorotUniform(v), -0.5),
+    ],
 )
 def test_bad_arguments_raise_value_error_naming_the_value(make, value):
     with pytest.raises(ValueError, match=re.escape(repr(value))):
@@ -192,29 +229,52 @@ def test_inalu_parameters_get_their_own_draws(seed):
     # One initialiser for w_hat_add and w_hat_mul (and one for both m_hat): Keras fixes an initialiser's
     # seed when it is made, so a shared instance would start both paths identical.
     other = None if seed is None else seed + 10
-    layer = built(nalu_tf.INALU(4, w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
-                                m_hat_initializer=keras.initializers.RandomNormal(seed=other)), 6)
+    layer = built(
+        nalu_tf.INALU(
+            4,
+            w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
+            m_hat_initializer=keras.initializers.RandomNormal(seed=other),
+        ),
+        6,
+    )
     values = [v.numpy() for v in (layer.w_hat_add, layer.w_hat_mul, layer.m_hat_add, layer.m_hat_mul)]
     for i in range(4):
         for j in range(i + 1, 4):
             assert not np.array_equal(values[i], values[j]), (i, j)
     if seed is not None:  # seeded draws stay reproducible
-        again = built(nalu_tf.INALU(4, w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
-                                    m_hat_initializer=keras.initializers.RandomNormal(seed=other)), 6)
+        again = built(
+            nalu_tf.INALU(
+                4,
+                w_hat_initializer=keras.initializers.RandomNormal(seed=seed),
+                m_hat_initializer=keras.initializers.RandomNormal(seed=other),
+            ),
+            6,
+        )
         np.testing.assert_array_equal(again.w_hat_mul.numpy(), values[1])
 
 
 def test_inalu_default_initialisation_is_its_authors():
     layer = built(nalu_tf.INALU(200), 100)
-    for variable, mean in ((layer.w_hat_add, 0.88), (layer.w_hat_mul, 0.88), (layer.m_hat_add, 0.5), (layer.m_hat_mul, 0.5)):
+    for variable, mean in (
+        (layer.w_hat_add, 0.88),
+        (layer.w_hat_mul, 0.88),
+        (layer.m_hat_add, 0.5),
+        (layer.m_hat_mul, 0.5),
+    ):
         assert abs(variable.numpy().mean() - mean) < 0.01 and abs(variable.numpy().std() - 0.2) < 0.01
     assert not np.array_equal(layer.w_hat_add.numpy(), layer.w_hat_mul.numpy())
 
 
 def test_inalu_regularizer_matches_its_definition():
-    layer = built(nalu_tf.INALU(1, regularization=0.05, dtype="float64"), 2,
-                  w_hat_add=[[25.0], [-5.0]], m_hat_add=[[0.0], [20.0]], w_hat_mul=[[-30.0], [19.0]],
-                  m_hat_mul=[[1.0], [-1.0]], gate_bias=[2.0])
+    layer = built(
+        nalu_tf.INALU(1, regularization=0.05, dtype="float64"),
+        2,
+        w_hat_add=[[25.0], [-5.0]],
+        m_hat_add=[[0.0], [20.0]],
+        w_hat_mul=[[-30.0], [19.0]],
+        m_hat_mul=[[1.0], [-1.0]],
+        gate_bias=[2.0],
+    )
     layer(np.ones((1, 2)))
     expected = np.mean([0, 15]) + np.mean([20, 0]) + np.mean([0, 1]) + np.mean([19, 19]) + 18
     np.testing.assert_allclose(float(layer.losses[0]), 0.05 * expected)

@@ -13,18 +13,30 @@ EVALUATIONS = np.arange(0, STEPS + 1, 10_000)
 def cell(successes, seeds=10, curve=lambda step: np.full_like(step, 1.0, dtype=float), **columns):
     """Runs (one row per seed; the first ``successes`` succeed) and a history in which every failing
     seed's extrapolation MSE follows ``curve(step)``."""
-    runs = pd.DataFrame({
-        "seed": range(seeds), "success": [s < successes for s in range(seeds)],
-        "solved_at": [1000.0 if s < successes else np.nan for s in range(seeds)],
-        "diverged": False, "success_threshold": 1e-3, "interpolation_score": 1e-4,
-        "extrapolation_score": [0.0 if s < successes else 50.0 for s in range(seeds)],
-    })
+    runs = pd.DataFrame(
+        {
+            "seed": range(seeds),
+            "success": [s < successes for s in range(seeds)],
+            "solved_at": [1000.0 if s < successes else np.nan for s in range(seeds)],
+            "diverged": False,
+            "success_threshold": 1e-3,
+            "interpolation_score": 1e-4,
+            "extrapolation_score": [0.0 if s < successes else 50.0 for s in range(seeds)],
+        }
+    )
     for name, value in columns.items():
         runs[name] = value
-    history = pd.DataFrame([
-        {"seed": s, "step": int(step), "extrapolation_mse": 1e-5 if s < successes else float(curve(np.array([step]))[0])}
-        for s in range(seeds) for step in EVALUATIONS
-    ])
+    history = pd.DataFrame(
+        [
+            {
+                "seed": s,
+                "step": int(step),
+                "extrapolation_mse": 1e-5 if s < successes else float(curve(np.array([step]))[0]),
+            }
+            for s in range(seeds)
+            for step in EVALUATIONS
+        ]
+    )
     return runs, history
 
 
@@ -42,7 +54,10 @@ def test_errors_still_falling_over_the_last_third_are_beyond_the_budget():
     row = verdict({"published": 1.0}, *cell(2, curve=lambda step: 10.0 ** (-step / 10_000)))
     assert row["verdict"] == "beyond this budget"
     # step 60,000 is two thirds of 90,000: 1e-6 there, 1e-9 at the end
-    assert "1e-06 at step 60,000 to 1e-09 at 90,000 (1e+03x lower in the last third, lower at every evaluation)" in row["reason"]
+    assert (
+        "1e-06 at step 60,000 to 1e-09 at 90,000 (1e+03x lower in the last third, lower at every evaluation)"
+        in row["reason"]
+    )
 
 
 def test_an_error_falling_slowly_at_every_evaluation_is_still_falling():
@@ -63,7 +78,10 @@ def test_a_flat_error_is_a_plateau_with_its_range_over_the_last_third():
     )
     runs, history = cell(2, curve=plateau)
     runs["solved_at"] = 5000.0  # every seed met the criterion once, two at the kept model
-    assert "10 of 10 seeds met the criterion at some evaluation" in verdict({"published": 1.0}, runs, history)["reason"]
+    assert (
+        "10 of 10 seeds met the criterion at some evaluation"
+        in verdict({"published": 1.0}, runs, history)["reason"]
+    )
 
 
 def test_a_published_solved_at_step_beyond_our_budget_is_beyond_the_budget():
@@ -74,7 +92,10 @@ def test_a_published_solved_at_step_beyond_our_budget_is_beyond_the_budget():
 
 def test_diverged_seeds_and_unfitted_models_are_named():
     runs, history = cell(0, diverged=True)
-    assert verdict({"published": 1.0}, runs, history)["reason"] == "10 of 10 failing seeds diverged (non-finite error)"
+    assert (
+        verdict({"published": 1.0}, runs, history)["reason"]
+        == "10 of 10 failing seeds diverged (non-finite error)"
+    )
     runs, history = cell(0, interpolation_score=30.0)
     row = verdict({"published": 1.0}, runs, history)
     assert row["verdict"] == "not reproduced" and "median interpolation score is 30" in row["reason"]
@@ -87,12 +108,15 @@ def test_a_followup_that_agrees_with_us_refutes_the_paper():
     assert row["reason"] == "ours 0% as Madsen & Johansen (2020) 0%, against the paper's score 0"
 
 
-@pytest.mark.parametrize("published, successes, expected", [
-    (0.0, 8, "reproduced"),  # median score 0.0: the paper's 0.0
-    (0.0, 3, "not reproduced"),  # median 50
-    (96.0, 3, "reproduced"),  # a reported failure, and ours fail too
-    (96.0, 8, "not reproduced"),  # ours extrapolate where the paper reports failure
-])
+@pytest.mark.parametrize(
+    "published, successes, expected",
+    [
+        (0.0, 8, "reproduced"),  # median score 0.0: the paper's 0.0
+        (0.0, 3, "not reproduced"),  # median 50
+        (96.0, 3, "reproduced"),  # a reported failure, and ours fail too
+        (96.0, 8, "not reproduced"),  # ours extrapolate where the paper reports failure
+    ],
+)
 def test_a_published_score_is_matched_on_the_median_score(published, successes, expected):
     row = verdict({"published_score": published}, *cell(successes))
     assert row["verdict"] == expected
@@ -103,23 +127,36 @@ def test_a_published_score_is_matched_on_the_median_score(published, successes, 
 
 def test_a_rate_above_the_published_one_is_named():
     row = verdict({"published": 0.07}, *cell(9))
-    assert row["verdict"] == "not reproduced" and row["reason"] == "ours do better: 9 of 10 seeds meet the criterion"
+    assert (
+        row["verdict"] == "not reproduced"
+        and row["reason"] == "ours do better: 9 of 10 seeds meet the criterion"
+    )
 
 
 def test_findings_of_cells_outside_the_grid_are_left_out():
     runs, history = cell(3)
     runs["op"], history["op"] = "add", "add"
-    config = {"training": {"steps": STEPS}, "report": {"findings": [
-        {"claim": "in", "cell": {"op": "add"}, "published": 0.3},
-        {"claim": "out", "cell": {"op": "sub"}, "published": 0.3},
-    ]}}
+    config = {
+        "training": {"steps": STEPS},
+        "report": {
+            "findings": [
+                {"claim": "in", "cell": {"op": "add"}, "published": 0.3},
+                {"claim": "out", "cell": {"op": "sub"}, "published": 0.3},
+            ]
+        },
+    }
     assert [row["claim"] for row in verdicts.finding_rows(runs, history, config)] == ["in"]
 
 
-@pytest.mark.parametrize("outcome, successes, expected", [
-    ("extrapolates", 8, "reproduced"), ("extrapolates", 3, "not reproduced"),
-    ("fails", 3, "reproduced"), ("fails", 8, "not reproduced"),
-])
+@pytest.mark.parametrize(
+    "outcome, successes, expected",
+    [
+        ("extrapolates", 8, "reproduced"),
+        ("extrapolates", 3, "not reproduced"),
+        ("fails", 3, "reproduced"),
+        ("fails", 8, "not reproduced"),
+    ],
+)
 def test_a_published_outcome_is_matched_on_the_median_score(outcome, successes, expected):
     row = verdict({"published_outcome": outcome, "source": "Figure 1"}, *cell(successes))
     assert row["verdict"] == expected and row["published"] == f"{outcome} (Figure 1)"

@@ -7,4 +7,13 @@ from experiments.report.build import report_all, report_experiment, write_index
 from experiments.report.summary import solved_fractions, summarise
 from experiments.report.verdicts import classify, finding_rows, wilson_interval
 
-__all__ = ["classify", "finding_rows", "report_all", "report_experiment", "solved_fractions", "summarise", "wilson_interval", "write_index"]
+__all__ = [
+    "classify",
+    "finding_rows",
+    "report_all",
+    "report_experiment",
+    "solved_fractions",
+    "summarise",
+    "wilson_interval",
+    "write_index",
+]

@@ -39,9 +39,18 @@ def sweep_figure(curves, provenance, path, dataset=None):
     for name, curve in curves.groupby(rows, sort=False):
         curve = curve.sort_values("x")
         line = left.plot(curve["x"], 100 * curve["accuracy_mean"], marker="o", lw=1.4, label=str(name))[0]
-        left.fill_between(curve["x"], 100 * curve["accuracy_min"], 100 * curve["accuracy_max"], color=line.get_color(), alpha=0.12)
+        left.fill_between(
+            curve["x"],
+            100 * curve["accuracy_min"],
+            100 * curve["accuracy_max"],
+            color=line.get_color(),
+            alpha=0.12,
+        )
         right.plot(curve["x"], np.clip(curve["mae_mean"], FLOOR, None), marker="o", lw=1.4, label=str(name))
-    for axis, label in ((left, "accuracy (% of outputs exact), mean\nover seeds (band: min to max)"), (right, "mean absolute error,\nmean over seeds")):
+    for axis, label in (
+        (left, "accuracy (% of outputs exact), mean\nover seeds (band: min to max)"),
+        (right, "mean absolute error,\nmean over seeds"),
+    ):
         axis.set_xscale("log")
         axis.set_xlabel(report.get("x_label", "x"))
         axis.set_ylabel(label)
@@ -49,7 +58,9 @@ def sweep_figure(curves, provenance, path, dataset=None):
     right.set_yscale("log")
     left.set_ylim(-2, 102)
     left.legend(fontsize=8)
-    title = f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds"
+    title = (
+        f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds"
+    )
     figure_.suptitle(title + (f"\ndata: {dataset}" if dataset else ""), fontsize=10)
     figure_.tight_layout()
     _save(figure_, path)
@@ -68,7 +79,10 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     rows, columns, others = layout(config)
     if rows == columns:
         names = list(dict.fromkeys(curves[rows]))
-        panels = [(None, curves[curves[rows].isin(names[i : i + lines_per_panel])]) for i in range(0, len(names), lines_per_panel)]
+        panels = [
+            (None, curves[curves[rows].isin(names[i : i + lines_per_panel])])
+            for i in range(0, len(names), lines_per_panel)
+        ]
     else:
         panels = list(curves.groupby([rows, *others], sort=False))
     count = min(3, len(panels))
@@ -82,7 +96,13 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     for axis, (key, panel) in zip(axes.flat, panels):
         for name, curve in panel.groupby(columns, sort=False):
             curve = curve.sort_values("x")
-            axis.plot(curve["x"], np.clip(curve["mae_mean"], FLOOR, None), label=str(name), lw=1.4, marker="." if log_x else None)
+            axis.plot(
+                curve["x"],
+                np.clip(curve["mae_mean"], FLOOR, None),
+                label=str(name),
+                lw=1.4,
+                marker="." if log_x else None,
+            )
         if shade:
             axis.axvspan(shade[0], shade[1], color="grey", alpha=0.15, label="training range")
         if key is not None:
@@ -107,7 +127,14 @@ def _grid(summary, config):
     """(rows, columns, others, row values, column values, groups of summary rows per other-axes value)."""
     rows, columns, others = layout(config)
     groups = list(summary.groupby(others, sort=False)) if others else [((), summary)]
-    return rows, columns, others, list(dict.fromkeys(summary[rows])), list(dict.fromkeys(summary[columns])), groups
+    return (
+        rows,
+        columns,
+        others,
+        list(dict.fromkeys(summary[rows])),
+        list(dict.fromkeys(summary[columns])),
+        groups,
+    )
 
 
 def figure(summary, provenance, path):
@@ -117,15 +144,21 @@ def figure(summary, provenance, path):
     report = config.get("report", {})
     rows, columns, others, row_values, column_values, groups = _grid(summary, config)
     figure_, axes = plt.subplots(
-        len(groups), len(row_values), figsize=(2.6 * len(row_values), 2.8 * len(groups) + 0.6),
-        squeeze=False, sharey=True,
+        len(groups),
+        len(row_values),
+        figsize=(2.6 * len(row_values), 2.8 * len(groups) + 0.6),
+        squeeze=False,
+        sharey=True,
     )
     positions = np.arange(len(column_values))
     for g, (key, block) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
         for r, value in enumerate(row_values):
             axis = axes[g][r]
-            for offset, part, colour in ((-0.2, "interpolation", "tab:blue"), (0.2, "extrapolation", "tab:red")):
+            for offset, part, colour in (
+                (-0.2, "interpolation", "tab:blue"),
+                (0.2, "extrapolation", "tab:red"),
+            ):
                 heights = []
                 for column in column_values:
                     match = block[(block[rows] == value) & (block[columns] == column)]
@@ -158,8 +191,11 @@ def success_heatmap(summary, provenance, path):
     count = min(2, len(groups))
     panel_rows = -(-len(groups) // count)
     figure_, axes = plt.subplots(
-        panel_rows, count, figsize=(0.75 * len(column_values) * count + 2.5, (0.42 * len(row_values) + 1.1) * panel_rows + 1.0),
-        squeeze=False, layout="constrained",
+        panel_rows,
+        count,
+        figsize=(0.75 * len(column_values) * count + 2.5, (0.42 * len(row_values) + 1.1) * panel_rows + 1.0),
+        squeeze=False,
+        layout="constrained",
     )
     image = None
     for axis, (key, block) in zip(axes.flat, groups):
@@ -169,7 +205,15 @@ def success_heatmap(summary, provenance, path):
         image = axis.imshow(rates, vmin=0, vmax=100, cmap="viridis", aspect="auto")
         for (i, j), value in np.ndenumerate(rates):
             if np.isfinite(value):
-                axis.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7, color="white" if value < 60 else "black")
+                axis.text(
+                    j,
+                    i,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value < 60 else "black",
+                )
         axis.set_xticks(range(len(column_values)), column_values, rotation=45, ha="right", fontsize=8)
         axis.set_yticks(range(len(row_values)), row_values, fontsize=8)
         if others:
@@ -196,7 +240,11 @@ def solved_curve(history, runs, provenance, path):
     groups = list(fractions.groupby(others, sort=False)) if others else [((), fractions)]
     row_values = [value for value in config["grid"][rows] if value in set(fractions[rows])]  # grid order
     figure_, axes = plt.subplots(
-        len(groups), len(row_values), figsize=(2.7 * len(row_values), 2.5 * len(groups) + 0.9), squeeze=False, sharey=True
+        len(groups),
+        len(row_values),
+        figsize=(2.7 * len(row_values), 2.5 * len(groups) + 0.9),
+        squeeze=False,
+        sharey=True,
     )
     for g, (key, block) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
@@ -207,7 +255,9 @@ def solved_curve(history, runs, provenance, path):
                 line = lines[lines[columns] == column]
                 if len(line):
                     axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
-            title = f"{rows} = {value}" + ("\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key)) if others else "")
+            title = f"{rows} = {value}" + (
+                "\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key)) if others else ""
+            )
             axis.set_title(title, fontsize=9)
             axis.set_xlabel("step", fontsize=8)
             axis.set_ylim(-3, 103)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from experiments.schema import Choice, ConfigError, Number, Text, check_value, reject_unknown, require_mapping
 
 REPORT_KEYS = (
-    "rows", "columns", "title", "paper", "paper_label", "blocks", "shade", "x_label", "notes", "figure", "findings",
+    "rows",
+    "columns",
+    "title",
+    "paper",
+    "paper_label",
+    "blocks",
+    "shade",
+    "x_label",
+    "notes",
+    "figure",
+    "findings",
 )
 REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep", "eigenvalues")
 # The figures a report can draw, each with its file name when it is not the first (the first is figure.png):
@@ -21,7 +31,14 @@ FIGURE_FILES = {
 }
 REPORT_FIGURES = tuple(FIGURE_FILES)
 FINDING_KEYS = (
-    "claim", "cell", "published", "published_score", "published_outcome", "published_solved_at", "followup", "source",
+    "claim",
+    "cell",
+    "published",
+    "published_score",
+    "published_outcome",
+    "published_solved_at",
+    "followup",
+    "source",
 )
 OUTCOMES = ("extrapolates", "fails")
 PUBLISHED_KINDS = ("published", "published_score", "published_outcome")
@@ -44,7 +61,9 @@ def validate(source, report, grid, allowed):
             check_value(source, "report.figure", Choice(REPORT_FIGURES), figure)
     findings = report.get("findings", [])
     if not isinstance(findings, list):
-        raise ConfigError(source, "report.findings", f"{findings!r} is not allowed; must be a list of findings")
+        raise ConfigError(
+            source, "report.findings", f"{findings!r} is not allowed; must be a list of findings"
+        )
     for index, finding in enumerate(findings):
         where = f"report.findings[{index}]"
         require_mapping(source, where, finding)
@@ -53,7 +72,11 @@ def validate(source, report, grid, allowed):
             if key not in finding:
                 raise ConfigError(source, f"{where}.{key}", "missing")
         if sum(kind in finding for kind in PUBLISHED_KINDS) != 1:
-            raise ConfigError(source, where, "needs exactly one of published (a success rate), published_score and published_outcome")
+            raise ConfigError(
+                source,
+                where,
+                "needs exactly one of published (a success rate), published_score and published_outcome",
+            )
         check_value(source, f"{where}.claim", Text(), finding["claim"])
         if "published" in finding:
             check_value(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
@@ -62,7 +85,9 @@ def validate(source, report, grid, allowed):
         else:
             check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
         if "published_solved_at" in finding:
-            check_value(source, f"{where}.published_solved_at", Number(minimum=0), finding["published_solved_at"])
+            check_value(
+                source, f"{where}.published_solved_at", Number(minimum=0), finding["published_solved_at"]
+            )
         if "source" in finding:
             check_value(source, f"{where}.source", Text(), finding["source"])
         if "followup" in finding:
@@ -71,7 +96,9 @@ def validate(source, report, grid, allowed):
             for key in FOLLOWUP_KEYS:
                 if key not in followup:
                     raise ConfigError(source, f"{where}.followup.{key}", "missing")
-            check_value(source, f"{where}.followup.published", Number(minimum=0, maximum=1), followup["published"])
+            check_value(
+                source, f"{where}.followup.published", Number(minimum=0, maximum=1), followup["published"]
+            )
             check_value(source, f"{where}.followup.source", Text(), followup["source"])
         cell = require_mapping(source, f"{where}.cell", finding["cell"])
         reject_unknown(source, f"{where}.cell.", cell, list(grid))

@@ -16,8 +16,14 @@ from experiments.report.verdicts import wilson_interval
 
 
 METRICS = (
-    "interpolation_mse", "extrapolation_mse", "interpolation_mae", "extrapolation_mae",
-    "interpolation_score", "extrapolation_score", "training_mse", "training_mae",
+    "interpolation_mse",
+    "extrapolation_mse",
+    "interpolation_mae",
+    "extrapolation_mae",
+    "interpolation_score",
+    "extrapolation_score",
+    "training_mse",
+    "training_mae",
 )
 
 
@@ -55,12 +61,16 @@ def summarise(runs: pd.DataFrame, axes):
         success = group["success"].astype(bool)
         successes = int(success.sum())
         low, high = wilson_interval(successes, len(group))
-        row.update(success_count=successes, success_rate=successes / len(group), success_low=low, success_high=high)
+        row.update(
+            success_count=successes, success_rate=successes / len(group), success_low=low, success_high=high
+        )
         # As Madsen & Johansen report them: solved-at step and sparsity error over the solved seeds only.
         row["met_count"] = int(group["solved_at"].notna().sum())  # met the criterion at some evaluation
         solved = group.loc[success, "solved_at"].dropna()
         row["solved_at_median"] = float(solved.median()) if len(solved) else math.nan
-        row["sparsity_error_solved_mean"] = float(group.loc[success, "sparsity_error"].mean()) if successes else math.nan
+        row["sparsity_error_solved_mean"] = (
+            float(group.loc[success, "sparsity_error"].mean()) if successes else math.nan
+        )
         row["sparsity_error_median"] = float(group["sparsity_error"].median())
         if "recurrent_eigenvalue_1" in group and group["recurrent_eigenvalue_1"].notna().any():
             # how far the kept recurrence is from carrying a sum exactly (NaN: a non-finite weight, as +inf)
@@ -97,7 +107,9 @@ def dataset_of(runs):
 def solved_fractions(history, runs, axes):
     """Per cell and evaluation step, the fraction of seeds whose extrapolation MSE has been under the
     cell's success threshold at some evaluation up to that step (the solved-at curve), from history.csv."""
-    thresholds = runs.groupby(list(axes), sort=False)["success_threshold"].first().rename("threshold").reset_index()
+    thresholds = (
+        runs.groupby(list(axes), sort=False)["success_threshold"].first().rename("threshold").reset_index()
+    )
     merged = history.merge(thresholds, on=list(axes))
     merged["under"] = merged["extrapolation_mse"] < merged["threshold"]  # NaN (diverged) never counts
     merged = merged.sort_values([*axes, "seed", "step"], kind="stable")

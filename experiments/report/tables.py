@@ -35,7 +35,9 @@ def _pivot_block(summary, rows, columns, cell, paper=None, paper_label="paper (r
     for value in row_values:
         cells = []
         for column in column_values:
-            match = summary[(summary[rows] == value) & ((summary[columns] == column) if column is not None else True)]
+            match = summary[
+                (summary[rows] == value) & ((summary[columns] == column) if column is not None else True)
+            ]
             cells.append(cell(match.iloc[0]) if len(match) else "-")
         if paper:
             reference = paper.get(str(value), {})
@@ -57,14 +59,27 @@ def sweep_block(curves, rows, x_label):
         accuracy = lambda r: (  # noqa: E731
             f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"
         )
-        tables.insert(0, ("Accuracy (% of outputs whose rounded value equals the target), mean over seeds [min, max]", accuracy))
+        tables.insert(
+            0,
+            (
+                "Accuracy (% of outputs whose rounded value equals the target), mean over seeds [min, max]",
+                accuracy,
+            ),
+        )
     lines = []
     for title, cell in tables:
-        lines += ["", f"### {title}", "", "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |"]
+        lines += [
+            "",
+            f"### {title}",
+            "",
+            "| " + " | ".join([rows, *(f"{x_label} {v:g}" for v in values)]) + " |",
+        ]
         lines += ["|" + "---|" * (len(values) + 1)]
         for name, group in curves.groupby(rows, sort=False):
             by_x = {row["x"]: row for _, row in group.iterrows()}
-            lines.append("| " + " | ".join([str(name), *(cell(by_x[v]) if v in by_x else "-" for v in values)]) + " |")
+            lines.append(
+                "| " + " | ".join([str(name), *(cell(by_x[v]) if v in by_x else "-" for v in values)]) + " |"
+            )
     return lines
 
 
@@ -103,7 +118,9 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
     if dataset:
         lines += [f"Dataset: **{dataset}**."]
     if "sweep" in blocks and curves is not None:
-        lines += ["Selected models (on interpolation validation data), measured on test sequences of each length."]
+        lines += [
+            "Selected models (on interpolation validation data), measured on test sequences of each length."
+        ]
         lines += sweep_block(curves, rows, report.get("x_label", "x"))
     groups = summary.groupby(others, sort=False) if others else [((), summary)]
     for key, block in groups:
@@ -125,7 +142,12 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 table_reference = reference.get(part) if isinstance(reference, dict) else None
                 lines += ["", f"### {title}: normalised score (random init = 100)", ""]
                 lines += _pivot_block(
-                    block, rows, columns, lambda r, p=part: _format(r[f"{p}_score_median"]), table_reference, paper_label
+                    block,
+                    rows,
+                    columns,
+                    lambda r, p=part: _format(r[f"{p}_score_median"]),
+                    table_reference,
+                    paper_label,
                 )
             for metric in ("mse", "mae"):
                 if metric in blocks:
@@ -176,7 +198,9 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 block,
                 rows,
                 columns,
-                lambda r: "-" if math.isnan(r["eigenvalue_distance_median"]) else (
+                lambda r: "-"
+                if math.isnan(r["eigenvalue_distance_median"])
+                else (
                     f"{_format(r['eigenvalue_distance_median'])} [{_format(r['eigenvalue_distance_max'])}]; "
                     f"{_format(r.get('recurrent_eigenvalue_2_median', math.nan))}"
                 ),
@@ -204,5 +228,7 @@ def _units_text(config):
     lines = ["", "Per-unit training settings (each unit's published protocol; the rest as above):", ""]
     for unit, settings in units.items():
         if unit in config["grid"].get("unit", []):
-            lines.append(f"- {unit}: " + ", ".join(f"{key} {_format(value)}" for key, value in settings.items()))
+            lines.append(
+                f"- {unit}: " + ", ".join(f"{key} {_format(value)}" for key, value in settings.items())
+            )
     return lines + [""]

@@ -73,12 +73,20 @@ def failing_trend(history, failing_seeds, steps):
     rows = history[history["seed"].isin(failing_seeds)]
     if rows.empty:
         return None
-    medians = rows.assign(error=_finite(rows["extrapolation_mse"])).groupby("step")["error"].median().sort_index()
+    medians = (
+        rows.assign(error=_finite(rows["extrapolation_mse"])).groupby("step")["error"].median().sort_index()
+    )
     last_step, last = int(medians.index[-1]), float(medians.iloc[-1])
     earlier_step = int(medians.index[np.argmin(np.abs(medians.index.to_numpy() - 2 * steps / 3))])
     third = medians.loc[earlier_step:]
-    return earlier_step, float(medians.loc[earlier_step]), last_step, last, float(third.min()), float(third.max()), (
-        len(third) >= 3 and bool(np.all(np.diff(third.to_numpy()) < 0))
+    return (
+        earlier_step,
+        float(medians.loc[earlier_step]),
+        last_step,
+        last,
+        float(third.min()),
+        float(third.max()),
+        (len(third) >= 3 and bool(np.all(np.diff(third.to_numpy()) < 0))),
     )
 
 
@@ -99,7 +107,10 @@ def _evidence(runs, history, failing, steps, finding):
             )
     solved_at = finding.get("published_solved_at")
     if solved_at is not None and solved_at > steps:
-        return "beyond this budget", f"the published median solved-at step, {solved_at:,.0f}, is beyond our {steps:,} steps"
+        return (
+            "beyond this budget",
+            f"the published median solved-at step, {solved_at:,.0f}, is beyond our {steps:,} steps",
+        )
     diverged = int(runs.loc[failing, "diverged"].astype(bool).sum()) if "diverged" in runs else 0
     if diverged * 2 >= len(seeds):
         return "not reproduced", f"{diverged} of {len(seeds)} failing seeds diverged (non-finite error)"
@@ -171,15 +182,23 @@ def classify(finding, runs, history, steps):
         return {**row, "verdict": "reproduced", "reason": ""}
     followup = finding.get("followup")
     if followup and low - 1e-12 <= followup["published"] <= high + 1e-12:
-        return {**row, "verdict": "refuted as published", "reason": (
-            f"ours {100 * successes / trials:.0f}% as {followup['source']} {100 * followup['published']:.0f}%, "
-            f"against the paper's {published_text}"
-        )}
+        return {
+            **row,
+            "verdict": "refuted as published",
+            "reason": (
+                f"ours {100 * successes / trials:.0f}% as {followup['source']} {100 * followup['published']:.0f}%, "
+                f"against the paper's {published_text}"
+            ),
+        }
     if better:
         by_score = "published" not in finding
         count = int((~passes).sum()) if by_score else int(passes.sum())
         what = "extrapolate (score below 10)" if by_score else "meet the criterion"
-        return {**row, "verdict": "not reproduced", "reason": f"ours do better: {count} of {trials} seeds {what}"}
+        return {
+            **row,
+            "verdict": "not reproduced",
+            "reason": f"ours do better: {count} of {trials} seeds {what}",
+        }
     verdict, reason = _evidence(runs, history, ~passes, steps, finding)
     return {**row, "verdict": verdict, "reason": reason}
 

@@ -62,4 +62,6 @@ def nearly_perfect_first_layer(point):
     """W_eps, (input_size, 2): eps everywhere, 1 - eps on a's rows of column 1 and b's rows of column 2."""
     eps = point["success_epsilon"]
     mask_a, mask_b = slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
-    return np.stack([mask_a * (1 - eps) + (1 - mask_a) * eps, mask_b * (1 - eps) + (1 - mask_b) * eps], axis=1)
+    return np.stack(
+        [mask_a * (1 - eps) + (1 - mask_a) * eps, mask_b * (1 - eps) + (1 - mask_b) * eps], axis=1
+    )

@@ -19,8 +19,20 @@ from experiments import schema
 from experiments.spec import LayerSpec, Task
 
 ACTIVATIONS = (
-    "hard_tanh", "sigmoid", "relu6", "tanh", "tanh_shrink", "hard_shrink", "leaky_relu", "soft_shrink",
-    "softsign", "relu", "prelu", "softplus", "elu", "selu",
+    "hard_tanh",
+    "sigmoid",
+    "relu6",
+    "tanh",
+    "tanh_shrink",
+    "hard_shrink",
+    "leaky_relu",
+    "soft_shrink",
+    "softsign",
+    "relu",
+    "prelu",
+    "softplus",
+    "elu",
+    "selu",
 )
 MODELS = (*ACTIVATIONS, "linear", "nac", "nalu")
 
@@ -47,7 +59,9 @@ def layers(point):
         options = baselines.options_for(model, epsilon=point["epsilon"])
         return [LayerSpec(model, width, options) for _ in range(depth)] + [LayerSpec(model, 1, options)]
     activation = None if model == "linear" else model
-    return [LayerSpec("dense", width, {"activation": activation}) for _ in range(depth)] + [LayerSpec("dense", 1)]
+    return [LayerSpec("dense", width, {"activation": activation}) for _ in range(depth)] + [
+        LayerSpec("dense", 1)
+    ]
 
 
 def probe_grid(point):
@@ -61,7 +75,9 @@ def build(point):
     low, high = point["train_range"]
     grid = probe_grid(point)
     outside = (grid[:, 0] < low) | (grid[:, 0] > high)
-    validation = np.random.default_rng(point["validation_seed"]).uniform(low, high, size=(point["validation_size"], 1))
+    validation = np.random.default_rng(point["validation_seed"]).uniform(
+        low, high, size=(point["validation_size"], 1)
+    )
 
     def sample(draw, batch_size):
         x = draw((batch_size, 1), low, high)

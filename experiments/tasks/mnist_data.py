@@ -105,7 +105,10 @@ def read_npz(path):
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in IDX_FILES if key not in data.files]
             if missing:
-                raise DataError(str(path), f"lacks the arrays {', '.join(missing)}; expected x_train, y_train, x_test, y_test")
+                raise DataError(
+                    str(path),
+                    f"lacks the arrays {', '.join(missing)}; expected x_train, y_train, x_test, y_test",
+                )
             arrays = {key: data[key] for key in IDX_FILES}
     except DataError:
         raise
@@ -131,7 +134,10 @@ def read_idx(path):
         raise DataError(str(path), f"truncated IDX header ({len(raw)} bytes)")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     if len(raw) - header != int(np.prod(shape)):
-        raise DataError(str(path), f"holds {len(raw) - header} bytes of data; its header promises {int(np.prod(shape))} for shape {shape}")
+        raise DataError(
+            str(path),
+            f"holds {len(raw) - header} bytes of data; its header promises {int(np.prod(shape))} for shape {shape}",
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 

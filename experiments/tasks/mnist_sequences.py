@@ -79,7 +79,11 @@ def layers(point, outputs):
     options = {**options, **baselines.options_for(cell, epsilon=point["epsilon"])}
     if unit in ARITHMETIC_CORES:
         return [*encoder, LayerSpec(cell, outputs, options, recurrent=True)]
-    return [*encoder, LayerSpec(cell, point["core_units"], options, recurrent=True), LayerSpec("dense", outputs)]
+    return [
+        *encoder,
+        LayerSpec(cell, point["core_units"], options, recurrent=True),
+        LayerSpec("dense", outputs),
+    ]
 
 
 def targets(labels, target):
@@ -118,12 +122,22 @@ def build(point):
     def test_set(sequence_length):
         offset = train_count + validation_count
         return fixed_sequences(
-            digits.y_test, offset, point["test_sequences"], sequence_length, point["test_seed"] + sequence_length, target
+            digits.y_test,
+            offset,
+            point["test_sequences"],
+            sequence_length,
+            point["test_seed"] + sequence_length,
+            target,
         )
 
     sweep = [(n, test_set(n)) for n in point["test_lengths"]]
     validation = fixed_sequences(
-        digits.y_validation, train_count, point["validation_sequences"], length, point["validation_seed"], target
+        digits.y_validation,
+        train_count,
+        point["validation_sequences"],
+        length,
+        point["validation_seed"],
+        target,
     )
     return Task(
         input_size=table.shape[1:],

@@ -26,8 +26,26 @@ from experiments import schema
 from experiments.spec import LayerSpec, Task
 
 ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 )
 TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 HUNDRED = "hundred"
@@ -142,7 +160,9 @@ def build(point):
     training_values = tf.constant(training.astype("float32")[:, None])
 
     def sample(draw, batch_size):
-        picks = tf.cast(tf.minimum(tf.floor(draw((batch_size,), 0.0, float(len(training)))), len(training) - 1), tf.int32)
+        picks = tf.cast(
+            tf.minimum(tf.floor(draw((batch_size,), 0.0, float(len(training)))), len(training) - 1), tf.int32
+        )
         return tf.gather(training_rows, picks), tf.gather(training_values, picks)
 
     def pair(numbers):

@@ -66,7 +66,9 @@ def layers(point):
         recurrent = LayerSpec("lstm", width, recurrent=True, initial_state="learned")
     else:
         activation = "relu" if unit == "relu" else None
-        recurrent = LayerSpec("dense", width, {"activation": activation}, recurrent=True, initial_state="learned")
+        recurrent = LayerSpec(
+            "dense", width, {"activation": activation}, recurrent=True, initial_state="learned"
+        )
     return [recurrent, LayerSpec("dense", 1)]
 
 
@@ -102,7 +104,9 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
-    mask_a, mask_b = arithmetic.slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
+    mask_a, mask_b = arithmetic.slice_masks(
+        point["input_size"], point["subset_ratio"], point["overlap_ratio"]
+    )
     masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)
     operation = arithmetic.OPERATIONS[point["op"]]
     low, high = point["value_range"]
@@ -117,7 +121,9 @@ def build(point):
         input_size=point["input_size"],
         layers=layers(point),
         sample=sample,
-        validation=sequences(point, point["validation_size"], point["train_length"], point["validation_seed"]),
+        validation=sequences(
+            point, point["validation_size"], point["train_length"], point["validation_seed"]
+        ),
         test=test,
         success_threshold=nearly_perfect_mse(test[0], point),
         sweep=[

@@ -105,7 +105,9 @@ def build(point):
         input_size=2,
         layers=model(point["unit"], point["epsilon"], point["initialization"]),
         sample=sample,
-        validation=fixed_set(point, [ranges["interpolation"]], point["validation_size"], point["validation_seed"]),
+        validation=fixed_set(
+            point, [ranges["interpolation"]], point["validation_size"], point["validation_seed"]
+        ),
         test=test,
         success_threshold=nearly_perfect_mse(test[0], point),
     )

@@ -72,7 +72,11 @@ AXES = {
     "range": lambda task: tuple(task["ranges"]),
 }
 
-TASK_SCHEMA = {**COMMON_SCHEMA, "ranges": schema.NamedRanges(), "initialization": schema.Choice(INITIALIZATIONS)}
+TASK_SCHEMA = {
+    **COMMON_SCHEMA,
+    "ranges": schema.NamedRanges(),
+    "initialization": schema.Choice(INITIALIZATIONS),
+}
 
 
 def nearly_perfect_mse(x, point):
@@ -92,6 +96,7 @@ def fixed_set(point, range_key, rows, seed):
 def build(point):
     """The Task of one grid point: models, in-graph training data and the fixed evaluation sets."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
+
     mask_a, mask_b = slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
     masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)  # (input_size, 2)
     operation = OPERATIONS[point["op"]]

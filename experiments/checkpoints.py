@@ -1,0 +1,63 @@
+"""A stack's state mid-training, so that an interrupted stack continues to the same numbers, bit for bit.
+
+The state is the trainer's parameters, its kept (best) parameters, Adam's slots and step, the selection and
+success records, restarts, the history so far and the elapsed time. The data stream needs none: each step's
+draws are keyed by the step number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SECONDS = 120.0  # a stack with a checkpoint path saves its state after an evaluation at most this often
+STATE = ("step", "diverged", "best_validation", "best_step", "solved_at")  # the trainer's records
+
+
+def _variables(trainer):
+    """(name in the checkpoint, variable) of everything restored by assignment."""
+    pairs = [(f"param/{i}/{n}", v) for i, p in enumerate(trainer.model.params) for n, v in p.items()]
+    pairs += [(f"best/{i}/{n}", v) for i, p in enumerate(trainer.best) for n, v in p.items()]
+    pairs += [(f"optimizer/{i}", v) for i, v in enumerate(trainer.optimizer.variables)]
+    return pairs + [(f"state/{name}", getattr(trainer, name)) for name in STATE]
+
+
+def state(trainer, done, initial, latest, elapsed):
+    """The arrays to save for ``trainer`` after ``done`` steps (``initial`` and ``latest``: the first and
+    last evaluations' (validation, test) MSE; ``elapsed``: seconds trained so far)."""
+    arrays = {"members": np.array(trainer.members), "done": np.array(done), "elapsed": np.array(elapsed)}
+    arrays.update({key: variable.numpy() for key, variable in _variables(trainer)})
+    arrays["restarts"], arrays["stale_evaluations"] = trainer.restarts, trainer.stale_evaluations
+    for which, values in (("initial", initial), ("latest", latest)):
+        for index, value in enumerate(values):
+            arrays[f"{which}/{index}"] = np.asarray(value)
+    arrays["history_length"] = np.array(len(trainer.history))
+    for index, evaluation in enumerate(trainer.history):
+        for name, value in evaluation.items():
+            arrays[f"history/{index}/{name}"] = np.asarray(value)
+    return arrays
+
+
+def restore(trainer, arrays):
+    """Load into ``trainer`` a state saved by :func:`state`; return (done, initial, latest, elapsed), or
+    None when it belongs to other members or another model (then training starts afresh)."""
+    pairs = _variables(trainer)
+    members = arrays.get("members")
+    if members is None or not np.array_equal(members, trainer.members):
+        return None
+    if not all(key in arrays and arrays[key].shape == tuple(variable.shape) for key, variable in pairs):
+        return None
+    for key, variable in pairs:
+        variable.assign(arrays[key])
+    trainer.restarts, trainer.stale_evaluations = (
+        arrays["restarts"].copy(),
+        arrays["stale_evaluations"].copy(),
+    )
+    trainer.history = []
+    for index in range(int(arrays["history_length"])):
+        prefix = f"history/{index}/"
+        evaluation = {key[len(prefix) :]: arrays[key] for key in arrays if key.startswith(prefix)}
+        evaluation["step"] = int(evaluation["step"])
+        trainer.history.append(evaluation)
+    initial = tuple(arrays[f"initial/{i}"] for i in range(2))
+    latest = tuple(arrays[f"latest/{i}"] for i in range(2))
+    return int(arrays["done"]), initial, latest, float(arrays["elapsed"])

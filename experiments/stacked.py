@@ -1,0 +1,325 @@
+"""The stacked model: one copy of every parameter per member (a seed of a cell), the units' maths from
+``nalu_tf.maths`` (the functions the Keras layers call) and the baselines from ``experiments.baselines``.
+
+Each member's initial weights depend only on its seed, the layer, the parameter's name and the restart: seed
+k among 64 starts from the same weights as seed k alone (tests check this bit for bit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from experiments import baselines
+from nalu_tf import maths
+
+INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
+UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
+
+
+def initial_value(initializer, shape, seed):
+    """Value of a Keras initialiser for one seed: a fresh, seeded copy, so it is reproducible."""
+    initializer = keras.initializers.get(initializer)
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = seed
+    return keras.ops.convert_to_numpy(type(initializer).from_config(config)(shape, "float32"))
+
+
+def parameter_seed(seed, layer_index, name, restart=0):
+    """A 31-bit seed that depends only on the run seed, the layer, the parameter name and the restart."""
+    # The first draw (restart 0) keeps the entropy it had before restarts existed: same initial weights.
+    entropy = [seed, layer_index, zlib.crc32(name.encode())] + ([restart] if restart else [])
+    state = np.random.SeedSequence(entropy).generate_state(1)
+    return int(state[0] % (2**31 - 1))
+
+
+class StackedModel:
+    """A stack of units with one copy of every parameter per seed.
+
+    Inputs are ``(seeds or 1, batch, features)``, or ``(seeds or 1, batch, time, features)`` for a model
+    whose first layer is recurrent; a recurrent layer runs its cell over time and emits its last output.
+
+    With a ``table`` (items such as images, ``(count, *item_shape)``), inputs are indices into it,
+    ``(seeds or 1, batch, time)``: the layers before the first recurrent layer (an encoder, say a CNN)
+    read each item, and the recurrent layer reads their outputs in sequence. The encoder runs once per
+    position of the batch, or once per table item when the batch has more positions than the table has
+    items (long evaluation sequences), whichever is fewer.
+    """
+
+    project_at_once = True  # False: project each time step's input separately (to measure the gain)
+
+    def __init__(self, layers, input_size, seeds, table=None):
+        self.layers = list(layers)
+        self.seed_count = len(seeds)
+        self.params = []
+        self.specs = []
+        self.table = None if table is None else tf.constant(table, tf.float32)
+        recurrent = [i for i, layer in enumerate(self.layers) if layer.recurrent]
+        self.encoder_depth = recurrent[0] if recurrent and table is not None else 0
+        if recurrent and recurrent[0] > 0 and table is None:
+            raise ValueError("layers before a recurrent layer need a table of items to encode")
+        shape = (
+            tuple(table.shape[1:])
+            if table is not None
+            else (tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,))
+        )
+        for index, layer in enumerate(self.layers):
+            specs = self._maths(layer).parameters(shape[-1], layer.width, **layer.options)
+            if layer.recurrent and layer.initial_state == "learned":
+                width = self._maths(layer).state_count * layer.width
+                specs[INITIAL_STATE] = maths.Parameter((width,), "zeros")
+            elif layer.initial_state != "zeros":
+                raise ValueError(
+                    f"layer {index} ({layer.unit}): initial_state must be 'zeros' or 'learned' (a recurrent layer), got {layer.initial_state!r}"
+                )
+            unknown = set(layer.initializers) - set(specs)
+            if unknown:
+                raise ValueError(
+                    f"layer {index} ({layer.unit}) has no parameter {sorted(unknown)}; it has {sorted(specs)}"
+                )
+            specs = {
+                name: dataclasses.replace(spec, initializer=layer.initializers.get(name, spec.initializer))
+                for name, spec in specs.items()
+            }
+            params = {}
+            for name, spec in specs.items():
+                params[name] = keras.Variable(
+                    self.initial_values(spec, index, name, seeds), name=f"layer{index}_{name}"
+                )
+                # The optimiser applies a variable's constraint after each update (the NAU's and NMU's clamps).
+                params[name].constraint = spec.constraint
+            self.params.append(params)
+            self.specs.append(specs)
+            shape = (
+                (layer.width,)
+                if layer.recurrent
+                else self._maths(layer).output_shape(shape, layer.width, **layer.options)
+            )
+
+    @staticmethod
+    def _maths(layer):
+        return (baselines.CELLS if layer.recurrent else baselines.UNITS)[layer.unit]
+
+    @staticmethod
+    def initial_values(spec, layer_index, name, seeds, restarts=None):
+        """Stacked initial values of one parameter for ``seeds`` (at their ``restarts``-th draw, 0 first)."""
+        restarts = restarts if restarts is not None else [0] * len(seeds)
+        values = np.stack(
+            [
+                initial_value(spec.initializer, spec.shape, parameter_seed(s, layer_index, name, r))
+                for s, r in zip(seeds, restarts)
+            ]
+        )
+        # Vectors get a batch axis so they broadcast against x of shape (seeds, batch, features).
+        return values[:, None, :] if len(spec.shape) == 1 else values
+
+    @property
+    def variables(self):
+        return [v for params in self.params for v in params.values()]
+
+    def _encode(self, items, params):
+        for layer, layer_params in zip(self.layers[: self.encoder_depth], params):
+            items = baselines.UNITS[layer.unit].forward(items, layer_params, **layer.options)
+        return items
+
+    def _read_table(self, x, params):
+        """Encoded items at the indices x (seeds or 1, batch, time): (seeds or 1, batch, time, features)."""
+        indices = tf.cast(x, tf.int32)
+        positions = int(np.prod(x.shape[1:]))
+        if positions > int(self.table.shape[0]):  # encode every item once, then look the codes up
+            codes = self._encode(self.table[None], params)  # (seeds or 1, count, features)
+            if codes.shape[0] != indices.shape[0]:
+                shape = [max(codes.shape[0], indices.shape[0]), *indices.shape[1:]]
+                indices = tf.broadcast_to(indices, shape)
+                codes = tf.broadcast_to(codes, [shape[0], *codes.shape[1:]])
+            return tf.gather(codes, indices, batch_dims=1)
+        items = tf.gather(self.table, indices)  # (seeds or 1, batch, time, *item_shape)
+        codes = self._encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
+        return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
+
+    def __call__(self, x, params=None, every_step=False):
+        """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
+        the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
+        whose members repeat the same seeds reads each seed's inputs once, without copying them).
+
+        ``every_step``: the recurrent layer emits its output after every time step (sequences no longer
+        than ``UNROLL_LIMIT``), the layers after it read each, and the outputs are
+        (members, batch, time, outputs)."""
+        params = params or self.params
+        if self.table is not None:
+            x = self._read_table(x, params)
+        steps = None
+        for index in range(self.encoder_depth, len(self.layers)):
+            layer, layer_params = self.layers[index], params[index]
+            if layer.recurrent:
+                x = self._run_cell(layer, layer_params, x, every_step)
+                if every_step:  # (members, batch, time, width) -> (members, batch * time, width)
+                    steps = x.shape[2]
+                    x = tf.reshape(x, [x.shape[0], -1, x.shape[-1]])
+            elif x.shape[0] not in (1, self.seed_count):
+                x = self._grouped(layer, layer_params, self.specs[index], x)
+            else:
+                x = baselines.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+        if steps is not None:
+            x = tf.reshape(x, [x.shape[0], -1, steps, x.shape[-1]])
+        return x
+
+    def _grouped(self, layer, params, specs, x):
+        """A layer whose inputs x (n, batch, in) are shared by every group of n consecutive members.
+
+        When every parameter is per output column, the groups' parameters sit side by side as extra
+        output columns: one (batch, in) x (in, groups * out) matmul per input row block instead of
+        ``groups`` narrow ones, and per-input work (NALU's log) runs once. Otherwise the parameters are
+        viewed as (groups, n, ...) and broadcast against x[None]."""
+        count = int(x.shape[0])
+        groups = self.seed_count // count
+        unit = baselines.UNITS[layer.unit]
+        if not all(spec.per_output for spec in specs.values()):
+            grouped = {
+                name: tf.reshape(value, [groups, count, *value.shape[1:]]) for name, value in params.items()
+            }
+            y = unit.forward(x[None], grouped, **layer.options)
+            return tf.reshape(y, [self.seed_count, *y.shape[2:]])
+        y = unit.forward(x, self._side_by_side(params, count), **layer.options)  # (n, batch, groups * out)
+        return self._ungroup(y, count)
+
+    def _side_by_side(self, params, count):
+        """Members' parameters (members, ..., out) as (count, ..., groups * out): group g's columns g * out
+        to (g + 1) * out, where member g * count + i is row i of group g."""
+        groups = self.seed_count // count
+        side_by_side = {}
+        for name, value in params.items():
+            shape = value.shape[1:]
+            grouped = tf.reshape(value, [groups, count, *shape])
+            order = [1, *range(2, len(shape) + 1), 0, len(shape) + 1]
+            side_by_side[name] = tf.reshape(
+                tf.transpose(grouped, order), [count, *shape[:-1], groups * shape[-1]]
+            )
+        return side_by_side
+
+    def _ungroup(self, y, count):
+        """Outputs (count, rows, groups * out) of side-by-side parameters back to (members, rows, out)."""
+        groups = self.seed_count // count
+        out = y.shape[-1] // groups
+        y = tf.transpose(tf.reshape(y, [count, -1, groups, out]), [2, 0, 1, 3])
+        return tf.reshape(y, [self.seed_count, -1, out])
+
+    def _projection_weights(self, cell, params, count):
+        """The parameters a cell's projection reads for inputs with a leading axis of ``count``: the
+        members' own, or side by side when groups of members share inputs (see ``_grouped``). Computed
+        once per sequence, outside the time loop."""
+        if not cell.projects or count in (1, self.seed_count):
+            return params
+        return self._side_by_side(
+            {name: value for name, value in params.items() if name != INITIAL_STATE}, count
+        )
+
+    def _project(self, cell, layer, weights, x):
+        """The input part of a recurrent cell for inputs x (n, ..., in), every time step at once:
+        a tuple of (members, ..., width). n is 1, the member count or a divisor of it (member m reads
+        x[m % n]); then one matmul serves every group of members. ``weights``: from
+        ``_projection_weights``."""
+        count, lead = int(x.shape[0]), x.shape[1:-1]
+        flat = tf.reshape(x, [count, -1, x.shape[-1]])
+        if not cell.projects:  # the parts are the input itself, one copy per member
+            parts = (tf.tile(flat, [self.seed_count // count, 1, 1]),)
+        elif count in (1, self.seed_count):
+            parts = cell.project(flat, weights, **layer.options)
+        else:
+            parts = tuple(self._ungroup(part, count) for part in cell.project(flat, weights, **layer.options))
+        return tuple(tf.reshape(part, [self.seed_count, *lead, part.shape[-1]]) for part in parts)
+
+    def _run_cell(self, layer, params, x, every_step=False):
+        """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``;
+        the last output, or with ``every_step`` every step's (members, batch, time, width).
+
+        Short (training) sequences are unrolled and every step's input part is projected at once (one
+        batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
+        that projects one step at a time, so memory does not grow with the length."""
+        cell = baselines.CELLS[layer.unit]
+        rows = int(x.shape[1])
+        if INITIAL_STATE in params:
+            states = tuple(
+                tf.broadcast_to(part, [self.seed_count, rows, layer.width])
+                for part in tf.split(params[INITIAL_STATE], cell.state_count, axis=-1)
+            )
+        else:
+            states = (tf.zeros([self.seed_count, rows, layer.width], x.dtype),) * cell.state_count
+        length = x.shape[2]
+        weights = self._projection_weights(cell, params, int(x.shape[0]))
+        if length <= UNROLL_LIMIT:
+            if self.project_at_once:
+                # unstack, not part[:, :, t]: the gradient of each slice would be a full-size tensor
+                parts = [tf.unstack(part, axis=2) for part in self._project(cell, layer, weights, x)]
+                steps = list(zip(*parts))
+            else:  # one projection per step (the benchmark's "before")
+                steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
+            outputs = []
+            for parts in steps:
+                output, states = cell.advance(parts, states, params, **layer.options)
+                outputs.append(output)
+            return tf.stack(outputs, axis=2) if every_step else output
+        if every_step:
+            raise ValueError(
+                f"every_step outputs need sequences of at most {UNROLL_LIMIT} steps, got {length}"
+            )
+
+        def body(t, output, states):
+            parts = self._project(cell, layer, weights, x[:, :, t])
+            output, states = cell.advance(parts, states, params, **layer.options)
+            return t + 1, output, states
+
+        _, output, _ = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), states[0], states))
+        return output
+
+    def sparsity_error(self, params=None):
+        """Per seed, the largest distance of any effective weight from {-1, 0, 1}."""
+        errors = [
+            maths.sparsity_error(weight, axis=(1, 2))
+            for layer, layer_params in zip(self.layers, params or self.params)
+            for weight in self._maths(layer).weights(layer_params)
+        ]
+        return tf.reduce_max(tf.stack(errors), axis=0)
+
+    def recurrent_eigenvalues(self, params=None):
+        """Per member, the moduli of the eigenvalues of the first recurrent layer's hidden-to-hidden block
+        (the last ``width`` rows of its first effective weight matrix: h_t = ... + h_{t-1} B), largest
+        first, as a NumPy array (members, width); NaN where a weight is not finite. None when the model has
+        no recurrent layer or its block is not square (the LSTM's block feeds four gates).
+
+        A recurrence that carries a sum over any length needs eigenvalue 1 on the directions its output
+        reads; a modulus above 1 grows with the length, one below 1 forgets."""
+        for layer, layer_params in zip(self.layers, params or self.params):
+            if not layer.recurrent:
+                continue
+            weights = self._maths(layer).weights(layer_params)
+            if not weights:
+                return None
+            weight = np.asarray(weights[0], dtype=np.float64)
+            block = weight[:, -layer.width :, :]
+            if block.shape[-1] != layer.width:
+                return None
+            finite = np.isfinite(block).all(axis=(1, 2))
+            moduli = np.full((len(block), layer.width), np.nan)
+            if finite.any():
+                moduli[finite] = -np.sort(-np.abs(np.linalg.eigvals(block[finite])), axis=1)
+            return moduli
+        return None
+
+    def regularizer(self):
+        """Per seed, the sum over layers of the units' sparsity regularisers (zeros if none has one)."""
+        terms = [
+            self._maths(layer).regularizer(params, axis=(1, 2))
+            for layer, params in zip(self.layers, self.params)
+            if self._maths(layer).regularizer is not None
+        ]
+        return tf.add_n(terms) if terms else tf.zeros(self.seed_count)
+
+    def l1_norm(self):
+        """Per seed, the sum of the absolute values of every parameter."""
+        return tf.add_n([tf.reduce_sum(tf.abs(v), axis=list(range(1, len(v.shape)))) for v in self.variables])
