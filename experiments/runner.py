@@ -389,18 +389,36 @@ def run(config: Config, results_root="results", log=None, executor=None):
     }
     if "dataset" in runs:  # tasks that record the data they used (MNIST or its labelled substitute)
         provenance["datasets"] = sorted(set(runs["dataset"].astype(str)))
-    if not pending and _same_results(out / "provenance.json", provenance):
-        return out, wall  # nothing ran and nothing the report reads changed: the record of the run stays
+    if not pending:
+        provenance = _resumed_provenance(out / "provenance.json", provenance)
+        if provenance is None:
+            return (
+                out,
+                wall,
+            )  # nothing ran and nothing the report reads changed: the record stays, byte for byte
     write_atomic(out / "provenance.json", json.dumps(provenance, indent=2) + "\n")
     return out, wall
 
 
-def _same_results(path, provenance):
-    """Whether the provenance at ``path`` records the same config and the same points' commits as
-    ``provenance`` (a resume that ran nothing then leaves it, and the report built from it, byte-identical)."""
+RUN_RECORD = ("git_commit", "finished", "wall_time_s", "points_run", "points_resumed", "environment")
+
+
+def _resumed_provenance(path, provenance):
+    """The provenance a resume that ran no point writes. The results are those of the run that made the
+    points, so its record (commit, time, wall time, points run, environment) stays: None when nothing
+    else changed either (the file is left byte-identical); the previous record with the new config when
+    only what the report reads changed (its notes, findings, ...); ``provenance`` itself when the
+    previous one is missing or records other points."""
     try:
         previous = json.loads(pathlib.Path(path).read_text())
     except (OSError, ValueError):
-        return False
-    keys = ("config_hash", "config", "git_commits_of_points", "datasets")
-    return all(previous.get(key) == json.loads(json.dumps(provenance.get(key))) for key in keys)
+        return provenance
+    current = json.loads(json.dumps(provenance))
+    same_points = all(
+        previous.get(key) == current.get(key) for key in ("config_hash", "git_commits_of_points", "datasets")
+    )
+    if not same_points:
+        return provenance
+    if previous.get("config") == current["config"]:
+        return None
+    return {**current, **{key: previous[key] for key in RUN_RECORD if key in previous}}
