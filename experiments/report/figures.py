@@ -9,6 +9,7 @@ from experiments.report.summary import grid_axes, layout, solved_fractions
 
 
 FLOOR = 1e-8  # log-scale plots draw smaller errors (exact zeros included) at this value
+SCORE_BOTTOM, SCORE_TOP = 1e-4, 1e6  # the score figure's axis: bars beyond it are cut and marked
 
 
 def _pyplot():
@@ -93,16 +94,18 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     shade = config["task"].get(report.get("shade")) if report.get("shade") else None
     x = curves["x"].to_numpy(dtype=float)
     log_x = x.min() > 0 and x.max() / x.min() >= 100
+    finite = curves["mae_mean"].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    top = max(float(finite.max()) * 10 if len(finite) else 1.0, FLOOR * 10)  # where infinite means are drawn
     for axis, (key, panel) in zip(axes.flat, panels):
         for name, curve in panel.groupby(columns, sort=False):
             curve = curve.sort_values("x")
-            axis.plot(
-                curve["x"],
-                np.clip(curve["mae_mean"], FLOOR, None),
-                label=str(name),
-                lw=1.4,
-                marker="." if log_x else None,
-            )
+            error = curve["mae_mean"].to_numpy(dtype=float)
+            infinite = ~np.isfinite(error)
+            drawn = np.clip(np.where(infinite, top, error), FLOOR, None)
+            (line,) = axis.plot(curve["x"], drawn, label=str(name), lw=1.4, marker="." if log_x else None)
+            # a diverged seed makes the mean infinite: drawn at the top edge as a triangle, not dropped
+            axis.plot(curve["x"].to_numpy()[infinite], drawn[infinite], "^", color=line.get_color(), ms=6)
         if shade:
             axis.axvspan(shade[0], shade[1], color="grey", alpha=0.15, label="training range")
         if key is not None:
@@ -117,7 +120,9 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
     for axis in axes[:, 0]:
-        axis.set_ylabel(f"mean absolute error, mean over\n{len(config['seeds'])} seeds (drawn >= {FLOOR:g})")
+        axis.set_ylabel(
+            f"mean absolute error, mean over\n{len(config['seeds'])} seeds (drawn >= {FLOOR:g}; triangle: inf)"
+        )
     figure_.suptitle(f"{report.get('title', config['name'])} — profile {config['profile']}", fontsize=11)
     figure_.tight_layout()
     _save(figure_, path)
@@ -163,8 +168,15 @@ def figure(summary, provenance, path):
                 for column in column_values:
                     match = block[(block[rows] == value) & (block[columns] == column)]
                     heights.append(match.iloc[0][f"{part}_score_median"] if len(match) else np.nan)
-                heights = np.clip(np.nan_to_num(np.array(heights, float), nan=np.nan, posinf=1e6), 1e-4, 1e6)
+                raw = np.array(heights, float)
+                heights = np.clip(np.nan_to_num(raw, nan=np.nan, posinf=SCORE_TOP), SCORE_BOTTOM, SCORE_TOP)
                 axis.bar(positions + offset, heights, 0.4, color=colour, label=part)
+                # a bar cut by the axis says so: a triangle at the edge (an infinite score is drawn at the top)
+                above, below = raw > SCORE_TOP, raw < SCORE_BOTTOM
+                axis.plot(positions[above] + offset, np.full(above.sum(), SCORE_TOP), "^", color=colour, ms=5)
+                axis.plot(
+                    positions[below] + offset, np.full(below.sum(), SCORE_BOTTOM), "v", color=colour, ms=5
+                )
             axis.set_yscale("log")
             axis.axhline(100, color="grey", lw=0.8, ls="--")
             axis.set_xticks(positions, column_values, rotation=45, fontsize=8)
@@ -175,7 +187,8 @@ def figure(summary, provenance, path):
         axes[g][0].set_ylabel("median normalised score\n(random init = 100)")
     axes[0][0].legend(fontsize=7)
     figure_.suptitle(
-        f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds",
+        f"{report.get('title', config['name'])} — profile {config['profile']}, {len(config['seeds'])} seeds; "
+        f"a triangle marks a bar cut at {SCORE_BOTTOM:g} or {SCORE_TOP:g}",
         fontsize=10,
     )
     figure_.tight_layout()
