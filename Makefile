@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # Configs that `make reproduce` runs at once (auto: one per CPU core; each gets its share of the cores).
 JOBS ?= auto
 
-.PHONY: help venv test reproduce report bench clean-venv
+.PHONY: help venv test reproduce report notebook bench clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -28,11 +28,15 @@ test: $(STAMP) ## Lint and format check (ruff), then the test suite (CPU, a few 
 	$(VENV)/bin/ruff format --check experiments nalu_tf tests
 	$(PY) -m pytest -q
 
-reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report (resumable; JOBS=auto configs at once)
+reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report and the notebook (resumable; JOBS=auto configs at once)
 	$(PY) -m experiments reproduce --jobs $(JOBS)
+	$(PY) notebooks/execute.py
 
 report: $(STAMP) ## Rebuild every table and figure in results/ from the CSVs alone
 	$(PY) -m experiments report
+
+notebook: $(STAMP) ## Execute notebooks/explore_results.ipynb over results/ and save it with its outputs
+	$(PY) notebooks/execute.py
 
 bench: $(STAMP) ## Seed-steps per second: vectorised runner (100 seeds) against per-seed model.fit
 	$(PY) -m experiments bench
