@@ -244,7 +244,8 @@ def success_heatmap(summary, provenance, path):
 
 
 def solved_curve(history, runs, provenance, path):
-    """Fraction of seeds solved by each step, one panel per row value, one line per column value."""
+    """Fraction of seeds solved by each step (met the criterion at some evaluation so far), one panel per
+    row value, one line per column value, and a diamond at the last step for the kept models' success rate."""
     plt = _pyplot()
     config = provenance["config"]
     report = config.get("report", {})
@@ -267,7 +268,14 @@ def solved_curve(history, runs, provenance, path):
             for column in config["grid"][columns]:
                 line = lines[lines[columns] == column]
                 if len(line):
-                    axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
+                    (drawn,) = axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
+                    # the kept model's success (what the tables and findings count), at the last step
+                    cell = runs[(runs[rows] == value) & (runs[columns] == column)]
+                    for axis_name, axis_value in zip(others, key):
+                        cell = cell[cell[axis_name] == axis_value]
+                    if len(cell):
+                        kept = 100 * cell["success"].astype(bool).mean()
+                        axis.plot(line["step"].max(), kept, "D", color=drawn.get_color(), ms=4, mfc="none")
             title = f"{rows} = {value}" + (
                 "\n" + ", ".join(f"{a} = {v}" for a, v in zip(others, key)) if others else ""
             )
@@ -279,7 +287,8 @@ def solved_curve(history, runs, provenance, path):
     axes[0][-1].legend(fontsize=7, loc="lower right")
     figure_.suptitle(
         f"{report.get('title', config['name'])}\nsolved-at curve: seeds whose extrapolation MSE has been under the "
-        f"criterion at some evaluation\nprofile {config['profile']}, {len(config['seeds'])} seeds",
+        f"criterion at some evaluation; diamond: the kept models' success rate (the tables' and findings')\n"
+        f"profile {config['profile']}, {len(config['seeds'])} seeds",
         fontsize=8,
     )
     figure_.tight_layout()
