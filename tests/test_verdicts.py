@@ -172,3 +172,15 @@ def test_quantiles_of_cells_with_infinite_seeds_are_inf_not_nan():
         assert quantile(values, 0.75) == np.inf and np.isnan(np.quantile(values, 0.75))  # numpy: inf - inf
     assert quantile(values, 0.25) == 2.0 and quantile([1.0, 3.0], 0.5) == 2.0 == np.quantile([1.0, 3.0], 0.5)
     assert quantile([1.0, 2.0, 3.0, np.inf], 0.75) == np.inf  # between 3 and inf
+
+
+def test_every_figure_kind_the_schema_allows_has_a_drawing_function():
+    from experiments.report import build, schema
+
+    assert set(build.FIGURE_KINDS) == set(schema.FIGURE_FILES)
+    report = {"figure": ["error_curves", "scores", "solved_curve"]}
+    assert build.figure_files(report) == [
+        ("error_curves", "figure.png"),
+        ("scores", "scores.png"),
+        ("solved_curve", "solved.png"),
+    ]

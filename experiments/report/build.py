@@ -3,6 +3,7 @@ files alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
@@ -24,6 +25,34 @@ def figure_files(report):
     return [(kind, "figure.png" if index == 0 else FIGURE_FILES[kind]) for index, kind in enumerate(kinds)]
 
 
+@dataclasses.dataclass
+class ReportInputs:
+    """What a figure may draw from: one results folder's files, read once (the history on demand)."""
+
+    directory: pathlib.Path
+    provenance: dict
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    curves: pd.DataFrame | None
+    dataset: str | None
+
+    def history(self):
+        return pd.read_csv(self.directory / "history.csv")
+
+
+# Every figure kind a config's ``report: figure:`` may name (schema.FIGURE_FILES gives its file): one entry
+# here, one drawing function in figures.py, and nothing else to edit for a new kind.
+FIGURE_KINDS = {
+    "scores": lambda inputs, path: figure(inputs.summary, inputs.provenance, path),
+    "success_heatmap": lambda inputs, path: success_heatmap(inputs.summary, inputs.provenance, path),
+    "solved_curve": lambda inputs, path: solved_curve(inputs.history(), inputs.runs, inputs.provenance, path),
+    "error_curves": lambda inputs, path: curve_figure(inputs.curves, inputs.provenance, path),
+    "sweep_accuracy": lambda inputs, path: sweep_figure(
+        inputs.curves, inputs.provenance, path, inputs.dataset
+    ),
+}
+
+
 def report_experiment(directory):
     """Regenerate summary.csv, table.md and the figures of one results directory."""
     directory = pathlib.Path(directory)
@@ -34,18 +63,9 @@ def report_experiment(directory):
     dataset = dataset_of(runs)
     write_csv(directory / "summary.csv", summary)
     write_atomic(directory / "table.md", table_markdown(summary, provenance, curves, dataset))
+    inputs = ReportInputs(directory, provenance, runs, summary, curves, dataset)
     for kind, name in figure_files(provenance["config"].get("report", {})):
-        path = directory / name
-        if kind == "sweep_accuracy":
-            sweep_figure(curves, provenance, path, dataset)
-        elif kind == "error_curves":
-            curve_figure(curves, provenance, path)
-        elif kind == "success_heatmap":
-            success_heatmap(summary, provenance, path)
-        elif kind == "solved_curve":
-            solved_curve(pd.read_csv(directory / "history.csv"), runs, provenance, path)
-        else:
-            figure(summary, provenance, path)
+        FIGURE_KINDS[kind](inputs, directory / name)
     return summary
 
 
@@ -161,7 +181,7 @@ def index_markdown(directories):
         ]
         if report.get("notes"):
             lines += ["", "### Where we differ from the paper, and why", "", report["notes"].strip()]
-        for figure_name in ("figure.png", "scores.png", "solved.png"):
+        for _, figure_name in figure_files(report):  # every figure the config draws, in its order
             if (directory / figure_name).exists():
                 lines += ["", f"![{config['name']} {figure_name}]({directory.name}/{figure_name})"]
         table = (directory / "table.md").read_text().splitlines()
