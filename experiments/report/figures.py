@@ -128,6 +128,20 @@ def curve_figure(curves, provenance, path, lines_per_panel=6):
     _save(figure_, path)
 
 
+def _label(config, axis, value):
+    """A grid value as a figure names it: a range preset with its bounds (interpolation -> extrapolation)."""
+    bounds = config["task"].get("ranges", {}).get(value) if axis == "range" else None
+    if not bounds:
+        return str(value)
+
+    def interval(part):  # [low, high], or a union of them: [[low, high], ...]
+        if part and isinstance(part[0], (list, tuple)):
+            return " u ".join(interval(piece) for piece in part)
+        return f"[{part[0]:g}, {part[1]:g}]"
+
+    return f"{value}\n{interval(bounds['interpolation'])} -> {interval(bounds['extrapolation'])}"
+
+
 def _grid(summary, config):
     """(rows, columns, others, row values, column values, groups of summary rows per other-axes value)."""
     rows, columns, others = layout(config)
@@ -227,8 +241,11 @@ def success_heatmap(summary, provenance, path):
                     fontsize=7,
                     color="white" if value < 60 else "black",
                 )
-        axis.set_xticks(range(len(column_values)), column_values, rotation=45, ha="right", fontsize=8)
-        axis.set_yticks(range(len(row_values)), row_values, fontsize=8)
+        labels = [_label(config, columns, value) for value in column_values]
+        axis.set_xticks(range(len(column_values)), labels, rotation=45, ha="right", fontsize=7)
+        axis.set_yticks(
+            range(len(row_values)), [_label(config, rows, value) for value in row_values], fontsize=8
+        )
         if others:
             key = key if isinstance(key, tuple) else (key,)
             axis.set_title(", ".join(f"{a} = {v}" for a, v in zip(others, key)), fontsize=9)
@@ -268,7 +285,9 @@ def solved_curve(history, runs, provenance, path):
             for column in config["grid"][columns]:
                 line = lines[lines[columns] == column]
                 if len(line):
-                    (drawn,) = axis.plot(line["step"], 100 * line["fraction"], label=str(column), lw=1.2)
+                    (drawn,) = axis.plot(
+                        line["step"], 100 * line["fraction"], label=_label(config, columns, column), lw=1.2
+                    )
                     # the kept model's success (what the tables and findings count), at the last step
                     cell = runs[(runs[rows] == value) & (runs[columns] == column)]
                     for axis_name, axis_value in zip(others, key):
