@@ -32,32 +32,33 @@ def _temporary(path, suffix):
     return handle, pathlib.Path(temporary)
 
 
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file is ever seen."""
+@contextlib.contextmanager
+def _replacing(path, suffix):
+    """Yield a uniquely named temporary path beside ``path`` to write; on success it replaces ``path``
+    (a rename: no reader sees half a file), on any failure it is removed."""
     path = pathlib.Path(path)
-    handle, temporary = _temporary(path, ".tmp")
+    handle, temporary = _temporary(path, suffix)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file is ever seen."""
+    with _replacing(path, ".tmp") as temporary, open(temporary, "w") as stream:
+        stream.write(text)
 
 
 def save_arrays(path, arrays):
     """Save a dict of NumPy arrays to ``path`` (.npz) atomically: a reader finds the old file or the new."""
     import numpy as np
 
-    path = pathlib.Path(path)
-    handle, temporary = _temporary(path, ".tmp.npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with _replacing(path, ".tmp.npz") as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
 
 
 def load_arrays(path):
@@ -77,15 +78,8 @@ def write_csv(path, frame):
 
 def save_figure(figure, path, **options):
     """Save a matplotlib figure to ``path`` atomically, through a uniquely named temporary PNG."""
-    path = pathlib.Path(path)
-    handle, temporary = _temporary(path, ".tmp.png")
-    os.close(handle)
-    try:
+    with _replacing(path, ".tmp.png") as temporary:
         figure.savefig(temporary, format="png", **options)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _alive(pid):

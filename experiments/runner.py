@@ -74,6 +74,12 @@ def run_stack(stack, progress=None, checkpoint=None):
     ]
 
 
+def _run_work(work, progress=None):
+    """One unit of work as the executors hand it over: (stack, checkpoint path or None)."""
+    stack, checkpoint = work
+    return run_stack(stack, progress, checkpoint)
+
+
 def _point_result(task, result):
     """The rows, history and curve of one grid point (one cell of a trained stack)."""
     metrics = result.metrics
@@ -326,16 +332,18 @@ def run(config: Config, results_root="results", log=None, executor=None):
     seed_steps = len(config.seeds) * config.training.steps
     progress = Progress(len(pending) * seed_steps, config.name, log)
     stacks = stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
-    items = [(k, [resolved[i] for i in stack], len(stack) * seed_steps) for k, stack in enumerate(stacks)]
     checkpoints = [
         out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks
     ]
-    function = run_stack
-    if isinstance(executor, LocalExecutor):  # a stack on this machine saves its state in the results folder
-        by_stack = {id(work): path for (_, work, _), path in zip(items, checkpoints)}
-        function = lambda work, progress: run_stack(work, progress, by_stack[id(work)])  # noqa: E731
+    local = isinstance(
+        executor, LocalExecutor
+    )  # a stack on this machine saves its state in the results folder
+    items = [
+        (k, ([resolved[i] for i in stack], checkpoints[k] if local else None), len(stack) * seed_steps)
+        for k, stack in enumerate(stacks)
+    ]
     failed = []
-    for k, outcome in executor.map(function, items, progress):
+    for k, outcome in executor.map(_run_work, items, progress):
         if isinstance(outcome, PointFailed):
             for index in stacks[k]:
                 failed.append(points[index])
