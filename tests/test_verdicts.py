@@ -99,6 +99,9 @@ def test_diverged_seeds_and_unfitted_models_are_named():
     runs, history = cell(0, interpolation_score=30.0)
     row = verdict({"published": 1.0}, runs, history)
     assert row["verdict"] == "not reproduced" and "median interpolation score is 30" in row["reason"]
+    assert "training MAE" not in row["reason"]  # no fixed training set
+    runs, history = cell(0, interpolation_score=30.0, training_mae=12.5)  # a task with one (Table 3)
+    assert verdict({"published": 1.0}, runs, history)["reason"].endswith("; median training MAE 12.5")
 
 
 def test_a_followup_that_agrees_with_us_refutes_the_paper():

@@ -114,15 +114,18 @@ def _evidence(runs, history, failing, steps, finding):
     diverged = int(runs.loc[failing, "diverged"].astype(bool).sum()) if "diverged" in runs else 0
     if diverged * 2 >= len(seeds):
         return "not reproduced", f"{diverged} of {len(seeds)} failing seeds diverged (non-finite error)"
-    fit_column = "training_mse" if "training_mse" in runs and runs["training_mse"].notna().any() else None
     if "interpolation_score" in runs:
         fit = float(np.median(_finite(runs.loc[failing, "interpolation_score"])))
         if fit > FITS:
-            what = "training" if fit_column else "interpolation"
-            return "not reproduced", (
-                f"the kept models do not fit their {what} data: the failing seeds' median interpolation score is "
-                f"{_number(fit)} (100 = a random model)"
+            reason = (
+                f"the kept models do not fit their interpolation data: the failing seeds' median interpolation "
+                f"score is {_number(fit)} (100 = a random model)"
             )
+            if (
+                "training_mae" in runs and runs["training_mae"].notna().any()
+            ):  # a task with a fixed training set
+                reason += f"; median training MAE {_number(float(np.median(_finite(runs.loc[failing, 'training_mae']))))}"
+            return "not reproduced", reason
     if trend is None:
         return "not reproduced", "no history to tell budget from design"
     earlier_step, earlier, last_step, last, lowest, highest, _ = trend
@@ -150,10 +153,10 @@ def classify(finding, runs, history, steps):
     low, high = wilson_interval(successes, trials)
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
+    scores = _finite(runs["extrapolation_score"])  # the paper's metric, for claims stated in it
+    median = float(np.median(scores))
     if "published_outcome" in finding:
         outcome = finding["published_outcome"]
-        scores = _finite(runs["extrapolation_score"])
-        median = float(np.median(scores))
         passes = scores <= FITS if outcome == "extrapolates" else scores >= FAILING_SCORE
         reproduced = median <= FITS if outcome == "extrapolates" else median >= FAILING_SCORE
         published_text = outcome
@@ -161,8 +164,6 @@ def classify(finding, runs, history, steps):
         better = outcome == "fails"
     elif "published_score" in finding:
         published = float(finding["published_score"])
-        scores = _finite(runs["extrapolation_score"])
-        median = float(np.median(scores))
         passes = score_matches(published, scores)
         reproduced = bool(score_matches(published, np.array([median]))[0])
         published_text = f"score {published:g}"
