@@ -73,7 +73,18 @@ FORMER_RECURRENT_POINT = {
 }
 TARGET = 30  # the six-operation stack with independent streams, as a multiple of per-seed model.fit
 RECURRENT_TARGET = 3  # the current recurrent design's step, as a multiple of the former design's
-RECURRENT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "recurrent_arithmetic.yaml"
+CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
+RECURRENT_CONFIG = CONFIGS / "recurrent_arithmetic.yaml"
+MNIST_CONFIG = CONFIGS / "mnist_counting.yaml"
+MNIST_TARGET = 5  # the MNIST step as configured, as a multiple of the former design's
+# The former MNIST design (until the exact-core protocol): the 3x3x8 CNN reader, 3 seeds, the update
+# uncompiled, no R_z (the step's cost; its learning rate and selection do not change it).
+FORMER_MNIST = (
+    "seeds=3",
+    "task.reader=cnn",
+    "training.jit_compile=false",
+    "units.nau.regularization_z=0",
+)
 
 
 def _timed_rate(trainer, steps):
@@ -111,32 +122,31 @@ def recurrent_rate(seeds, steps, point, batch_size, ops=("add",), project_at_onc
         StackedModel.project_at_once = True
 
 
-def configured_recurrent_rate(steps, jit_compile, profile="default", units=None):
-    """Member-steps per second of one training step of every stack of the recurrent experiment as
-    configured (its grid, seeds, batch and training length), the stacks trained one after another as the
-    runner does; ``jit_compile`` overrides the config's setting. Returns (rate, members)."""
-    import dataclasses
-
+def configured_rate(config_path, steps, overrides=(), units=None, profile="default"):
+    """Member-steps per second of one training step of every stack of an experiment as configured (its
+    grid, seeds, batch, training length and ``jit_compile``), the stacks trained one after another as the
+    runner does; ``overrides`` are ``--set`` strings (to measure a former design). Returns (rate, members)."""
     import tensorflow as tf
 
     from experiments import runner
     from experiments.config import experiment_module, load
     from experiments.trainer import MultiSeedTrainer, Training
 
-    config = load(RECURRENT_CONFIG, profile)
+    config = load(config_path, profile, list(overrides))
     points = config.points()
     stacks = [
         [config.resolve(points[i]) for i in stack]
-        for stack in runner.stack_points(points, range(len(points)), config.module.STACK_AXES)
+        for stack in runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
     ]
     seconds, members = 0.0, 0
     for stack in stacks:
         if units is not None and stack[0]["task"]["unit"] not in units:
             continue
         module = experiment_module(stack[0]["experiment"])
-        training = dataclasses.replace(Training(**stack[0]["training"]), jit_compile=jit_compile)
         trainer = MultiSeedTrainer(
-            [module.build(resolved["task"]) for resolved in stack], stack[0]["seeds"], training
+            [module.build(resolved["task"]) for resolved in stack],
+            stack[0]["seeds"],
+            Training(**stack[0]["training"]),
         )
         trainer._train(tf.constant(5, tf.int64))  # trace, compile and warm up
         started = time.perf_counter()
@@ -144,6 +154,12 @@ def configured_recurrent_rate(steps, jit_compile, profile="default", units=None)
         seconds += (time.perf_counter() - started) / steps
         members += len(trainer.members)
     return members / seconds, members
+
+
+def configured_recurrent_rate(steps, jit_compile, profile="default", units=None):
+    """:func:`configured_rate` of configs/recurrent_arithmetic.yaml, with ``jit_compile`` set."""
+    overrides = [f"training.jit_compile={'true' if jit_compile else 'false'}"]
+    return configured_rate(RECURRENT_CONFIG, steps, overrides, units, profile)
 
 
 def rng_rate(seeds, steps, shape=(128, 100)):
@@ -241,4 +257,16 @@ def main(seeds=100, steps=500):
         f"target: >= {RECURRENT_TARGET}x the former design: "
         f"{'met' if current / former >= RECURRENT_TARGET else 'NOT met'} (measured in this run, same process, "
         f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow threads)"
+    )
+    former, former_members = configured_rate(MNIST_CONFIG, steps // 5, FORMER_MNIST)
+    current, members = configured_rate(MNIST_CONFIG, steps // 5)
+    print(f"mnist_counting, former design: {former_members} members, {former:,.0f} member-steps/s")
+    print(
+        f"mnist_counting as configured: {members} members (7 cores x 5 seeds), batch 16 of length 10, "
+        f"one step of every stack: {current:,.0f} member-steps/s against {former:,.0f}, "
+        f"{current / former:.1f}x the former design"
+    )
+    print(
+        f"target: >= {MNIST_TARGET}x the former design: "
+        f"{'met' if current / former >= MNIST_TARGET else 'NOT met'} (measured in this run, same process)"
     )

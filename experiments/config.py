@@ -52,6 +52,8 @@ TRAINING_SCHEMA = {
     "reinitialise_patience": Integer(minimum=0),
     "reinitialise_above": Number(minimum=0),
     "jit_compile": Boolean(),
+    "regularization_z": Number(minimum=0),
+    "select_from": Integer(minimum=0),
 }
 TRAINING_DEFAULTS = {
     field.name: field.default
@@ -73,6 +75,7 @@ UNIT_TRAINING_KEYS = (
     "clip_value",
     "reinitialise_patience",
     "reinitialise_above",
+    "regularization_z",
 )
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
@@ -159,7 +162,7 @@ class Config:
 # Training settings added after results existed, at the value that computes what was computed before them:
 # left out of a grid point's hash at that value, so finished points stay valid (a new setting must not
 # force every experiment to rerun). Any other value is part of the hash.
-NEUTRAL_TRAINING_DEFAULTS = {"jit_compile": False}
+NEUTRAL_TRAINING_DEFAULTS = {"jit_compile": False, "regularization_z": 0.0, "select_from": 0}
 
 
 def point_hash(resolved):
@@ -305,6 +308,9 @@ def _validate(source, name, profile, merged, overrides):
         if key not in training:
             raise ConfigError(source, f"training.{key}", "missing")
         training[key] = _check(source, f"training.{key}", field, training[key])
+    if training["select_from"] > training["steps"]:
+        message = f"{training['select_from']!r} is not allowed; must be at most training.steps ({training['steps']!r})"
+        raise ConfigError(source, "training.select_from", message)
 
     units = _mapping(source, "units", merged.get("units") or {})
     if units and "unit" not in module.AXES:

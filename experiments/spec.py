@@ -53,7 +53,10 @@ class Task:
     loss is the MSE over every time step of a recurrent model (``sample`` then returns targets
     ``(seeds or 1, batch, time, outputs)``: the target after each step); the fixed sets still hold the
     final targets only. ``labels``: constant columns written into every result row (the dataset
-    actually used, say).
+    actually used, say). ``exact_recurrence``, optional: the hidden-to-hidden block of the first recurrent
+    layer's effective weights that carries the task's state exactly over any length (the identity for an
+    accumulator); the kept models' largest distance from it is reported per seed
+    (``recurrent_weight_error``), beside the block's eigenvalues.
     """
 
     input_size: int | tuple
@@ -70,6 +73,7 @@ class Task:
     table: np.ndarray | None = None
     accuracy: bool = False
     every_step_loss: bool = False
+    exact_recurrence: np.ndarray | None = None
     labels: dict = dataclasses.field(default_factory=dict)
 
 
@@ -91,6 +95,10 @@ class Training:
     step's update (forward, gradient, Adam) with XLA, called from an ordinary graph loop (the whole loop
     under XLA is slower); the batch is drawn outside it, so the data are the uncompiled run's bit for
     bit, and the trained numbers differ from it by float rounding (fused operations round differently).
+    ``regularization_z`` > 0 adds Madsen & Johansen's R_z of the first recurrent layer at that constant
+    weight (as their sequential-MNIST script, unramped; ``StackedModel.input_regularizer``).
+    ``select_from``: evaluations before this step never become the kept model (so that the kept model is
+    one the full regulariser trained); 0 keeps the best of every evaluation.
     """
 
     steps: int
@@ -111,3 +119,5 @@ class Training:
     reinitialise_patience: int = 0
     reinitialise_above: float = 0.0
     jit_compile: bool = False
+    regularization_z: float = 0.0
+    select_from: int = 0

@@ -142,22 +142,28 @@ class StackedModel:
         codes = self._encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
         return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
 
-    def __call__(self, x, params=None, every_step=False):
+    def __call__(self, x, params=None, every_step=False, input_means=False):
         """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
         the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
         whose members repeat the same seeds reads each seed's inputs once, without copying them).
 
         ``every_step``: the recurrent layer emits its output after every time step (sequences no longer
         than ``UNROLL_LIMIT``), the layers after it read each, and the outputs are
-        (members, batch, time, outputs)."""
+        (members, batch, time, outputs).
+
+        ``input_means``: also return, per member, the mean over batch and time of the first recurrent
+        layer's input ``[x_t, h_{t-1}]`` (members, in + width), which :meth:`input_regularizer` reads."""
         params = params or self.params
         if self.table is not None:
             x = self._read_table(x, params)
-        steps = None
+        steps, means = None, None
         for index in range(self.encoder_depth, len(self.layers)):
             layer, layer_params = self.layers[index], params[index]
             if layer.recurrent:
-                x = self._run_cell(layer, layer_params, x, every_step)
+                if input_means and means is None:
+                    x, means = self._run_cell(layer, layer_params, x, every_step, with_means=True)
+                else:
+                    x = self._run_cell(layer, layer_params, x, every_step)
                 if every_step:  # (members, batch, time, width) -> (members, batch * time, width)
                     steps = x.shape[2]
                     x = tf.reshape(x, [x.shape[0], -1, x.shape[-1]])
@@ -167,7 +173,7 @@ class StackedModel:
                 x = baselines.UNITS[layer.unit].forward(x, layer_params, **layer.options)
         if steps is not None:
             x = tf.reshape(x, [x.shape[0], -1, steps, x.shape[-1]])
-        return x
+        return (x, means) if input_means else x
 
     def _grouped(self, layer, params, specs, x):
         """A layer whose inputs x (n, batch, in) are shared by every group of n consecutive members.
@@ -234,9 +240,11 @@ class StackedModel:
             parts = tuple(self._ungroup(part, count) for part in cell.project(flat, weights, **layer.options))
         return tuple(tf.reshape(part, [self.seed_count, *lead, part.shape[-1]]) for part in parts)
 
-    def _run_cell(self, layer, params, x, every_step=False):
+    def _run_cell(self, layer, params, x, every_step=False, with_means=False):
         """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``;
-        the last output, or with ``every_step`` every step's (members, batch, time, width).
+        the last output, or with ``every_step`` every step's (members, batch, time, width). With
+        ``with_means``: (that, the mean over batch and time of [x_t, h_{t-1}] per member), for
+        unrolled sequences (None for long ones).
 
         Short (training) sequences are unrolled and every step's input part is projected at once (one
         batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
@@ -259,11 +267,19 @@ class StackedModel:
                 steps = list(zip(*parts))
             else:  # one projection per step (the benchmark's "before")
                 steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
-            outputs = []
+            outputs, previous = [], [states[0]]
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)
                 outputs.append(output)
-            return tf.stack(outputs, axis=2) if every_step else output
+                previous.append(states[0])
+            result = tf.stack(outputs, axis=2) if every_step else output
+            if not with_means:
+                return result
+            # mean over batch and time of x_t and of h_{t-1} (t = 1 .. length: h_0 to h_{length-1})
+            x_mean = tf.reduce_mean(x, axis=[1, 2])
+            x_mean = tf.tile(x_mean, [self.seed_count // int(x_mean.shape[0]), 1])
+            h_mean = tf.reduce_mean(tf.stack(previous[:-1]), axis=[0, 2])
+            return result, tf.concat([x_mean, h_mean], axis=-1)
         if every_step:
             raise ValueError(
                 f"every_step outputs need sequences of at most {UNROLL_LIMIT} steps, got {length}"
@@ -275,16 +291,47 @@ class StackedModel:
             return t + 1, output, states
 
         _, output, _ = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), states[0], states))
-        return output
+        return (output, None) if with_means else output
 
     def sparsity_error(self, params=None):
-        """Per seed, the largest distance of any effective weight from {-1, 0, 1}."""
+        """Per seed, the largest distance of any effective weight from {-1, 0, 1}, over the arithmetic
+        part of the model: every layer but an encoder's (the layers that read table items, such as the
+        MNIST tasks' digit reader, whose weights nothing asks to be integers), as the reference code
+        measures its units' layers and never its CNN. NaN for a model with no such weight."""
+        params = params or self.params
         errors = [
             maths.sparsity_error(weight, axis=(1, 2))
-            for layer, layer_params in zip(self.layers, params or self.params)
+            for layer, layer_params in zip(self.layers[self.encoder_depth :], params[self.encoder_depth :])
             for weight in self._maths(layer).weights(layer_params)
         ]
+        if not errors:
+            return tf.fill([self.seed_count], tf.constant(np.nan, tf.float32))
         return tf.reduce_max(tf.stack(errors), axis=0)
+
+    def input_regularizer(self, means):
+        """Per member, Madsen & Johansen's R_z of the first recurrent layer: the mean over its effective
+        weight matrix of (1 - |W_ij|) * m_i^2, m the mean input [x_t, h_{t-1}] of ``__call__``'s
+        ``input_means``. It pushes an input with a non-zero mean to meet weights of +-1, or the layer
+        before it (the digit reader) towards zero where the weight is not."""
+        for layer, params in zip(self.layers, self.params):
+            if layer.recurrent:
+                weight = self._maths(layer).weights(params)[0]  # (members, in + width, width)
+                # R_z = mean_ij (1 - |W_ij|) m_i^2
+                return tf.reduce_mean((1.0 - tf.abs(weight)) * tf.square(means)[:, :, None], axis=[1, 2])
+        raise ValueError("the input regulariser needs a recurrent layer")
+
+    def recurrent_weight_error(self, exact, params=None):
+        """Per member, the largest distance of the first recurrent layer's hidden-to-hidden block (the
+        last ``width`` rows of its first effective weight matrix) from ``exact`` (the block that carries the
+        task's state over any length, (width, width)), as a NumPy array; NaN where a weight is not finite."""
+        for layer, layer_params in zip(self.layers, params or self.params):
+            if layer.recurrent:
+                weight = np.asarray(self._maths(layer).weights(layer_params)[0], dtype=np.float64)
+                block = weight[:, -layer.width :, :]
+                if block.shape[1:] != np.shape(exact):
+                    raise ValueError(f"exact recurrent block {np.shape(exact)} against {block.shape[1:]}")
+                return np.abs(block - np.asarray(exact, np.float64)).max(axis=(1, 2))
+        raise ValueError("the model has no recurrent layer")
 
     def recurrent_eigenvalues(self, params=None):
         """Per member, the moduli of the eigenvalues of the first recurrent layer's hidden-to-hidden block

@@ -218,12 +218,17 @@ class MultiSeedTrainer:
 
     def _update(self, step, x, y):
         """One optimisation step of every member on its batch: forward, loss, gradient, Adam."""
+        t = self.training
         with tf.GradientTape() as tape:
-            prediction = self.model(x, every_step=self.task.every_step_loss)
+            if t.regularization_z > 0:
+                prediction, means = self.model(x, every_step=self.task.every_step_loss, input_means=True)
+            else:
+                prediction = self.model(x, every_step=self.task.every_step_loss)
             per_seed = tf.reduce_mean(tf.square(prediction - y), axis=list(range(1, len(y.shape))))
             # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
             loss = tf.reduce_sum(per_seed)
-            t = self.training
+            if t.regularization_z > 0:
+                loss += t.regularization_z * tf.reduce_sum(self.model.input_regularizer(means))
             if t.regularization > 0:
                 weight = maths.regularization_ramp(
                     step, t.regularization, t.regularization_start, t.regularization_end
@@ -257,6 +262,8 @@ class MultiSeedTrainer:
         validation = validation_errors.mse
         self.diverged.assign(self.diverged | ~tf.math.is_finite(validation))
         improved = validation < self.best_validation  # NaN never improves
+        if self.training.select_from > 0:  # earlier evaluations never become the kept model
+            improved &= self.step >= self.training.select_from
         self.best_validation.assign(tf.where(improved, validation, self.best_validation))
         self.best_step.assign(tf.where(improved, self.step, self.best_step))
         for current, best in zip(self.model.params, self.best):
@@ -386,6 +393,10 @@ class MultiSeedTrainer:
                 for index in range(eigenvalues.shape[1])
             }
         )
+        if self.task.exact_recurrence is not None:
+            recurrence["recurrent_weight_error"] = self.model.recurrent_weight_error(
+                self.task.exact_recurrence, self.best
+            )
         if self.success_threshold is None:
             success = np.zeros(len(self.members), bool)
         else:

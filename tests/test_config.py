@@ -111,6 +111,11 @@ CASES = {
         "report.findings[0].followup.source",
         "missing",
     ),
+    "selection after the end": (
+        set_key("training", "select_from", value=10**9),
+        "training.select_from",
+        "must be at most training.steps",
+    ),
     "a typed-in reason": (
         set_key(
             "report",

@@ -167,6 +167,8 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
         "test_sequences": 4,
         "validation_seed": 1,
         "test_seed": 2,
+        "reader": "cnn",
+        "reader_units": 4,
         "conv_filters": [2],
         "pool_size": 2,
         "core_units": 10,
@@ -182,7 +184,14 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
     np.testing.assert_array_equal(y[:, 0], ARRAYS["y_test"][x.astype(int) - 6].sum(axis=1))
 
 
-POINT = {"conv_filters": [3], "pool_size": 2, "core_units": 4, "epsilon": 1e-7}
+POINT = {
+    "reader": "cnn",
+    "reader_units": 4,
+    "conv_filters": [3],
+    "pool_size": 2,
+    "core_units": 4,
+    "epsilon": 1e-7,
+}
 
 
 def ideal_core(unit, params, outputs):
@@ -236,6 +245,80 @@ def test_an_arithmetic_core_with_ideal_weights_is_exact_on_length_1000(unit, tar
         np.testing.assert_array_equal(mse, 0.0)
 
 
+@pytest.mark.parametrize("reader", mnist_sequences.READERS)
+def test_sparsity_error_measures_the_core_not_the_digit_reader(reader):
+    """The reader's weights are free reals; only the arithmetic core's count (they made a NAC seed report
+    1.22 before, impossible for NAC weights in [-1, 1])."""
+    table = np.random.default_rng(2).normal(size=(20, 6, 6, 1)).astype("float32")
+    layers = mnist_sequences.layers({**POINT, "reader": reader, "unit": "nau"}, outputs=10)
+    model = StackedModel(layers, table.shape[1:], seeds=[0, 1], table=table)
+    for params in model.params[:-1]:  # the reader: weights far from any integer
+        for name, variable in params.items():
+            variable.assign(np.full(variable.shape, 1.3, "float32"))
+    core = np.zeros((2, 20, 10), "float32")
+    core[0, 3, 4] = 0.25  # seed 0: one weight 0.25 from 0; seed 1 exact
+    model.params[-1]["kernel"].assign(core)
+    np.testing.assert_allclose(model.sparsity_error().numpy(), [0.25, 0.0])
+
+
+def test_without_an_encoder_every_layer_counts_in_the_sparsity_error():
+    """The static tasks' baselines keep their measure: a model without a table has no encoder."""
+    model = StackedModel([LayerSpec("dense", 2, {"use_bias": False})], 3, seeds=[0, 1])
+    model.params[0]["kernel"].assign(np.stack([np.eye(3, 2), np.full((3, 2), 0.6)]).astype("float32"))
+    np.testing.assert_allclose(model.sparsity_error().numpy(), [0.0, 0.4], rtol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["counting", "addition"])
+def test_recurrent_weight_error_is_the_distance_of_the_kept_block_from_the_identity(target, tmp_path):
+    np.savez(tmp_path / "mnist.npz", **ARRAYS)
+    point = {
+        **POINT,
+        "target": target,
+        "mnist_path": str(tmp_path / "mnist.npz"),
+        "train_length": 3,
+        "test_lengths": [1, 4],
+        "validation_sequences": 8,
+        "test_sequences": 4,
+        "validation_seed": 1,
+        "test_seed": 2,
+        "every_step_loss": True,
+        "unit": "nau",
+    }
+    task = mnist_sequences.build(point)
+    outputs = 10 if target == "counting" else 1
+    np.testing.assert_array_equal(task.exact_recurrence, np.eye(outputs))
+    assert mnist_sequences.build({**point, "unit": "lstm"}).exact_recurrence is None
+    model = StackedModel(task.layers, task.input_size, seeds=[0, 1], table=task.table)
+    kernel = np.stack([np.vstack([np.eye(outputs)[::-1], np.eye(outputs)])] * 2).astype("float32")
+    kernel[1, outputs, 0] = 0.97  # seed 1: its first state carries 0.97 of itself
+    model.params[-1]["kernel"].assign(kernel)
+    # the input block is a permutation (the reader's class order is its own): not part of the error
+    np.testing.assert_allclose(model.recurrent_weight_error(task.exact_recurrence), [0.0, 0.03], atol=1e-6)
+    eigenvalues = model.recurrent_eigenvalues()
+    np.testing.assert_allclose(eigenvalues[0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(eigenvalues[1, -1], 0.97, atol=1e-6)  # the block's diagonal
+
+
+def test_the_input_regularizer_is_madsen_and_johansens_r_z_of_the_mean_cell_input():
+    import tensorflow as tf
+
+    table = np.array([[1.0], [3.0]], "float32")  # a reader-less table: each item its own code
+    model = StackedModel([LayerSpec("nau", 1, recurrent=True)], (1,), seeds=[0, 1], table=table)
+    model.params[0]["kernel"].assign(np.array([[[1.0], [0.5]], [[0.2], [-1.0]]], "float32"))
+    x = tf.constant([[[0.0, 1.0, 1.0]]])  # one sequence of items 1, 3, 3
+    y, means = model(x, every_step=True, input_means=True)
+    states = np.zeros((2, 4))  # h_0 = 0, h_t = w_x x_t + w_h h_{t-1}
+    for member, (w_x, w_h) in enumerate([(1.0, 0.5), (0.2, -1.0)]):
+        for t, item in enumerate([1.0, 3.0, 3.0]):
+            states[member, t + 1] = w_x * item + w_h * states[member, t]
+    np.testing.assert_allclose(y.numpy()[:, 0, :, 0], states[:, 1:], rtol=1e-6)
+    expected_means = np.stack([np.full(2, 7.0 / 3), states[:, :3].mean(axis=1)], axis=1)  # [x, h_(t-1)]
+    np.testing.assert_allclose(means.numpy(), expected_means, rtol=1e-6)
+    weights = np.array([[1.0, 0.5], [0.2, 1.0]])  # |W| per member over rows [x, h]
+    expected = ((1 - weights) * expected_means**2).mean(axis=1)  # R_z = mean_ij (1 - |W_ij|) m_i^2
+    np.testing.assert_allclose(model.input_regularizer(means).numpy(), expected, rtol=1e-6)
+
+
 def test_accuracy_counts_each_output_not_each_row():
     pair = (np.array([[0.4, 1.6], [1.0, 1.0]], "float32"), np.array([[0.0, 1.0], [1.0, 1.0]], "float32"))
     task = Task(
@@ -287,9 +370,10 @@ def test_prefix_targets_and_every_step_outputs(target, tmp_path):
     np.testing.assert_allclose(every[:, :, 0], model(x[:, :, :1]).numpy(), rtol=1e-6)
 
 
-def test_encoding_the_table_once_equals_encoding_each_position():
+@pytest.mark.parametrize("reader", mnist_sequences.READERS)
+def test_encoding_the_table_once_equals_encoding_each_position(reader):
     table = np.random.default_rng(2).normal(size=(20, 6, 6, 1)).astype("float32")
-    layers = mnist_sequences.layers({**POINT, "unit": "lstm"}, outputs=2)
+    layers = mnist_sequences.layers({**POINT, "reader": reader, "unit": "lstm"}, outputs=2)
     model = StackedModel(layers, table.shape[1:], seeds=[0, 1], table=table)
     x = np.random.default_rng(3).integers(0, 20, size=(1, 4, 10)).astype("float32")  # 40 positions > 20 items
     whole = model(x).numpy()

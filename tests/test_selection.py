@@ -78,3 +78,21 @@ def test_runs_csv_has_final_model_errors_and_history_csv_every_evaluation(tmp_pa
         lowest = own.loc[own["interpolation_mse_history"].idxmin()]
         assert lowest["step"] == run["selected_step"]
         np.testing.assert_allclose(run["extrapolation_mse"], lowest["extrapolation_mse_history"], rtol=1e-6)
+
+
+def test_select_from_keeps_the_best_evaluation_at_or_after_that_step_only():
+    """The drifting task's validation minimum comes early; with select_from the kept model is the best of
+    the later evaluations, which the history shows."""
+    training = Training(steps=600, batch_size=16, learning_rate=0.02, eval_every=2, select_from=300)
+    result = MultiSeedTrainer(drifting_task(), [0, 1, 2, 3], training).run()
+    steps = np.array([evaluation["step"] for evaluation in result.history])
+    validation = np.stack([evaluation["interpolation_mse"] for evaluation in result.history])
+    later = steps >= 300
+    best = validation[later].argmin(axis=0)
+    np.testing.assert_array_equal(result.metrics["selected_step"], steps[later][best])
+    np.testing.assert_allclose(
+        result.metrics["interpolation_mse"], validation[later][best, np.arange(4)], rtol=1e-6
+    )
+    assert (
+        validation[~later].min(axis=0) < result.metrics["interpolation_mse"]
+    ).all()  # an earlier one was better

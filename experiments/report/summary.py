@@ -80,6 +80,12 @@ def summarise(runs: pd.DataFrame, axes):
             row["eigenvalue_distance_max"] = float(np.max(distance))
             if "recurrent_eigenvalue_2" in group:
                 row["recurrent_eigenvalue_2_median"] = float(group["recurrent_eigenvalue_2"].median())
+        if "recurrent_weight_error" in group and group["recurrent_weight_error"].notna().any():
+            # the kept hidden-to-hidden block's distance from the exact one (NaN: a non-finite weight, +inf)
+            error = group["recurrent_weight_error"].to_numpy(dtype=float)
+            error = np.where(np.isfinite(error), error, np.inf)
+            row["recurrent_weight_error_median"] = float(np.median(error))
+            row["recurrent_weight_error_max"] = float(np.max(error))
         rows.append(row)
     return pd.DataFrame(rows)
 

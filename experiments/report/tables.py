@@ -205,6 +205,30 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                     f"{_format(r.get('recurrent_eigenvalue_2_median', math.nan))}"
                 ),
             )
+        if "exactness" in blocks and "recurrent_weight_error_median" in block:
+            lines += [
+                "",
+                "### The kept cores' exactness: recurrent weight error median [largest]; |lambda_1 - 1| median; "
+                "sparsity error median",
+                "",
+                "The recurrent weight error is the largest distance of the hidden-to-hidden block from the identity "
+                "(exact accumulation h_t = x_t + h_(t-1); runs.csv has it per seed as recurrent_weight_error), "
+                "lambda_1 that block's eigenvalue of largest modulus, the sparsity error the largest distance of "
+                "any core weight from {-1, 0, 1} (the digit reader's weights are not counted). An error d in the "
+                "recurrence grows about (1 + d)^n over n steps. '-': a core without an exact form here.",
+                "",
+            ]
+            lines += _pivot_block(
+                block,
+                rows,
+                columns,
+                lambda r: "-"
+                if math.isnan(r.get("recurrent_weight_error_median", math.nan))
+                else (
+                    f"{_format(r['recurrent_weight_error_median'])} [{_format(r['recurrent_weight_error_max'])}]; "
+                    f"{_format(r['eigenvalue_distance_median'])}; {_format(r['sparsity_error_median'])}"
+                ),
+            )
         if "solved" not in blocks and block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
             lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))

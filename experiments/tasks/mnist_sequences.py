@@ -4,9 +4,10 @@ A sequence of ``length`` digit images; the target is, for ``counting``, how many
 (10 outputs) and, for ``addition``, the sum of its digits (1 output). The model never sees a digit label:
 it learns end to end from the sequence targets.
 
-Model: a small CNN reads each image (``conv_filters`` 3x3 ReLU convolutions, one max pool, a softmax
-layer of 10: class probabilities); for addition a linear layer without bias turns them into one digit
-value (ideal weights 0, 1, ..., 9), as Madsen & Johansen's sequential MNIST feeds a scalar per image.
+Model: a digit reader reads each image: with ``reader: cnn`` ``conv_filters`` 3x3 ReLU convolutions and
+one max pool, with ``reader: mlp`` one dense ReLU layer of ``reader_units`` over the 784 pixels; then a
+softmax layer of 10 (class probabilities) for counting, or one linear output (a digit value) for
+addition, as Madsen & Johansen's sequential MNIST feeds a scalar per image.
 A recurrent core (grid axis ``unit``) reads those image by image. The arithmetic cores (NAC, NALU, NAU)
 have as many units as outputs and their state is the answer, so exact accumulation is h_t = x_t +
 h_{t-1}: recurrent and input weights 1 (per class for counting), a few weights on {0, 1}. The standard
@@ -44,6 +45,7 @@ CORES = {
 }
 ARITHMETIC_CORES = ("nac", "nalu", "nau")  # their state is the answer: no read-out
 TARGETS = ("counting", "addition")
+READERS = ("cnn", "mlp")
 
 AXES = {"unit": tuple(CORES)}
 
@@ -56,6 +58,8 @@ TASK_SCHEMA = {
     "test_sequences": schema.Integer(minimum=1),
     "validation_seed": schema.Integer(minimum=0),
     "test_seed": schema.Integer(minimum=0),
+    "reader": schema.Choice(READERS),
+    "reader_units": schema.Integer(minimum=1),
     "conv_filters": schema.IntegerList(minimum=1),
     "pool_size": schema.Integer(minimum=1),
     "core_units": schema.Integer(minimum=1),
@@ -65,11 +69,14 @@ TASK_SCHEMA = {
 
 
 def layers(point, outputs):
-    """CNN encoder (class probabilities; for one output, a digit value), recurrent core, read-out."""
+    """Digit reader (class probabilities; for one output, a digit value), recurrent core, read-out."""
     from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
-    encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
-    encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
+    if point["reader"] == "cnn":
+        encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
+        encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
+    else:
+        encoder = [LayerSpec("flatten", 0), LayerSpec("dense", point["reader_units"], {"activation": "relu"})]
     if outputs == 10:  # counting: class probabilities
         encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
     else:  # addition: a digit value
@@ -97,6 +104,12 @@ def fixed_sequences(labels, offset, count, length, seed, target):
     """``count`` sequences of ``length`` images drawn from ``labels``: (indices + offset, targets)."""
     picks = np.random.default_rng(seed).integers(0, len(labels), size=(count, length))
     return (picks + offset).astype("float32"), targets(labels[picks], target)
+
+
+def exact_recurrence(outputs):
+    """The arithmetic core's hidden-to-hidden block that accumulates exactly, h_t = x_t A + h_{t-1}: the
+    identity. (The input block A may be any permutation: the reader's class order is its own.)"""
+    return np.eye(outputs, dtype="float32")
 
 
 def build(point):
@@ -139,9 +152,10 @@ def build(point):
         point["validation_seed"],
         target,
     )
+    outputs = 10 if target == "counting" else 1
     return Task(
         input_size=table.shape[1:],
-        layers=layers(point, 10 if target == "counting" else 1),
+        layers=layers(point, outputs),
         sample=sample,
         validation=validation,
         test=test_set(max(point["test_lengths"][0], min(100, point["test_lengths"][-1]))),
@@ -149,5 +163,6 @@ def build(point):
         table=table,
         accuracy=True,
         every_step_loss=every_step,
+        exact_recurrence=exact_recurrence(outputs) if point["unit"] in ARITHMETIC_CORES else None,
         labels={"dataset": digits.name},
     )
