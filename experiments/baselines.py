@@ -144,6 +144,12 @@ BASELINE_UNITS: dict[str, Unit] = {
         weights=lambda p: [],
         output_shape=lambda in_shape, units, **_: (in_shape[0] * in_shape[1] * in_shape[2],),
     ),
+    "expected_digit": Unit(  # the MNIST reader's value: class probabilities (.., 10) -> sum_k k p_k
+        parameters=lambda in_features, units, **_: {},
+        forward=lambda x, p: ops.matmul(x, ops.reshape(ops.arange(10, dtype=x.dtype), (10, 1))),
+        weights=lambda p: [],
+        output_shape=lambda in_shape, units, **_: (1,),
+    ),
     "dense": Unit(
         parameters=_dense_parameters,
         forward=lambda x, p, activation=None, use_bias=True: dense(

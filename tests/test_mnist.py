@@ -169,6 +169,7 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
         "test_seed": 2,
         "reader": "cnn",
         "reader_units": 4,
+        "digit_value": "linear",
         "conv_filters": [2],
         "pool_size": 2,
         "core_units": 10,
@@ -187,6 +188,7 @@ def test_every_result_row_names_the_dataset(tmp_path, monkeypatch):
 POINT = {
     "reader": "cnn",
     "reader_units": 4,
+    "digit_value": "linear",
     "conv_filters": [3],
     "pool_size": 2,
     "core_units": 4,
@@ -424,3 +426,14 @@ def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(source,
     assert table.startswith(f"# Table 2: MNIST digit addition — data: {name}")
     assert "| unit | sequence length 1 | sequence length 10 | sequence length 100 |" in table
     assert figure_titles == [name] and (out / "figure.png").stat().st_size > 0
+
+
+def test_the_expected_digit_reader_output_is_the_mean_class_value():
+    from experiments import baselines
+
+    probabilities = np.array([[0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.5]], "float32")
+    value = baselines.UNITS["expected_digit"].forward(probabilities, {})
+    np.testing.assert_allclose(np.asarray(value), [[3.0], [4.5]])
+    layers = mnist_sequences.layers({**POINT, "digit_value": "expected", "unit": "nau"}, outputs=1)
+    assert [layer.unit for layer in layers[-3:]] == ["dense", "expected_digit", "nau"]
+    assert layers[-3].options == {"activation": "softmax"} and layers[-3].width == 10

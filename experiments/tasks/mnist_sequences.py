@@ -6,8 +6,10 @@ it learns end to end from the sequence targets.
 
 Model: a digit reader reads each image: with ``reader: cnn`` ``conv_filters`` 3x3 ReLU convolutions and
 one max pool, with ``reader: mlp`` one dense ReLU layer of ``reader_units`` over the 784 pixels; then a
-softmax layer of 10 (class probabilities) for counting, or one linear output (a digit value) for
-addition, as Madsen & Johansen's sequential MNIST feeds a scalar per image.
+softmax layer of 10 (class probabilities) for counting; for addition one value per image, as Madsen &
+Johansen's sequential MNIST feeds a scalar: a linear output (``digit_value: linear``, their default) or
+the expected digit sum_k k p_k under a softmax of 10 (``digit_value: expected``, their
+``softmax_transform``).
 A recurrent core (grid axis ``unit``) reads those image by image. The arithmetic cores (NAC, NALU, NAU)
 have as many units as outputs and their state is the answer, so exact accumulation is h_t = x_t +
 h_{t-1}: recurrent and input weights 1 (per class for counting), a few weights on {0, 1}. The standard
@@ -46,6 +48,7 @@ CORES = {
 ARITHMETIC_CORES = ("nac", "nalu", "nau")  # their state is the answer: no read-out
 TARGETS = ("counting", "addition")
 READERS = ("cnn", "mlp")
+DIGIT_VALUES = ("linear", "expected")  # addition: how the reader turns an image into one value
 
 AXES = {"unit": tuple(CORES)}
 
@@ -60,6 +63,7 @@ TASK_SCHEMA = {
     "test_seed": schema.Integer(minimum=0),
     "reader": schema.Choice(READERS),
     "reader_units": schema.Integer(minimum=1),
+    "digit_value": schema.Choice(DIGIT_VALUES),
     "conv_filters": schema.IntegerList(minimum=1),
     "pool_size": schema.Integer(minimum=1),
     "core_units": schema.Integer(minimum=1),
@@ -79,7 +83,9 @@ def layers(point, outputs):
         encoder = [LayerSpec("flatten", 0), LayerSpec("dense", point["reader_units"], {"activation": "relu"})]
     if outputs == 10:  # counting: class probabilities
         encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
-    else:  # addition: a digit value
+    elif point["digit_value"] == "expected":  # addition: the expected digit under class probabilities
+        encoder += [LayerSpec("dense", 10, {"activation": "softmax"}), LayerSpec("expected_digit", 1)]
+    else:  # addition: a digit value, linear
         encoder += [LayerSpec("dense", 1)]
     unit = point["unit"]
     cell, options = CORES[unit]
