@@ -4,8 +4,8 @@ multi-seed trainer looks units up in.
 The library (``nalu_tf``) holds the arithmetic units alone; the dense, convolution, pooling, LSTM and GRU
 maths here serve only the experiments (the baselines and the MNIST tasks' CNN). They follow the same
 conventions as ``nalu_tf.maths`` (shapes, stacked parameters along a leading seed axis, ``Unit`` and
-``Cell`` records), so the trainer treats every layer alike: :data:`UNITS` and :data:`CELLS` are the
-library's records plus these.
+``Cell`` records), so the trainer treats every layer alike: ``experiments.registry`` holds the library's
+records plus these.
 """
 
 from __future__ import annotations
@@ -185,10 +185,7 @@ def _gru_advance(parts, states, params):
     return h, (h,)
 
 
-UNITS: dict[str, Unit] = {**maths.UNITS, **BASELINE_UNITS}
-
-CELLS: dict[str, Cell] = {
-    **maths.CELLS,
+BASELINE_CELLS: dict[str, Cell] = {
     "dense": maths.unit_cell(BASELINE_UNITS["dense"]),  # a simple RNN: h_t = f([x_t, h_{t-1}] K + b)
     "gru": Cell(
         parameters=lambda in_features, units, **_: {
@@ -211,12 +208,3 @@ CELLS: dict[str, Cell] = {
         state_count=2,
     ),
 }
-
-
-def options_for(unit, **values):
-    """Of ``values`` (``epsilon=...``, say), the options the unit's forward pass takes: a task states its
-    settings once and each unit gets those it declares."""
-    if unit not in UNITS and unit not in CELLS:
-        raise ValueError(f"unknown unit {unit!r}; known: {sorted({*UNITS, *CELLS})}")
-    declared = UNITS[unit].options if unit in UNITS else ()  # the LSTM and GRU cells take none
-    return {name: value for name, value in values.items() if name in declared}

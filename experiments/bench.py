@@ -131,6 +131,7 @@ def configured_rate(config_path, steps, overrides=(), units=None, profile="defau
     from experiments import runner
     from experiments.config import experiment_module, load
     from experiments.trainer import MultiSeedTrainer, Training
+    from experiments.unit_options import point_settings
 
     config = load(config_path, profile, list(overrides))
     points = config.points()
@@ -147,6 +148,7 @@ def configured_rate(config_path, steps, overrides=(), units=None, profile="defau
             [module.build(resolved["task"]) for resolved in stack],
             stack[0]["seeds"],
             Training(**stack[0]["training"]),
+            point_settings(stack[0]),
         )
         trainer._train(tf.constant(5, tf.int64))  # trace, compile and warm up
         started = time.perf_counter()

@@ -15,7 +15,6 @@ import itertools
 import json
 import pathlib
 import pkgutil
-import re
 
 import yaml
 
@@ -24,6 +23,8 @@ from experiments.report import schema as report_schema
 from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
 from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, Range
 from experiments.spec import DATA_STREAMS, Training
+from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS
+from experiments.yamlio import apply_override, deep_merge, parse_override, parse_yaml  # noqa: F401 (re-exported)
 
 PROFILES = (
     "smoke",
@@ -80,28 +81,6 @@ UNIT_TRAINING_KEYS = (
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads 1e-3 and 1E+5 as numbers (YAML 1.1 wants a dot and a signed exponent)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def parse_yaml(text):
-    return yaml.load(text, Loader=_Loader)
-
-
 @dataclasses.dataclass
 class Config:
     """A validated experiment configuration with one profile applied."""
@@ -120,7 +99,13 @@ class Config:
 
     def training_for(self, point):
         """The training settings of one grid point: the shared ones with its unit's own on top."""
-        return dataclasses.replace(self.training, **self.units.get(point.get("unit"), {}))
+        own = self.units.get(point.get("unit"), {})
+        return dataclasses.replace(self.training, **{k: v for k, v in own.items() if k in UNIT_TRAINING_KEYS})
+
+    def unit_options_for(self, point):
+        """The unit options (``max_log``, say) a config's ``units:`` block sets for the point's unit."""
+        own = self.units.get(point.get("unit"), {})
+        return {k: v for k, v in own.items() if k in OPTION_SCHEMA}
 
     @property
     def module(self):
@@ -133,12 +118,14 @@ class Config:
 
     def resolve(self, point):
         """The complete description of one grid point: all a worker needs to run it."""
-        return {
+        resolved = {
             "experiment": self.experiment,
             "task": {**self.task, **point},
             "training": dataclasses.asdict(self.training_for(point)),
             "seeds": list(self.seeds),
         }
+        options = self.unit_options_for(point)
+        return {**resolved, "unit_options": options} if options else resolved  # absent: hashes as before
 
     def as_dict(self):
         return {
@@ -192,38 +179,6 @@ def available_experiments():
     helpers the tasks share, such as the MNIST loader)."""
     names = (info.name for info in pkgutil.iter_modules(tasks.__path__) if not info.name.startswith("_"))
     return sorted(name for name in names if callable(getattr(experiment_module(name), "build", None)))
-
-
-def deep_merge(base, override):
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "grid":
-            merged[key] = deep_merge(merged[key], value)
-        elif key == "grid" and isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}  # a profile replaces whole axes, keeps the others
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def parse_override(text):
-    """``a.b=value`` -> (["a", "b"], value), the value read as YAML."""
-    key, sep, value = text.partition("=")
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError("--set", text, "malformed; expected KEY=VALUE, e.g. training.steps=100")
-    try:
-        return key.split("."), parse_yaml(value)
-    except yaml.YAMLError as error:
-        raise ConfigError("--set", key, f"value {value!r} is not valid YAML ({error.problem})") from None
-
-
-def apply_override(tree, keys, value):
-    node = tree
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError("--set", ".".join(keys), f"{key} is not a mapping")
-    node[keys[-1]] = value
 
 
 def _allowed(choices, task):
@@ -320,13 +275,14 @@ def _validate(source, name, profile, merged, overrides):
     for unit, settings in units.items():
         _check(source, "units", Choice(module.AXES["unit"]), unit)
         settings = _mapping(source, f"units.{unit}", settings or {})
-        _unknown(source, f"units.{unit}.", settings, UNIT_TRAINING_KEYS)
+        options = UNIT_OPTIONS.get(unit, ())
+        _unknown(source, f"units.{unit}.", settings, (*UNIT_TRAINING_KEYS, *options))
         units[unit] = {
-            key: _check(source, f"units.{unit}.{key}", TRAINING_SCHEMA[key], value)
+            key: _check(source, f"units.{unit}.{key}", {**TRAINING_SCHEMA, **OPTION_SCHEMA}[key], value)
             for key, value in settings.items()
         }
     for unit, settings in {None: {}, **units}.items():
-        effective = {**training, **settings}
+        effective = {**training, **{k: v for k, v in settings.items() if k in UNIT_TRAINING_KEYS}}
         if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
             key = f"units.{unit}.l1_end" if unit else "training.l1_end"
             message = (

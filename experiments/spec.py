@@ -16,13 +16,13 @@ DATA_STREAMS = ("independent", "shared")
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a model: a unit from ``experiments.baselines.UNITS`` (or ``CELLS``: the library's units and the baselines), its width and its options."""
+    """One layer of a model: a unit from ``experiments.registry.UNITS`` (or ``CELLS``: the library's units and the baselines), its width and its options."""
 
     unit: str
     width: int  # outputs of the layer (a recurrent layer's state size); 0 for shape-only layers
     options: dict = dataclasses.field(default_factory=dict)
     recurrent: bool = (
-        False  # a cell from experiments.baselines.CELLS run over the time axis; emits its last output
+        False  # a cell from experiments.registry.CELLS run over the time axis; emits its last output
     )
     # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per
     # seed, initialised at 0, as the reference recurrent task has it).

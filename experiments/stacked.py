@@ -1,5 +1,5 @@
 """The stacked model: one copy of every parameter per member (a seed of a cell), the units' maths from
-``nalu_tf.maths`` (the functions the Keras layers call) and the baselines from ``experiments.baselines``.
+``nalu_tf.maths`` (the functions the Keras layers call) and the baselines from ``experiments.baselines``, both looked up in ``experiments.registry``.
 
 Each member's initial weights depend only on its seed, the layer, the parameter's name and the restart: seed
 k among 64 starts from the same weights as seed k alone (tests check this bit for bit).
@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import baselines
+from experiments import registry
+from experiments.measures import ModelMeasures
 from nalu_tf import maths
 
 INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
@@ -38,7 +39,7 @@ def parameter_seed(seed, layer_index, name, restart=0):
     return int(state[0] % (2**31 - 1))
 
 
-class StackedModel:
+class StackedModel(ModelMeasures):
     """A stack of units with one copy of every parameter per seed.
 
     Inputs are ``(seeds or 1, batch, features)``, or ``(seeds or 1, batch, time, features)`` for a model
@@ -53,8 +54,8 @@ class StackedModel:
 
     project_at_once = True  # False: project each time step's input separately (to measure the gain)
 
-    def __init__(self, layers, input_size, seeds, table=None):
-        self.layers = list(layers)
+    def __init__(self, layers, input_size, seeds, table=None, unit_options=None):
+        self.layers = registry.with_options(layers, unit_options)
         self.seed_count = len(seeds)
         self.params = []
         self.specs = []
@@ -103,7 +104,7 @@ class StackedModel:
 
     @staticmethod
     def _maths(layer):
-        return (baselines.CELLS if layer.recurrent else baselines.UNITS)[layer.unit]
+        return (registry.CELLS if layer.recurrent else registry.UNITS)[layer.unit]
 
     @staticmethod
     def initial_values(spec, layer_index, name, seeds, restarts=None):
@@ -124,7 +125,7 @@ class StackedModel:
 
     def _encode(self, items, params):
         for layer, layer_params in zip(self.layers[: self.encoder_depth], params):
-            items = baselines.UNITS[layer.unit].forward(items, layer_params, **layer.options)
+            items = registry.UNITS[layer.unit].forward(items, layer_params, **layer.options)
         return items
 
     def _read_table(self, x, params):
@@ -170,7 +171,7 @@ class StackedModel:
             elif x.shape[0] not in (1, self.seed_count):
                 x = self._grouped(layer, layer_params, self.specs[index], x)
             else:
-                x = baselines.UNITS[layer.unit].forward(x, layer_params, **layer.options)
+                x = registry.UNITS[layer.unit].forward(x, layer_params, **layer.options)
         if steps is not None:
             x = tf.reshape(x, [x.shape[0], -1, steps, x.shape[-1]])
         return (x, means) if input_means else x
@@ -184,7 +185,7 @@ class StackedModel:
         viewed as (groups, n, ...) and broadcast against x[None]."""
         count = int(x.shape[0])
         groups = self.seed_count // count
-        unit = baselines.UNITS[layer.unit]
+        unit = registry.UNITS[layer.unit]
         if not all(spec.per_output for spec in specs.values()):
             grouped = {
                 name: tf.reshape(value, [groups, count, *value.shape[1:]]) for name, value in params.items()
@@ -249,7 +250,7 @@ class StackedModel:
         Short (training) sequences are unrolled and every step's input part is projected at once (one
         batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
         that projects one step at a time, so memory does not grow with the length."""
-        cell = baselines.CELLS[layer.unit]
+        cell = registry.CELLS[layer.unit]
         rows = int(x.shape[1])
         if INITIAL_STATE in params:
             states = tuple(
@@ -292,81 +293,3 @@ class StackedModel:
 
         _, output, _ = tf.while_loop(lambda t, *_: t < length, body, (tf.constant(0), states[0], states))
         return (output, None) if with_means else output
-
-    def sparsity_error(self, params=None):
-        """Per seed, the largest distance of any effective weight from {-1, 0, 1}, over the arithmetic
-        part of the model: every layer but an encoder's (the layers that read table items, such as the
-        MNIST tasks' digit reader, whose weights nothing asks to be integers), as the reference code
-        measures its units' layers and never its CNN. NaN for a model with no such weight."""
-        params = params or self.params
-        errors = [
-            maths.sparsity_error(weight, axis=(1, 2))
-            for layer, layer_params in zip(self.layers[self.encoder_depth :], params[self.encoder_depth :])
-            for weight in self._maths(layer).weights(layer_params)
-        ]
-        if not errors:
-            return tf.fill([self.seed_count], tf.constant(np.nan, tf.float32))
-        return tf.reduce_max(tf.stack(errors), axis=0)
-
-    def input_regularizer(self, means):
-        """Per member, Madsen & Johansen's R_z of the first recurrent layer: the mean over its effective
-        weight matrix of (1 - |W_ij|) * m_i^2, m the mean input [x_t, h_{t-1}] of ``__call__``'s
-        ``input_means``. It pushes an input with a non-zero mean to meet weights of +-1, or the layer
-        before it (the digit reader) towards zero where the weight is not."""
-        for layer, params in zip(self.layers, self.params):
-            if layer.recurrent:
-                weight = self._maths(layer).weights(params)[0]  # (members, in + width, width)
-                # R_z = mean_ij (1 - |W_ij|) m_i^2
-                return tf.reduce_mean((1.0 - tf.abs(weight)) * tf.square(means)[:, :, None], axis=[1, 2])
-        raise ValueError("the input regulariser needs a recurrent layer")
-
-    def recurrent_weight_error(self, exact, params=None):
-        """Per member, the largest distance of the first recurrent layer's hidden-to-hidden block (the
-        last ``width`` rows of its first effective weight matrix) from ``exact`` (the block that carries the
-        task's state over any length, (width, width)), as a NumPy array; NaN where a weight is not finite."""
-        for layer, layer_params in zip(self.layers, params or self.params):
-            if layer.recurrent:
-                weight = np.asarray(self._maths(layer).weights(layer_params)[0], dtype=np.float64)
-                block = weight[:, -layer.width :, :]
-                if block.shape[1:] != np.shape(exact):
-                    raise ValueError(f"exact recurrent block {np.shape(exact)} against {block.shape[1:]}")
-                return np.abs(block - np.asarray(exact, np.float64)).max(axis=(1, 2))
-        raise ValueError("the model has no recurrent layer")
-
-    def recurrent_eigenvalues(self, params=None):
-        """Per member, the moduli of the eigenvalues of the first recurrent layer's hidden-to-hidden block
-        (the last ``width`` rows of its first effective weight matrix: h_t = ... + h_{t-1} B), largest
-        first, as a NumPy array (members, width); NaN where a weight is not finite. None when the model has
-        no recurrent layer or its block is not square (the LSTM's block feeds four gates).
-
-        A recurrence that carries a sum over any length needs eigenvalue 1 on the directions its output
-        reads; a modulus above 1 grows with the length, one below 1 forgets."""
-        for layer, layer_params in zip(self.layers, params or self.params):
-            if not layer.recurrent:
-                continue
-            weights = self._maths(layer).weights(layer_params)
-            if not weights:
-                return None
-            weight = np.asarray(weights[0], dtype=np.float64)
-            block = weight[:, -layer.width :, :]
-            if block.shape[-1] != layer.width:
-                return None
-            finite = np.isfinite(block).all(axis=(1, 2))
-            moduli = np.full((len(block), layer.width), np.nan)
-            if finite.any():
-                moduli[finite] = -np.sort(-np.abs(np.linalg.eigvals(block[finite])), axis=1)
-            return moduli
-        return None
-
-    def regularizer(self):
-        """Per seed, the sum over layers of the units' sparsity regularisers (zeros if none has one)."""
-        terms = [
-            self._maths(layer).regularizer(params, axis=(1, 2))
-            for layer, params in zip(self.layers, self.params)
-            if self._maths(layer).regularizer is not None
-        ]
-        return tf.add_n(terms) if terms else tf.zeros(self.seed_count)
-
-    def l1_norm(self):
-        """Per seed, the sum of the absolute values of every parameter."""
-        return tf.add_n([tf.reduce_sum(tf.abs(v), axis=list(range(1, len(v.shape)))) for v in self.variables])

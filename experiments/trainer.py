@@ -14,73 +14,19 @@ error, success, solved-at step) and never feeds back into training, selection or
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import checkpoints, evaluation, files
+from experiments import checkpoints, evaluation, files, losses
+from experiments.losses import l1_weight  # noqa: F401 (re-exported)
+from experiments.outcomes import SweepErrors, TrainingResult
 from experiments.evaluation import Errors, fixed_set
 from experiments.spec import DATA_STREAMS, LayerSpec, Task, Training  # noqa: F401 (re-exported)
 from experiments.stacked import INITIAL_STATE, UNROLL_LIMIT, StackedModel  # noqa: F401 (re-exported)
 from experiments.streams import make_draw, philox_uniform, replaying  # noqa: F401 (re-exported)
-from nalu_tf import maths
-
-
-def l1_weight(step, start, end, every):
-    """The L1 penalty's weight at ``step``: ``start``, ten times larger every ``every`` steps, at most ``end``."""
-    # beta(t) = min(start * 10^floor(t / every), end)
-    growths = tf.floor(tf.cast(step, tf.float32) / float(every))
-    return tf.minimum(start * tf.pow(10.0, growths), end)
-
-
-@dataclasses.dataclass
-class SweepErrors:
-    """The selected models' errors on one fixed set of a task's sweep, one entry per member."""
-
-    value: object  # what the set varies (a sequence length, say)
-    mse: np.ndarray
-    mae: np.ndarray
-    accuracy: np.ndarray | None = None  # fraction of outputs that, rounded, equal their targets
-
-
-@dataclasses.dataclass
-class TrainingResult:
-    """What :meth:`MultiSeedTrainer.run` returns; every array has one entry per member.
-
-    ``metrics``: per metric name (``interpolation_mse``, ``selected_step``, ``success``, ...) an array.
-    ``history``: every evaluation, the untrained model's first: ``step`` and, per member, the current
-    model's ``interpolation_mse``, ``extrapolation_mse`` and ``sparsity_error``. ``probe_predictions``:
-    the selected models' predictions on the task's probe set, (members, rows, outputs), or None.
-    ``sweep``: the selected models' errors on each set of the task's sweep.
-    """
-
-    metrics: dict[str, np.ndarray]
-    history: list[dict]
-    probe_predictions: np.ndarray | None = None
-    sweep: list[SweepErrors] = dataclasses.field(default_factory=list)
-
-    def member_slice(self, members):
-        """The same result for the members in ``members`` (a slice): one cell of a stack."""
-        return TrainingResult(
-            metrics={name: value[members] for name, value in self.metrics.items()},
-            history=[
-                {name: value if name == "step" else value[members] for name, value in e.items()}
-                for e in self.history
-            ],
-            probe_predictions=None if self.probe_predictions is None else self.probe_predictions[members],
-            sweep=[
-                SweepErrors(
-                    s.value,
-                    s.mse[members],
-                    s.mae[members],
-                    None if s.accuracy is None else s.accuracy[members],
-                )
-                for s in self.sweep
-            ],
-        )
 
 
 def _describe(layer):
@@ -109,7 +55,7 @@ class MultiSeedTrainer:
     loss or evaluation) and the number of restarts of stalled seeds.
     """
 
-    def __init__(self, task: Task, seeds, training: Training):
+    def __init__(self, task: Task, seeds, training: Training, unit_options=None):
         if training.data_stream not in DATA_STREAMS:
             raise ValueError(f"data_stream must be one of {DATA_STREAMS}, got {training.data_stream!r}")
         self.cells = list(task) if isinstance(task, (list, tuple)) else [task]
@@ -121,7 +67,7 @@ class MultiSeedTrainer:
         self._check_stack()
         self.training = training
         count = len(self.members)
-        self.model = StackedModel(task.layers, task.input_size, self.members, task.table)
+        self.model = StackedModel(task.layers, task.input_size, self.members, task.table, unit_options)
         # A real copy: with the TensorFlow backend, keras.Variable(v.value) would wrap the live tf.Variable
         # itself, so the "best" parameters would always be the last step's (a test guards this).
         self.best = [
@@ -218,31 +164,10 @@ class MultiSeedTrainer:
 
     def _update(self, step, x, y):
         """One optimisation step of every member on its batch: forward, loss, gradient, Adam."""
-        t = self.training
         with tf.GradientTape() as tape:
-            if t.regularization_z > 0:
-                prediction, means = self.model(x, every_step=self.task.every_step_loss, input_means=True)
-            else:
-                prediction = self.model(x, every_step=self.task.every_step_loss)
-            per_seed = tf.reduce_mean(tf.square(prediction - y), axis=list(range(1, len(y.shape))))
-            # Seeds share no parameters, so the gradient of the sum is each seed's own gradient.
-            loss = tf.reduce_sum(per_seed)
-            if t.regularization_z > 0:
-                loss += t.regularization_z * tf.reduce_sum(self.model.input_regularizer(means))
-            if t.regularization > 0:
-                weight = maths.regularization_ramp(
-                    step, t.regularization, t.regularization_start, t.regularization_end
-                )
-                penalty = self.model.regularizer()
-                if t.regularization_loss_below is not None:  # only for seeds that already fit well
-                    penalty *= tf.cast(
-                        tf.stop_gradient(per_seed) < t.regularization_loss_below, penalty.dtype
-                    )
-                loss += weight * tf.reduce_sum(penalty)
-            if t.l1_start > 0:
-                loss += l1_weight(step, t.l1_start, t.l1_end, t.l1_every) * tf.reduce_sum(
-                    self.model.l1_norm()
-                )
+            loss, per_seed = losses.training_loss(
+                self.model, self.training, step, x, y, self.task.every_step_loss
+            )
         gradients = tape.gradient(loss, self.model.variables)
         self.optimizer.apply(gradients, self.model.variables)
         self.diverged.assign(self.diverged | ~tf.math.is_finite(per_seed))

@@ -12,7 +12,8 @@ which the layers, the cells and the multi-seed trainer all call.
 from nalu_tf import maths
 from nalu_tf.cells import INALUCell, NACCell, NALUCell, NAUCell, NMUCell, RealNPUCell
 from nalu_tf.initializers import CappedGlorotUniform, NACUniform
-from nalu_tf.layers import INALU, NAC, NALU, NAU, NMU, RealNPU, RegularizationRamp
+from nalu_tf.callbacks import RegularizationRamp
+from nalu_tf.layers import INALU, NAC, NALU, NAU, NMU, RealNPU
 
 __all__ = [
     "NAC",

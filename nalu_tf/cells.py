@@ -1,7 +1,7 @@
 """Recurrent cells for ``keras.layers.RNN``: the unit reads the input and its own previous output.
 
 Every unit of :mod:`nalu_tf.layers` has a cell, ``h_t = unit([x_t, h_{t-1}])``, computed by the same
-maths as the multi-seed trainer's cells (:func:`nalu_tf.maths.recurrent_step`).
+maths as the multi-seed trainer's cells (``nalu_tf.maths.CELLS``, each unit's :func:`nalu_tf.records.unit_cell`).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ class _RecurrentUnit:
 
     def call(self, inputs: Tensor, states: Tensor | list, training: bool | None = None) -> tuple:
         params = self.compute_params()
-        output = maths.recurrent_step(
-            self.unit_name, inputs, _previous_output(states), params, **self.unit_options
-        )
+        # h_t = unit([x_t, h_{t-1}]), as the trainer's cells compute it
+        output = maths.CELLS[self.unit_name].step(
+            inputs, (_previous_output(states),), params, **self.unit_options
+        )[0]
         return output, [output]
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -97,3 +98,7 @@ class INALUCell(_RecurrentUnit, layers.INALU):
 @keras.saving.register_keras_serializable(package=layers.PACKAGE)
 class RealNPUCell(_RecurrentUnit, layers.RealNPU):
     """RealNPU recurrent cell: ``h_t = RealNPU([x_t, h_{t-1}])``. Arguments as :class:`nalu_tf.RealNPU`."""
+
+
+# Every cell above by its unit's name in ``maths.UNITS`` (a new unit's cell joins by subclassing).
+CELLS: dict[str, type] = {cell.unit_name: cell for cell in _RecurrentUnit.__subclasses__()}

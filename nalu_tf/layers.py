@@ -6,6 +6,7 @@ import keras
 from keras import initializers, ops
 
 from nalu_tf import maths
+from nalu_tf.checks import check_epsilon, check_number, check_units
 from nalu_tf.maths import Tensor
 
 # An initialiser as Keras takes one: a name ("glorot_uniform"), a config dict or an instance.
@@ -14,27 +15,6 @@ InitializerLike = str | dict | keras.initializers.Initializer
 PACKAGE = "nalu_tf"
 # The non-trainable weight of a regulariser, which RegularizationRamp finds by this name.
 REGULARIZATION_WEIGHT = "regularization_weight"
-
-
-def check_units(units: int) -> int:
-    """Return ``units`` as an int, or raise ValueError naming the bad value."""
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"units must be a positive integer, got {units!r}")
-    return units
-
-
-def check_epsilon(epsilon: float) -> float:
-    """Return ``epsilon`` as a float, or raise ValueError naming the bad value."""
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-        raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
-    return float(epsilon)
-
-
-def check_number(name: str, value: float, minimum: float = 0.0) -> float:
-    """Return ``value`` as a float >= minimum, or raise ValueError naming the bad value."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
-    return float(value)
 
 
 def own_draw(initializer: keras.initializers.Initializer, use: int) -> keras.initializers.Initializer:
@@ -362,39 +342,5 @@ class RealNPU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
 
 
-class RegularizationRamp(keras.callbacks.Callback):
-    """Ramp the regulariser of every NAU, NMU and INALU layer and cell in the model, as Madsen &
-    Johansen (2020) ramp their sparsity regularisers.
-
-    Before each training batch, every ``regularization_weight`` variable of those layers and cells
-    (nested models and ``keras.layers.RNN`` cells included) is set to
-    ``maximum * clip((step - start) / (end - start), 0, 1)``, where ``step`` is the optimiser's iteration
-    count (see :func:`nalu_tf.maths.regularization_ramp`). The weights are found among the model's
-    non-trainable variables, through public Keras API only.
-
-    Args:
-        maximum: the weight reached at ``end``, >= 0.
-        start, end: optimiser steps between which the weight rises linearly (with ``end <= start`` it
-            jumps to ``maximum`` at ``start``).
-    """
-
-    def __init__(self, maximum: float = 10.0, start: int = 0, end: int = 0):
-        super().__init__()
-        self.maximum = check_number("maximum", maximum)
-        self.start = int(check_number("start", start))
-        self.end = int(check_number("end", end))
-
-    def regularization_weights(self) -> list:
-        """The ``regularization_weight`` variables this callback sets, in the model's variable order."""
-        return [
-            variable
-            for variable in self.model.non_trainable_variables
-            if variable.name == REGULARIZATION_WEIGHT
-        ]
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        weight = maths.regularization_ramp(
-            self.model.optimizer.iterations, self.maximum, self.start, self.end
-        )
-        for variable in self.regularization_weights():
-            variable.assign(weight)
+# Every layer above by its unit's name in ``maths.UNITS`` (a new unit's layer joins by subclassing).
+LAYERS: dict[str, type[_UnitLayer]] = {layer.unit_name: layer for layer in _UnitLayer.__subclasses__()}

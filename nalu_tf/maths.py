@@ -11,42 +11,85 @@ function below is written with ``keras.ops.matmul`` and broadcasting, so both la
 numbers seed by seed.
 
 Each unit is also described by a :class:`Unit` record (its parameters, their default initialisers and its
-forward function) in :data:`UNITS`, which is how the layers and the trainer find the maths by name.
+forward function) in :data:`UNITS`, which is how the layers and the trainer find the maths by name. The
+file is ordered by unit: the shared pieces first, then each unit's equation, parameters and record
+together (the record types are in ``nalu_tf.records``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import math
-from typing import Any, Callable, Mapping, Sequence
+from typing import Sequence
 
 from keras import initializers, ops
 
 from nalu_tf.initializers import CappedGlorotUniform
+from nalu_tf.records import Axis, Cell, Parameter, Split, Tensor, Unit, linear_split, unit_cell
 
-# Anything keras.ops computes with: a backend tensor, a NumPy array, a Keras variable.
-Tensor = Any
-# The axes a regulariser or the sparsity error reduces over: None for all, (1, 2) per stacked seed.
-Axis = int | tuple[int, ...] | None
+__all__ = ["Axis", "Cell", "Parameter", "Split", "Tensor", "Unit", "unit_cell", "UNITS", "CELLS"]
 
 DEFAULT_EPSILON = 1e-7
 INALU_MAX_LOG = 20.0  # iNALU clips its log path at exp(20) (Schlor et al. 2020)
 INALU_SATURATION = 20.0  # iNALU's regulariser pushes raw parameters out to |p| >= 20
 
 
+# --- shared by several units --------------------------------------------------------------------------
 def nac_weight(w_hat: Tensor, m_hat: Tensor) -> Tensor:
     """Effective NAC weight, pushed towards {-1, 0, 1}."""
     # W = tanh(W_hat) * sigmoid(M_hat)
     return ops.tanh(w_hat) * ops.sigmoid(m_hat)
 
 
+def sparsity_error(weight: Tensor, axis: Axis = None) -> Tensor:
+    """Largest distance of any weight from the nearest of {-1, 0, 1} (Madsen & Johansen 2020).
+
+    ``axis``: the axes to reduce over (all by default; ``(1, 2)`` for per-seed stacked matrices).
+    """
+    # max_ij min(|W_ij|, |1 - |W_ij||)
+    magnitude = ops.abs(weight)
+    return ops.max(ops.minimum(magnitude, ops.abs(1.0 - magnitude)), axis=axis)
+
+
+def regularization_ramp(step: Tensor | int, maximum: float, start: int, end: int) -> Tensor:
+    """Regulariser weight at ``step``: 0 until ``start``, rising linearly to ``maximum`` at ``end``.
+
+    Madsen & Johansen (2020) ramp the sparsity regulariser in this way, so it acts only once the loss
+    has found a rough solution. With ``end <= start`` the weight jumps to ``maximum`` at ``start``.
+    """
+    # lambda(t) = maximum * clip((t - start) / (end - start), 0, 1)
+    step = ops.cast(step, "float32")
+    if end <= start:
+        return ops.where(step >= start, maximum, 0.0)
+    return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
+
+
+def _clamp(low, high):
+    return lambda value: ops.clip(value, low, high)
+
+
+# --- NAC (Trask et al. 2018) ------------------------------------------------------------------------------
 def nac(x: Tensor, w_hat: Tensor, m_hat: Tensor) -> Tensor:
     """Neural accumulator: a linear map with no bias whose weights lean towards {-1, 0, 1}."""
     # a = x W
     return ops.matmul(x, nac_weight(w_hat, m_hat))
 
 
+def _nac_parameters(in_features, units, **_):
+    return {
+        "w_hat": Parameter((in_features, units), "glorot_uniform"),
+        "m_hat": Parameter((in_features, units), "glorot_uniform"),
+    }
+
+
+NAC = Unit(
+    parameters=_nac_parameters,
+    forward=lambda x, p: nac(x, p["w_hat"], p["m_hat"]),
+    weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
+    split=linear_split(lambda p: nac_weight(p["w_hat"], p["m_hat"])),
+)
+
+
+# --- NALU (Trask et al. 2018) -----------------------------------------------------------------------------
 def nalu(
     x: Tensor, w_hat: Tensor, m_hat: Tensor, gate_kernel: Tensor, epsilon: float = DEFAULT_EPSILON
 ) -> Tensor:
@@ -82,12 +125,53 @@ def nalu_output(additive: Tensor, log_magnitude: Tensor, gate_logit: Tensor) -> 
     return gate * additive + (1.0 - gate) * ops.exp(log_magnitude)
 
 
+def _nalu_parameters(in_features, units, **_):
+    return {
+        **_nac_parameters(in_features, units),
+        "gate_kernel": Parameter((in_features, units), "glorot_uniform"),
+    }
+
+
+NALU = Unit(
+    parameters=_nalu_parameters,
+    forward=lambda x, p, epsilon=DEFAULT_EPSILON: nalu(x, p["w_hat"], p["m_hat"], p["gate_kernel"], epsilon),
+    weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
+    split=Split(
+        matrices=lambda p: (nac_weight(p["w_hat"], p["m_hat"]), p["gate_kernel"]),
+        sums=lambda x, m, epsilon=DEFAULT_EPSILON: nalu_preactivations(x, m[0], m[1], epsilon),
+        output=lambda sums, p, **_: nalu_output(*sums),
+    ),
+)
+
+
+# --- NAU (Madsen & Johansen 2020) -------------------------------------------------------------------------
 def nau(x: Tensor, weight: Tensor) -> Tensor:
     """Neural addition unit (Madsen & Johansen 2020): a linear map with W clamped to [-1, 1], no bias."""
     # z = x clamp(W, -1, 1)
     return ops.matmul(x, ops.clip(weight, -1.0, 1.0))
 
 
+def nau_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
+    """Sparsity regulariser of the NAU: mean distance of the weights from {-1, 0, 1}."""
+    # R = mean_ij min(|W_ij|, 1 - |W_ij|)
+    magnitude = ops.abs(weight)
+    return ops.mean(ops.minimum(magnitude, 1.0 - magnitude), axis=axis)
+
+
+def _nau_parameters(in_features, units, **_):
+    return {"kernel": Parameter((in_features, units), CappedGlorotUniform(0.5), _clamp(-1.0, 1.0))}
+
+
+NAU = Unit(
+    parameters=_nau_parameters,
+    forward=lambda x, p: nau(x, p["kernel"]),
+    weights=lambda p: [ops.clip(p["kernel"], -1.0, 1.0)],
+    regularizer=lambda p, axis=None: nau_regularizer(p["kernel"], axis),
+    split=linear_split(lambda p: ops.clip(p["kernel"], -1.0, 1.0)),
+)
+
+
+# --- NMU (Madsen & Johansen 2020) -------------------------------------------------------------------------
 def nmu(x: Tensor, weight: Tensor) -> Tensor:
     """Neural multiplication unit (Madsen & Johansen 2020): each output multiplies a gated subset of x.
 
@@ -100,6 +184,29 @@ def nmu(x: Tensor, weight: Tensor) -> Tensor:
     return ops.prod(weight * ops.expand_dims(x, -1) + 1.0 - weight, axis=-2)
 
 
+def nmu_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
+    """Sparsity regulariser of the NMU: mean distance of the weights from {0, 1}."""
+    # R = mean_ij min(W_ij, 1 - W_ij)
+    return ops.mean(ops.minimum(weight, 1.0 - weight), axis=axis)
+
+
+def _nmu_parameters(in_features, units, **_):
+    # Mean 1/2. The published variance 1/4 is capped, as in the reference code, so that the draw stays
+    # inside the clamp [0, 1]: U[1/4, 3/4] (variance 1/48).
+    return {
+        "kernel": Parameter((in_features, units), initializers.RandomUniform(0.25, 0.75), _clamp(0.0, 1.0))
+    }
+
+
+NMU = Unit(
+    parameters=_nmu_parameters,
+    forward=lambda x, p: nmu(x, p["kernel"]),
+    weights=lambda p: [ops.clip(p["kernel"], 0.0, 1.0)],
+    regularizer=lambda p, axis=None: nmu_regularizer(p["kernel"], axis),
+)
+
+
+# --- iNALU (Schlor, Ring & Hotho 2020) --------------------------------------------------------------------
 def inalu(
     x: Tensor,
     w_hat_add: Tensor,
@@ -148,147 +255,11 @@ def _inalu_sign(x, used):
     return ops.exp(log_magnitude) * ops.cos(math.pi * flips)
 
 
-def real_npu(x: Tensor, weight: Tensor, relevance: Tensor, epsilon: float = DEFAULT_EPSILON) -> Tensor:
-    """Real neural power unit (Heim, Pevny & Smidl 2020): signed powers of the inputs, gated by relevance.
-
-    The relevance gate ``g`` (one per input, clipped to [0, 1]) blends each input towards the neutral 1:
-    an input with ``g = 0`` contributes nothing. ``k`` marks negative inputs (also gated), whose phase
-    ``pi W k`` gives the sign of odd powers.
-    """
-    gate = ops.clip(relevance, 0.0, 1.0)
-    # r = g (|x| + eps) + (1 - g);  k = g [x < 0]
-    r = gate * (ops.abs(x) + epsilon) + (1.0 - gate)
-    k = gate * ops.cast(x < 0, x.dtype)
-    # z = exp(log(r) W) * cos(pi k W)
-    return ops.exp(ops.matmul(ops.log(r), weight)) * ops.cos(math.pi * ops.matmul(k, weight))
-
-
-def nau_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
-    """Sparsity regulariser of the NAU: mean distance of the weights from {-1, 0, 1}."""
-    # R = mean_ij min(|W_ij|, 1 - |W_ij|)
-    magnitude = ops.abs(weight)
-    return ops.mean(ops.minimum(magnitude, 1.0 - magnitude), axis=axis)
-
-
-def nmu_regularizer(weight: Tensor, axis: Axis = None) -> Tensor:
-    """Sparsity regulariser of the NMU: mean distance of the weights from {0, 1}."""
-    # R = mean_ij min(W_ij, 1 - W_ij)
-    return ops.mean(ops.minimum(weight, 1.0 - weight), axis=axis)
-
-
 def inalu_regularizer(params: Sequence[Tensor], axis: Axis = None) -> Tensor:
     """iNALU's regulariser (Schlor et al. 2020, as nalm-benchmark applies it): it pushes every raw
     parameter away from 0 until |p| >= 20, where tanh and sigmoid are saturated and the weights exact."""
     # R = sum over w_hat_add, m_hat_add, w_hat_mul, m_hat_mul, gate_bias of mean(max(20 - |p|, 0))
     return sum(ops.mean(ops.maximum(INALU_SATURATION - ops.abs(p), 0.0), axis=axis) for p in params)
-
-
-def regularization_ramp(step: Tensor | int, maximum: float, start: int, end: int) -> Tensor:
-    """Regulariser weight at ``step``: 0 until ``start``, rising linearly to ``maximum`` at ``end``.
-
-    Madsen & Johansen (2020) ramp the sparsity regulariser in this way, so it acts only once the loss
-    has found a rough solution. With ``end <= start`` the weight jumps to ``maximum`` at ``start``.
-    """
-    # lambda(t) = maximum * clip((t - start) / (end - start), 0, 1)
-    step = ops.cast(step, "float32")
-    if end <= start:
-        return ops.where(step >= start, maximum, 0.0)
-    return maximum * ops.clip((step - start) / float(end - start), 0.0, 1.0)
-
-
-def recurrent_step(
-    unit: str, x_t: Tensor, h: Tensor, params: Mapping[str, Tensor], **options: object
-) -> Tensor:
-    """One step of a unit used as a recurrent cell: it reads the input and its own previous output."""
-    # h_t = unit([x_t, h_{t-1}]), as the trainer's cells compute it (see unit_cell)
-    return CELLS[unit].step(x_t, (h,), params, **options)[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class Parameter:
-    """One trainable parameter of a unit: its shape, its default initialiser and its constraint.
-
-    ``initializer`` is anything ``keras.initializers.get`` accepts. ``constraint``, when given, maps the
-    parameter back into its allowed set after every optimiser step (the NAU's and NMU's clamps).
-    ``per_output``: output j depends only on slice j of the last axis (True for every weight matrix and
-    output bias here; False for the RealNPU's relevance, one value per input shared by all outputs).
-    """
-
-    shape: tuple[int, ...]
-    initializer: object
-    constraint: Callable | None = None
-    per_output: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    """A unit written as sums over its input rows followed by an output: ``forward(x, params)`` equals
-    ``output(sums(x, matrices(params)), params)``.
-
-    ``matrices(params)`` gives the effective ``(in, out)`` matrices; ``sums(x, matrices, **options)`` a
-    tuple of tensors, each a sum over the matrices' rows, so that for inputs split by columns
-    (``[x_t, h_{t-1}]``, say) the parts' sums add up to the whole's; ``output(sums, params, **options)``
-    the unit's output. A recurrent cell uses it to project every time step's input at once and keep
-    only the hidden-state part sequential.
-    """
-
-    matrices: Callable[[Mapping[str, object]], tuple]
-    sums: Callable[..., tuple]
-    output: Callable[..., object]
-
-
-@dataclasses.dataclass(frozen=True)
-class Unit:
-    """A unit's maths by name: its parameters, its forward pass and its effective weight matrices.
-
-        ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes;
-        ``forward(x, params, **options)`` computes the unit; ``output_shape(in_shape, units, **options)`` gives
-    the shape of one output item (``(units,)`` for a vector unit); ``weights(params)`` gives the matrices whose
-        distance from {-1, 0, 1} is the sparsity error; ``regularizer(params, axis)``, for units that have
-        one, is the sparsity regulariser (reduced over ``axis``: all axes by default, ``(1, 2)`` per seed).
-    """
-
-    parameters: Callable[..., dict[str, Parameter]]
-    forward: Callable[..., object]
-    weights: Callable[[Mapping[str, object]], list]
-    regularizer: Callable[..., object] | None = None
-    output_shape: Callable[..., tuple] = lambda in_shape, units, **_: (*in_shape[:-1], units)
-    split: Split | None = None  # the sums-then-output form, for units whose sums are linear in the rows
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """The keyword options ``forward`` takes (``epsilon``, say), read from its signature: declared once."""
-        return tuple(list(inspect.signature(self.forward).parameters)[2:])
-
-
-def _nac_parameters(in_features, units, **_):
-    return {
-        "w_hat": Parameter((in_features, units), "glorot_uniform"),
-        "m_hat": Parameter((in_features, units), "glorot_uniform"),
-    }
-
-
-def _nalu_parameters(in_features, units, **_):
-    return {
-        **_nac_parameters(in_features, units),
-        "gate_kernel": Parameter((in_features, units), "glorot_uniform"),
-    }
-
-
-def _clamp(low, high):
-    return lambda value: ops.clip(value, low, high)
-
-
-def _nau_parameters(in_features, units, **_):
-    return {"kernel": Parameter((in_features, units), CappedGlorotUniform(0.5), _clamp(-1.0, 1.0))}
-
-
-def _nmu_parameters(in_features, units, **_):
-    # Mean 1/2. The published variance 1/4 is capped, as in the reference code, so that the draw stays
-    # inside the clamp [0, 1]: U[1/4, 3/4] (variance 1/48).
-    return {
-        "kernel": Parameter((in_features, units), initializers.RandomUniform(0.25, 0.75), _clamp(0.0, 1.0))
-    }
 
 
 def _inalu_parameters(in_features, units, **_):
@@ -306,6 +277,44 @@ def _inalu_parameters(in_features, units, **_):
     }
 
 
+INALU = Unit(
+    parameters=_inalu_parameters,
+    forward=lambda x, p, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG: inalu(
+        x,
+        p["w_hat_add"],
+        p["m_hat_add"],
+        p["w_hat_mul"],
+        p["m_hat_mul"],
+        p["gate_bias"],
+        epsilon,
+        max_log,
+    ),
+    weights=lambda p: [
+        nac_weight(p["w_hat_add"], p["m_hat_add"]),
+        nac_weight(p["w_hat_mul"], p["m_hat_mul"]),
+    ],
+    regularizer=lambda p, axis=None: inalu_regularizer(
+        [p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"]], axis
+    ),
+)
+
+
+# --- RealNPU (Heim, Pevny & Smidl 2020) -------------------------------------------------------------------
+def real_npu(x: Tensor, weight: Tensor, relevance: Tensor, epsilon: float = DEFAULT_EPSILON) -> Tensor:
+    """Real neural power unit (Heim, Pevny & Smidl 2020): signed powers of the inputs, gated by relevance.
+
+    The relevance gate ``g`` (one per input, clipped to [0, 1]) blends each input towards the neutral 1:
+    an input with ``g = 0`` contributes nothing. ``k`` marks negative inputs (also gated), whose phase
+    ``pi W k`` gives the sign of odd powers.
+    """
+    gate = ops.clip(relevance, 0.0, 1.0)
+    # r = g (|x| + eps) + (1 - g);  k = g [x < 0]
+    r = gate * (ops.abs(x) + epsilon) + (1.0 - gate)
+    k = gate * ops.cast(x < 0, x.dtype)
+    # z = exp(log(r) W) * cos(pi k W)
+    return ops.exp(ops.matmul(ops.log(r), weight)) * ops.cos(math.pi * ops.matmul(k, weight))
+
+
 def _real_npu_parameters(in_features, units, **_):
     return {
         "kernel": Parameter((in_features, units), "glorot_uniform"),
@@ -315,147 +324,23 @@ def _real_npu_parameters(in_features, units, **_):
     }
 
 
+REAL_NPU = Unit(
+    parameters=_real_npu_parameters,
+    forward=lambda x, p, epsilon=DEFAULT_EPSILON: real_npu(x, p["kernel"], p["relevance"], epsilon),
+    weights=lambda p: [p["kernel"]],
+)
+
+
+# --- the registry -----------------------------------------------------------------------------------------
+
 UNITS: dict[str, Unit] = {
-    "nac": Unit(
-        parameters=_nac_parameters,
-        forward=lambda x, p: nac(x, p["w_hat"], p["m_hat"]),
-        weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
-        split=Split(
-            matrices=lambda p: (nac_weight(p["w_hat"], p["m_hat"]),),
-            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
-            output=lambda sums, p, **_: sums[0],
-        ),
-    ),
-    "nalu": Unit(
-        parameters=_nalu_parameters,
-        forward=lambda x, p, epsilon=DEFAULT_EPSILON: nalu(
-            x, p["w_hat"], p["m_hat"], p["gate_kernel"], epsilon
-        ),
-        weights=lambda p: [nac_weight(p["w_hat"], p["m_hat"])],
-        split=Split(
-            matrices=lambda p: (nac_weight(p["w_hat"], p["m_hat"]), p["gate_kernel"]),
-            sums=lambda x, m, epsilon=DEFAULT_EPSILON: nalu_preactivations(x, m[0], m[1], epsilon),
-            output=lambda sums, p, **_: nalu_output(*sums),
-        ),
-    ),
-    "nau": Unit(
-        parameters=_nau_parameters,
-        forward=lambda x, p: nau(x, p["kernel"]),
-        weights=lambda p: [ops.clip(p["kernel"], -1.0, 1.0)],
-        regularizer=lambda p, axis=None: nau_regularizer(p["kernel"], axis),
-        split=Split(
-            matrices=lambda p: (ops.clip(p["kernel"], -1.0, 1.0),),
-            sums=lambda x, m, **_: (ops.matmul(x, m[0]),),
-            output=lambda sums, p, **_: sums[0],
-        ),
-    ),
-    "nmu": Unit(
-        parameters=_nmu_parameters,
-        forward=lambda x, p: nmu(x, p["kernel"]),
-        weights=lambda p: [ops.clip(p["kernel"], 0.0, 1.0)],
-        regularizer=lambda p, axis=None: nmu_regularizer(p["kernel"], axis),
-    ),
-    "inalu": Unit(
-        parameters=_inalu_parameters,
-        forward=lambda x, p, epsilon=DEFAULT_EPSILON, max_log=INALU_MAX_LOG: inalu(
-            x,
-            p["w_hat_add"],
-            p["m_hat_add"],
-            p["w_hat_mul"],
-            p["m_hat_mul"],
-            p["gate_bias"],
-            epsilon,
-            max_log,
-        ),
-        weights=lambda p: [
-            nac_weight(p["w_hat_add"], p["m_hat_add"]),
-            nac_weight(p["w_hat_mul"], p["m_hat_mul"]),
-        ],
-        regularizer=lambda p, axis=None: inalu_regularizer(
-            [p["w_hat_add"], p["m_hat_add"], p["w_hat_mul"], p["m_hat_mul"], p["gate_bias"]], axis
-        ),
-    ),
-    "real_npu": Unit(
-        parameters=_real_npu_parameters,
-        forward=lambda x, p, epsilon=DEFAULT_EPSILON: real_npu(x, p["kernel"], p["relevance"], epsilon),
-        weights=lambda p: [p["kernel"]],
-    ),
+    "nac": NAC,
+    "nalu": NALU,
+    "nau": NAU,
+    "nmu": NMU,
+    "inalu": INALU,
+    "real_npu": REAL_NPU,
 }
-
-
-def sparsity_error(weight: Tensor, axis: Axis = None) -> Tensor:
-    """Largest distance of any weight from the nearest of {-1, 0, 1} (Madsen & Johansen 2020).
-
-    ``axis``: the axes to reduce over (all by default; ``(1, 2)`` for per-seed stacked matrices).
-    """
-    # max_ij min(|W_ij|, |1 - |W_ij||)
-    magnitude = ops.abs(weight)
-    return ops.max(ops.minimum(magnitude, ops.abs(1.0 - magnitude)), axis=axis)
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """A recurrent cell's maths by name, split so that the input part of every time step can be computed
-    at once and only the hidden-state part runs step by step.
-
-    ``parameters(in_features, units, **options)`` gives the per-seed parameter shapes for inputs of width
-    ``in_features``. ``project(x, params, **options)`` gives the input's part of the cell's sums, a tuple
-    of tensors (any leading axes: all time steps at once); ``advance(parts, states, params, **options)``
-    adds the previous state's part and returns ``(output, new_states)``, where ``states`` is a tuple of
-    ``state_count`` tensors of width ``units``. ``step`` is one time step: ``advance(project(x_t))``.
-    ``projects``: False when ``project`` returns the input itself (units whose sums are not linear in
-    the rows: the cell concatenates ``[x_t, h_{t-1}]`` at every step).
-    """
-
-    parameters: Callable[..., dict[str, Parameter]]
-    project: Callable[..., tuple]
-    advance: Callable[..., tuple]
-    weights: Callable[[Mapping[str, object]], list]
-    state_count: int = 1
-    regularizer: Callable[..., object] | None = None
-    projects: bool = True
-
-    def step(self, x_t, states, params, **options):
-        """One time step: ``(output, new_states)``."""
-        return self.advance(self.project(x_t, params, **options), states, params, **options)
-
-
-def unit_cell(unit: Unit) -> Cell:
-    """A unit as a cell, ``h_t = unit([x_t, h_{t-1}])``: its matrices' first rows read x_t, the last h_{t-1}."""
-    if unit.split is None:
-
-        def advance(parts, states, params, **options):
-            h = unit.forward(ops.concatenate([parts[0], states[0]], axis=-1), params, **options)
-            return h, (h,)
-
-        project, projects = (lambda x, params, **_: (x,)), False
-    else:
-        split = unit.split
-
-        def project(x, params, **options):
-            rows = x.shape[-1]
-            return split.sums(x, [m[..., :rows, :] for m in split.matrices(params)], **options)
-
-        def advance(parts, states, params, **options):
-            h = states[0]
-            rows = h.shape[-1]
-            # sums([x_t, h_{t-1}]) = sums(x_t; first rows) + sums(h_{t-1}; last rows)
-            own = split.sums(h, [m[..., -rows:, :] for m in split.matrices(params)], **options)
-            h = split.output(tuple(a + b for a, b in zip(parts, own)), params, **options)
-            return h, (h,)
-
-        projects = True
-    return Cell(
-        parameters=lambda in_features, units, **options: unit.parameters(
-            in_features + units, units, **options
-        ),
-        project=project,
-        advance=advance,
-        weights=unit.weights,
-        regularizer=unit.regularizer,
-        projects=projects,
-    )
-
 
 # Every unit is also a cell, h_t = unit([x_t, h_{t-1}]): a new unit needs no entry here.
 CELLS: dict[str, Cell] = {name: unit_cell(unit) for name, unit in UNITS.items()}

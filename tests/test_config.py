@@ -224,7 +224,7 @@ def test_validating_every_config_loads_neither_tensorflow_nor_keras():
 
 
 def test_static_unit_axis_lists_every_model():
-    assert static_arithmetic.AXES["unit"] == tuple(static_arithmetic.models(1e-7))
+    assert static_arithmetic.AXES["unit"] == tuple(static_arithmetic.models())
 
 
 def test_startup_notes_are_filtered_and_real_errors_kept():
@@ -248,3 +248,33 @@ def test_commands_import_tensorflow_without_its_startup_notes():
     assert done.stdout.strip() == "imported"
     for note in ("absl::InitializeLog", "oneDNN custom operations", "optimized to use available CPU"):
         assert note not in done.stderr, done.stderr
+
+
+def test_unit_options_are_the_maths_signatures_and_reach_the_layers_from_yaml(tmp_path, capsys):
+    """Every option a library unit's forward pass takes is settable per unit in YAML; the trainer, not the
+    task, gives it to the layer, and a config that sets none hashes as before."""
+    from experiments import registry
+    from experiments.tasks import single_module
+    from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS, point_settings
+    from nalu_tf import maths
+
+    declared = {name: unit.options for name, unit in maths.UNITS.items() if unit.options}
+    assert UNIT_OPTIONS == declared and set(OPTION_SCHEMA) == {
+        o for options in declared.values() for o in options
+    }
+    source = pathlib.Path("configs/single_module_benchmark.yaml")
+    plain = config.load(source, "smoke")
+    tuned = config.load(source, "smoke", ["units.inalu.max_log=3.0"])
+    inalu = {**plain.points()[0], "unit": "inalu"}
+    assert "unit_options" not in plain.resolve(inalu)
+    assert config.point_hash(plain.resolve(plain.points()[0])) == config.point_hash(
+        tuned.resolve(tuned.points()[0])
+    )
+    resolved = tuned.resolve(inalu)
+    assert resolved["unit_options"] == {"max_log": 3.0} and "max_log" not in resolved["training"]
+    task = single_module.build(resolved["task"])
+    assert task.layers[0].options == {}  # the task forwards nothing
+    (layer,) = registry.with_options(task.layers, point_settings(resolved))
+    assert layer.options == {"epsilon": resolved["task"]["epsilon"], "max_log": 3.0}
+    with pytest.raises(config.ConfigError, match="units.nalu.max_log: unknown key"):
+        config.load(source, "smoke", ["units.nalu.max_log=3.0"])

@@ -11,7 +11,7 @@ from experiments import cli, config
 
 from experiments.tasks import identity_extrapolation
 from experiments.trainer import MultiSeedTrainer
-from experiments import baselines
+from experiments import baselines, registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "identity_extrapolation.yaml"
@@ -50,7 +50,7 @@ def test_prelu_matches_its_definition_and_learns_a_slope_per_unit():
     alpha = np.array([0.0, 0.25, -1.0])
     y = keras.ops.convert_to_numpy(baselines.dense(x, np.eye(3), np.zeros(3), "prelu", alpha))
     np.testing.assert_allclose(y, np.where(x > 0, x, alpha * x))
-    assert set(baselines.UNITS["dense"].parameters(3, 3, activation="prelu")) == {"kernel", "bias", "alpha"}
+    assert set(registry.UNITS["dense"].parameters(3, 3, activation="prelu")) == {"kernel", "bias", "alpha"}
 
 
 def test_smoke_run_writes_table_curve_and_figure(tmp_path, capsys):

@@ -7,15 +7,9 @@ import pytest
 
 import nalu_tf
 
-LAYERS = [nalu_tf.NAC, nalu_tf.NALU, nalu_tf.NAU, nalu_tf.NMU, nalu_tf.INALU, nalu_tf.RealNPU]
-CELLS = [
-    nalu_tf.NACCell,
-    nalu_tf.NALUCell,
-    nalu_tf.NAUCell,
-    nalu_tf.NMUCell,
-    nalu_tf.INALUCell,
-    nalu_tf.RealNPUCell,
-]
+# From the registries: a new unit's layer and cell join these tests by existing.
+LAYERS = list(nalu_tf.layers.LAYERS.values())
+CELLS = list(nalu_tf.cells.CELLS.values())
 
 
 @pytest.fixture

@@ -429,10 +429,10 @@ def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(source,
 
 
 def test_the_expected_digit_reader_output_is_the_mean_class_value():
-    from experiments import baselines
+    from experiments import registry
 
     probabilities = np.array([[0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.5]], "float32")
-    value = baselines.UNITS["expected_digit"].forward(probabilities, {})
+    value = registry.UNITS["expected_digit"].forward(probabilities, {})
     np.testing.assert_allclose(np.asarray(value), [[3.0], [4.5]])
     layers = mnist_sequences.layers({**POINT, "digit_value": "expected", "unit": "nau"}, outputs=1)
     assert [layer.unit for layer in layers[-3:]] == ["dense", "expected_digit", "nau"]

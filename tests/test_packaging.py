@@ -150,3 +150,14 @@ def test_wheel_installs_into_a_fresh_environment_and_round_trips_a_model(wheel, 
     assert result.returncode == 0, result.stderr[-2000:]
     location, status = result.stdout.strip().splitlines()[-2:]
     assert pathlib.Path(location).is_relative_to(environment) and status == "round trip ok"
+
+
+def test_every_unit_of_the_maths_has_a_layer_and_a_cell_exported():
+    """The registries the unit tests are parametrised over cover every unit in ``maths.UNITS``."""
+    import nalu_tf
+    from nalu_tf import maths
+
+    assert set(nalu_tf.layers.LAYERS) == set(maths.UNITS) == set(nalu_tf.cells.CELLS)
+    for registry in (nalu_tf.layers.LAYERS, nalu_tf.cells.CELLS):
+        for unit, cls in registry.items():
+            assert cls.unit_name == unit and cls.__name__ in nalu_tf.__all__

@@ -13,7 +13,7 @@ from experiments import cli
 from experiments.tasks import recurrent_arithmetic
 from experiments.spec import LayerSpec
 from experiments.trainer import MultiSeedTrainer, StackedModel, Training
-from experiments import baselines
+from experiments import registry
 from test_layers import ideal_hats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def test_lstm_step_matches_keras_lstm_cell():
     cell.set_weights([kernel[:3], kernel[3:], bias])  # Keras orders the gates i, f, c, o, as we do
     expected_h, (_, expected_c) = cell(x, [h, c])
     # the cell the trainer runs, projected and advanced as in training
-    h_new, (_, c_new) = baselines.CELLS["lstm"].step(x, (h, c), {"kernel": kernel, "bias": bias})
+    h_new, (_, c_new) = registry.CELLS["lstm"].step(x, (h, c), {"kernel": kernel, "bias": bias})
     np.testing.assert_allclose(h_new, expected_h, rtol=1e-12)
     np.testing.assert_allclose(c_new, expected_c, rtol=1e-12)
 
@@ -132,11 +132,11 @@ def test_nearly_perfect_recurrence_matches_its_closed_form():
     assert expected > 0
 
 
-@pytest.mark.parametrize("unit", ["nac", "nalu", "nau", "nmu", "dense", "lstm", "gru"])
+@pytest.mark.parametrize("unit", sorted(registry.CELLS))  # every cell the trainer knows
 def test_projecting_every_step_at_once_equals_stepping_on_the_concatenation(unit):
     # The trainer projects all time steps' inputs in one matmul (per group of cells sharing inputs);
     # it must equal the plain cell h_t = unit([x_t, h_{t-1}]) stepped one time step at a time.
-    cell = baselines.CELLS[unit]
+    cell = registry.CELLS[unit]
     layers = [LayerSpec(unit, 3, recurrent=True, initial_state="learned")]
     model = StackedModel(layers, 4, seeds=list(range(6)))
     rng = np.random.default_rng(7)
@@ -155,7 +155,7 @@ def test_projecting_every_step_at_once_equals_stepping_on_the_concatenation(unit
             if unit in ("lstm", "gru"):
                 output, states = cell.step(x[member % 2, :, t].astype("float64"), states, own)
             else:  # the unit's own forward pass on [x_t, h_{t-1}]
-                output = baselines.UNITS[unit].forward(
+                output = registry.UNITS[unit].forward(
                     np.concatenate([x[member % 2, :, t], states[0]], -1).astype("float64"), own
                 )
                 states = (output,)

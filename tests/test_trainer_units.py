@@ -11,7 +11,7 @@ from experiments.tasks import single_module
 from experiments.spec import LayerSpec, Task
 from experiments.trainer import MultiSeedTrainer, StackedModel, Training
 
-LAYERS = {"nau": nalu_tf.NAU, "nmu": nalu_tf.NMU, "inalu": nalu_tf.INALU, "real_npu": nalu_tf.RealNPU}
+LAYERS = nalu_tf.layers.LAYERS  # every unit of the library, from its registry
 
 POINT = {
     "ranges": {

@@ -52,12 +52,10 @@ TASK_SCHEMA = {
 
 def layers(point):
     """The model of one grid point as layer specs."""
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     width, depth, model = point["hidden_width"], point["hidden_layers"], point["unit"]
     if model in ("nac", "nalu"):
-        options = baselines.options_for(model, epsilon=point["epsilon"])
-        return [LayerSpec(model, width, options) for _ in range(depth)] + [LayerSpec(model, 1, options)]
+        return [LayerSpec(model, width) for _ in range(depth)] + [LayerSpec(model, 1)]
     activation = None if model == "linear" else model
     return [LayerSpec("dense", width, {"activation": activation}) for _ in range(depth)] + [
         LayerSpec("dense", 1)

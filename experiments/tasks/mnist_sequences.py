@@ -74,8 +74,6 @@ TASK_SCHEMA = {
 
 def layers(point, outputs):
     """Digit reader (class probabilities; for one output, a digit value), recurrent core, read-out."""
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
-
     if point["reader"] == "cnn":
         encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
         encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
@@ -89,7 +87,6 @@ def layers(point, outputs):
         encoder += [LayerSpec("dense", 1)]
     unit = point["unit"]
     cell, options = CORES[unit]
-    options = {**options, **baselines.options_for(cell, epsilon=point["epsilon"])}
     if unit in ARITHMETIC_CORES:
         return [*encoder, LayerSpec(cell, outputs, options, recurrent=True)]
     return [

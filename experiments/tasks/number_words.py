@@ -138,7 +138,6 @@ def token_table():
 
 def layers(point):
     """Embedding, LSTM, read-out on the last step."""
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     unit = point["unit"]
     embedding = LayerSpec("dense", point["embedding_size"], {"use_bias": False})
@@ -146,7 +145,7 @@ def layers(point):
     if unit == "linear":
         readout = LayerSpec("dense", 1)
     else:
-        readout = LayerSpec(unit, 1, baselines.options_for(unit, epsilon=point["epsilon"]))
+        readout = LayerSpec(unit, 1)
     return [embedding, lstm, readout]
 
 

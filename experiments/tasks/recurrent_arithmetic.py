@@ -52,15 +52,13 @@ TASK_SCHEMA = {
 
 def layers(point):
     """Recurrent layer plus output layer for one grid point."""
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     width, unit = point["hidden_units"], point["unit"]
     if unit in ("nac", "nalu", "nau"):
-        options = baselines.options_for(unit, epsilon=point["epsilon"])
         init = arithmetic.nac_initializers(point["initialization"]) if unit != "nau" else {}
         return [
-            LayerSpec(unit, width, options, recurrent=True, initial_state="learned", initializers=init),
-            LayerSpec(unit, 1, options, initializers=init),
+            LayerSpec(unit, width, recurrent=True, initial_state="learned", initializers=init),
+            LayerSpec(unit, 1, initializers=init),
         ]
     if unit == "lstm":
         recurrent = LayerSpec("lstm", width, recurrent=True, initial_state="learned")

@@ -33,16 +33,14 @@ NEARLY_PERFECT = {
 UNITS = ("nac", "nalu", "nau", "nmu", "inalu", "real_npu", "linear")
 
 
-def model(unit, epsilon, initialization="glorot"):
+def model(unit, initialization="glorot"):
     """The single layer (2 -> 1) of a unit; ``linear`` is an affine map with bias. ``initialization``
     chooses the NAC and NALU initialisation (``arithmetic.nac_initializers``)."""
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     if unit == "linear":
         return [LayerSpec("dense", 1)]
-    options = baselines.options_for(unit, epsilon=epsilon)
     initializers = arithmetic.nac_initializers(initialization) if unit in ("nac", "nalu") else {}
-    return [LayerSpec(unit, 1, options, initializers=initializers)]
+    return [LayerSpec(unit, 1, initializers=initializers)]
 
 
 class Intervals(schema.Field):
@@ -103,7 +101,7 @@ def build(point):
     test = fixed_set(point, ranges["extrapolation"], point["test_size"], point["test_seed"])
     return Task(
         input_size=2,
-        layers=model(point["unit"], point["epsilon"], point["initialization"]),
+        layers=model(point["unit"], point["initialization"]),
         sample=sample,
         validation=fixed_set(
             point, [ranges["interpolation"]], point["validation_size"], point["validation_seed"]

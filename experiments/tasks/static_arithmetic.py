@@ -36,20 +36,16 @@ from experiments.tasks.arithmetic import (  # noqa: F401 (also this task's publi
 UNITS = ("relu6", "linear", "nac", "nalu", "nau", "nmu", "inalu", "real_npu")  # the keys of models()
 
 
-def models(epsilon, initialization="glorot"):
+def models(initialization="glorot"):
     """The two-layer models, by name: Table 1 (static) of Trask et al. and the later units.
 
     As in Madsen & Johansen (2020), a multiplicative unit that cannot add (NMU, RealNPU) sits on an NAU
     first layer, which forms a and b; NAU, iNALU, NAC and NALU are used for both layers. ``initialization``
     ("glorot" or "madsen") chooses the NAC and NALU initialisation (see :func:`nac_initializers`).
     """
-    from experiments import baselines  # here, not at the top: validating a config must not load Keras
 
     nac_init = nac_initializers(initialization)
-
-    def layer(unit, width, **settings):  # each unit takes the options its forward pass declares
-        return LayerSpec(unit, width, baselines.options_for(unit, epsilon=epsilon), **settings)
-
+    layer = LayerSpec
     return {
         "relu6": [LayerSpec("dense", 2, {"activation": "relu6"}), LayerSpec("dense", 1)],
         "linear": [LayerSpec("dense", 2), LayerSpec("dense", 1)],
@@ -110,7 +106,7 @@ def build(point):
     test = fixed_set(point, "extrapolation", point["test_size"], point["test_seed"])
     return Task(
         input_size=point["input_size"],
-        layers=models(point["epsilon"], point["initialization"])[point["unit"]],
+        layers=models(point["initialization"])[point["unit"]],
         sample=sample,
         validation=fixed_set(point, "interpolation", point["validation_size"], point["validation_seed"]),
         test=test,

@@ -1,0 +1,23 @@
+"""The options of the library's units as a config may set them, checked without loading Keras.
+
+A config sets an option for every unit of a table in its ``task:`` block (``epsilon``, as the tasks'
+schemas have it) or for one unit in its ``units:`` block (``units: {inalu: {max_log: 10}}``); the trainer
+gives each layer those its unit declares (``experiments.registry``). :data:`UNIT_OPTIONS` lists what each
+unit's forward pass takes; a test checks it against the maths' signatures.
+"""
+
+from __future__ import annotations
+
+from experiments.schema import Number
+
+OPTION_SCHEMA = {
+    "epsilon": Number(minimum=0, exclusive_minimum=True),  # added inside logs (NALU, iNALU, RealNPU)
+    "max_log": Number(minimum=0, exclusive_minimum=True),  # iNALU's clip of its log path
+}
+UNIT_OPTIONS = {"nalu": ("epsilon",), "inalu": ("epsilon", "max_log"), "real_npu": ("epsilon",)}
+
+
+def point_settings(resolved):
+    """The unit option values of one resolved grid point: the task's, then its unit's own on top."""
+    shared = {key: value for key, value in resolved["task"].items() if key in OPTION_SCHEMA}
+    return {**shared, **resolved.get("unit_options", {})}
