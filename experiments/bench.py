@@ -19,6 +19,11 @@ excluded everywhere. Rows:
   operations x its seeds, training length 10): one training step of all its stacks with each step's update
   compiled by XLA, against the same stacks uncompiled (the former design, kept as this row), in this process
   with its threads. Its target is >= 3x the former design.
+- the MNIST counting experiment as configured (configs/mnist_counting.yaml: 7 cores x their seeds, batch of
+  length-10 sequences): one training step of every stack, against the former design (the 3x3x8 CNN digit
+  reader, 3 seeds, uncompiled update, kept as this row through --set overrides). Its target is >= 5x.
+- the paper profile of configs/static_arithmetic_madsen.yaml projected: each stack it would form measured
+  for a few steps and one evaluation, times its steps and evaluations. Its target is 24 h or less.
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ RECURRENT_TARGET = 3  # the current recurrent design's step, as a multiple of th
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
 RECURRENT_CONFIG = CONFIGS / "recurrent_arithmetic.yaml"
 MNIST_CONFIG = CONFIGS / "mnist_counting.yaml"
+MADSEN_CONFIG = CONFIGS / "static_arithmetic_madsen.yaml"
+PAPER_HOURS_TARGET = 24  # the projected paper profile of static_arithmetic_madsen, hours on this machine
 MNIST_TARGET = 5  # the MNIST step as configured, as a multiple of the former design's
 # The former MNIST design (until the exact-core protocol): the 3x3x8 CNN reader, 3 seeds, the update
 # uncompiled, no R_z (the step's cost; its learning rate and selection do not change it).
@@ -156,6 +163,44 @@ def configured_rate(config_path, steps, overrides=(), units=None, profile="defau
         seconds += (time.perf_counter() - started) / steps
         members += len(trainer.members)
     return members / seconds, members
+
+
+def projected_hours(config_path, profile, steps=20):
+    """Hours a profile of a config would take here, one stack after another as the runner trains them:
+    per stack, ``training.steps`` times its measured step time plus one measured evaluation per
+    ``eval_every`` steps. Returns (hours, stacks, members)."""
+    import tensorflow as tf
+
+    from experiments import runner
+    from experiments.config import experiment_module, load
+    from experiments.trainer import MultiSeedTrainer, Training
+    from experiments.unit_options import point_settings
+
+    config = load(config_path, profile)
+    points = config.points()
+    groups = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
+    seconds, members = 0.0, 0
+    for group in groups:
+        stack = [config.resolve(points[i]) for i in group]
+        module = experiment_module(stack[0]["experiment"])
+        training = Training(**stack[0]["training"])
+        trainer = MultiSeedTrainer(
+            [module.build(resolved["task"]) for resolved in stack],
+            stack[0]["seeds"],
+            training,
+            point_settings(stack[0]),
+        )
+        trainer._train(tf.constant(5, tf.int64))  # trace and warm up
+        started = time.perf_counter()
+        trainer._train(tf.constant(steps, tf.int64))
+        step = (time.perf_counter() - started) / steps
+        trainer._evaluate()  # trace
+        started = time.perf_counter()
+        trainer._evaluate()
+        evaluation = time.perf_counter() - started
+        seconds += training.steps * step + training.steps / training.eval_every * evaluation
+        members += len(trainer.members)
+    return seconds / 3600, len(groups), members
 
 
 def configured_recurrent_rate(steps, jit_compile, profile="default", units=None):
@@ -272,3 +317,9 @@ def main(seeds=100, steps=500):
         f"target: >= {MNIST_TARGET}x the former design: "
         f"{'met' if current / former >= MNIST_TARGET else 'NOT met'} (measured in this run, same process)"
     )
+    hours, stacks, members = projected_hours(MADSEN_CONFIG, "paper")
+    print(
+        f"static_arithmetic_madsen paper profile, projected on this machine: {stacks} stacks, {members:,} "
+        f"members, 5e6 steps each, evaluation every 1,000 steps included: {hours:.1f} h"
+    )
+    print(f"target: <= {PAPER_HOURS_TARGET} h: {'met' if hours <= PAPER_HOURS_TARGET else 'NOT met'}")

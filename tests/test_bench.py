@@ -12,3 +12,8 @@ def test_bench_measures_positive_rates():
     assert bench.fit_rate(steps=3, repeats=1) > 0
     rate, members = bench.configured_recurrent_rate(2, jit_compile=True, profile="smoke", units=("nac",))
     assert rate > 0 and members == 2 * 2  # the smoke grid: add and mul, 2 seeds
+
+
+def test_bench_projects_a_profile_from_its_stacks():
+    hours, stacks, members = bench.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
+    assert hours > 0 and stacks == 4 and members == 4 * 2 * 2  # 4 units, each a stack of 2 ops x 2 seeds
