@@ -19,8 +19,9 @@ count or sum), as Madsen & Johansen train; validation (model selection) uses the
 sequences of the training length.
 
 Training sequences come from the training digits, validation sequences from the validation digits and
-test sequences of every length in ``test_lengths`` from the test digits. Accuracy: the fraction of
-outputs whose rounded value equals the target (for counting, each of the ten counts).
+test sequences of every length in ``test_lengths`` from the test digits; the longest is the extrapolation
+set (its error at every evaluation, the normalised score and the findings' verdicts). Accuracy: the
+fraction of outputs whose rounded value equals the target (for counting, each of the ten counts).
 
 Images live in one table (training, validation, then test digits) and sequences are indices into it,
 so the CNN runs once per image position of a training batch, and once per image of the table when a
@@ -161,7 +162,7 @@ def build(point):
         layers=layers(point, outputs),
         sample=sample,
         validation=validation,
-        test=test_set(max(point["test_lengths"][0], min(100, point["test_lengths"][-1]))),
+        test=test_set(point["test_lengths"][-1]),  # the extrapolation set: the longest length
         sweep=sweep,
         table=table,
         accuracy=True,
