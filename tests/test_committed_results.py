@@ -16,12 +16,15 @@ WITH_HISTORY = sorted(path.parent for path in RESULTS.glob("*/history.csv"))
 def test_runs_follow_from_the_history(directory):
     runs = pd.read_csv(directory / "runs.csv")
     history = pd.read_csv(directory / "history.csv")
-    axes = list(json.loads((directory / "provenance.json").read_text())["config"]["grid"])
+    config = json.loads((directory / "provenance.json").read_text())["config"]
+    axes = list(config["grid"])
     keys = [*axes, "seed"]
     assert len(runs) == len(runs.drop_duplicates(keys))
     ordered = history.sort_values([*keys, "step"], kind="stable")
-    # The kept model: the first evaluation with the lowest validation MSE (NaN never wins).
-    finite = ordered.assign(validation=ordered["interpolation_mse"].fillna(np.inf))
+    # The kept model: the first evaluation with the lowest validation MSE (NaN never wins), among those at
+    # or after training.select_from.
+    eligible = ordered[ordered["step"] >= config["training"].get("select_from", 0)]
+    finite = eligible.assign(validation=eligible["interpolation_mse"].fillna(np.inf))
     kept = finite.loc[finite.groupby(keys, sort=False)["validation"].idxmin()]
     merged = runs.merge(kept, on=keys, suffixes=("", "_history"), validate="one_to_one")
     assert (merged["selected_step"] == merged["step"]).all()
