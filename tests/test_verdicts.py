@@ -187,3 +187,16 @@ def test_every_figure_kind_the_schema_allows_has_a_drawing_function():
         ("scores", "scores.png"),
         ("solved_curve", "solved.png"),
     ]
+
+
+def test_a_claim_without_a_known_published_number_shows_ours_without_a_verdict():
+    row = verdict(
+        {"published_unknown": "their rates are not in our notes", "source": "Mistry et al. 2021"}, *cell(7)
+    )
+    assert row == {
+        "claim": "c",
+        "published": "not known here (Mistry et al. 2021)",
+        "ours": "70% [40, 89], met at some evaluation 7/10",
+        "verdict": "no verdict",
+        "reason": "their rates are not in our notes",
+    }

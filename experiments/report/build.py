@@ -135,7 +135,8 @@ def index_markdown(directories):
             "the score the paper prints); refuted as published (a follow-up's published rate in our interval, against "
             "the paper's); beyond this budget (the failing seeds' median extrapolation error still falling over the "
             "last third of the run, or a published solved-at step beyond our steps); not reproduced (a plateau since "
-            "the step named, diverged seeds, or models that do not fit their interpolation data). The experiment "
+            "the step named, diverged seeds, or models that do not fit their interpolation data); no verdict where no "
+            "published number is known to us (ours is shown alone). The experiment "
             "link leads to the table and figures that hold the evidence.",
             "",
             "| claim | experiment | published | ours [95%] | verdict | reason |",

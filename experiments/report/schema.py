@@ -36,12 +36,13 @@ FINDING_KEYS = (
     "published",
     "published_score",
     "published_outcome",
+    "published_unknown",
     "published_solved_at",
     "followup",
     "source",
 )
 OUTCOMES = ("extrapolates", "fails")
-PUBLISHED_KINDS = ("published", "published_score", "published_outcome")
+PUBLISHED_KINDS = ("published", "published_score", "published_outcome", "published_unknown")
 FOLLOWUP_KEYS = ("published", "source")
 
 
@@ -75,15 +76,18 @@ def validate(source, report, grid, allowed):
             raise ConfigError(
                 source,
                 where,
-                "needs exactly one of published (a success rate), published_score and published_outcome",
+                "needs exactly one of published (a success rate), published_score, published_outcome and "
+                "published_unknown (why no published number is known: ours is shown without a verdict)",
             )
         check_value(source, f"{where}.claim", Text(), finding["claim"])
         if "published" in finding:
             check_value(source, f"{where}.published", Number(minimum=0, maximum=1), finding["published"])
         elif "published_score" in finding:
             check_value(source, f"{where}.published_score", Number(minimum=0), finding["published_score"])
-        else:
+        elif "published_outcome" in finding:
             check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
+        else:
+            check_value(source, f"{where}.published_unknown", Text(), finding["published_unknown"])
         if "published_solved_at" in finding:
             check_value(
                 source, f"{where}.published_solved_at", Number(minimum=0), finding["published_solved_at"]

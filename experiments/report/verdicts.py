@@ -16,7 +16,9 @@ verdict:
   :data:`STEADY` in all (the numbers are given), or the published median solved-at step exceeds our budget;
 - **not reproduced**: otherwise, with the evidence: diverged seeds, kept models that do not fit their
   interpolation data, or a plateau (less than :data:`FALLING` lower over the last third, with its range);
-  or, where the paper reports a failure or a low rate, how many of our seeds do better.
+  or, where the paper reports a failure or a low rate, how many of our seeds do better;
+- **no verdict**: the claim has no published number we know (``published_unknown`` says why); our rate is
+  shown alone.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ STEADY = 1.1  # ... or fell at every evaluation of the last third, by more than 
 NEAR_EXACT = 0.05  # a published score below 1 is reproduced by a median score at most this much above it
 FAILING_SCORE = 10.0  # a published score at or above this is a failure to extrapolate; ours must be too
 FITS = 1.0  # a kept model fits its interpolation data when its interpolation score is at most this
-VERDICTS = ("reproduced", "refuted as published", "beyond this budget", "not reproduced")
+VERDICTS = ("reproduced", "refuted as published", "beyond this budget", "not reproduced", "no verdict")
 
 
 def wilson_interval(successes, trials, z=1.959964):
@@ -153,6 +155,10 @@ def classify(finding, runs, history, steps):
     low, high = wilson_interval(successes, trials)
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
+    if "published_unknown" in finding:  # ours alone: nothing to judge against
+        published_text = "not known here" + (f" ({finding['source']})" if "source" in finding else "")
+        row = {"claim": finding["claim"], "published": published_text, "ours": rate}
+        return {**row, "verdict": "no verdict", "reason": finding["published_unknown"]}
     scores = _finite(runs["extrapolation_score"])  # the paper's metric, for claims stated in it
     median = float(np.median(scores))
     if "published_outcome" in finding:
