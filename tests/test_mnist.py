@@ -196,6 +196,22 @@ POINT = {
 }
 
 
+def sequence_point(tmp_path, **changes):
+    """A task point over the small MNIST file ``ARRAYS`` (written to ``tmp_path``), with ``changes``."""
+    np.savez(tmp_path / "mnist.npz", **ARRAYS)
+    return {
+        **POINT,
+        "mnist_path": str(tmp_path / "mnist.npz"),
+        "test_lengths": [1, 4],
+        "validation_sequences": 8,
+        "test_sequences": 4,
+        "validation_seed": 1,
+        "test_seed": 2,
+        "every_step_loss": True,
+        **changes,
+    }
+
+
 def ideal_core(unit, params, outputs):
     """Set a core's parameters (stacked for 2 seeds) to exact accumulation: h_t = x_t + h_{t-1}."""
     twice = np.vstack([np.eye(outputs), np.eye(outputs)]).astype("float32")  # rows: x_t, then h_{t-1}
@@ -272,20 +288,7 @@ def test_without_an_encoder_every_layer_counts_in_the_sparsity_error():
 
 @pytest.mark.parametrize("target", ["counting", "addition"])
 def test_recurrent_weight_error_is_the_distance_of_the_kept_block_from_the_identity(target, tmp_path):
-    np.savez(tmp_path / "mnist.npz", **ARRAYS)
-    point = {
-        **POINT,
-        "target": target,
-        "mnist_path": str(tmp_path / "mnist.npz"),
-        "train_length": 3,
-        "test_lengths": [1, 4],
-        "validation_sequences": 8,
-        "test_sequences": 4,
-        "validation_seed": 1,
-        "test_seed": 2,
-        "every_step_loss": True,
-        "unit": "nau",
-    }
+    point = sequence_point(tmp_path, target=target, train_length=3, unit="nau")
     task = mnist_sequences.build(point)
     outputs = 10 if target == "counting" else 1
     np.testing.assert_array_equal(task.exact_recurrence, np.eye(outputs))
@@ -341,20 +344,7 @@ def test_accuracy_counts_each_output_not_each_row():
 def test_prefix_targets_and_every_step_outputs(target, tmp_path):
     import tensorflow as tf
 
-    np.savez(tmp_path / "mnist.npz", **ARRAYS)
-    point = {
-        **POINT,
-        "target": target,
-        "mnist_path": str(tmp_path / "mnist.npz"),
-        "train_length": 4,
-        "test_lengths": [1, 4],
-        "validation_sequences": 8,
-        "test_sequences": 4,
-        "validation_seed": 1,
-        "test_seed": 2,
-        "every_step_loss": True,
-        "unit": "lstm",
-    }
+    point = sequence_point(tmp_path, target=target, train_length=4, unit="lstm")
     task = mnist_sequences.build(point)
     assert task.every_step_loss
     x, y = task.sample(lambda shape, low, high: tf.random.uniform((1, *shape), low, high, seed=3), 5)

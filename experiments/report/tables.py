@@ -184,55 +184,57 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
                 f"{_format(r['sparsity_error_solved_mean'])}; met {int(r['met_count'])}",
             )
         if "eigenvalues" in blocks and "eigenvalue_distance_median" in block:
-            lines += [
-                "",
-                "### The kept models' recurrence: |lambda_1 - 1| median [largest] over seeds; |lambda_2| median",
-                "",
+            lines += _explained_block(
+                "The kept models' recurrence: |lambda_1 - 1| median [largest] over seeds; |lambda_2| median",
                 "lambda_1 and lambda_2 are the eigenvalues of the hidden-to-hidden block, largest modulus first "
                 "(runs.csv has them per seed). Carrying a sum over n steps exactly needs lambda_1 = 1 on what the "
                 "output reads: an error d grows about (1 + d)^n (1.001^1000 = 2.7). '-': a model without such a "
                 "block (the LSTM).",
-                "",
-            ]
-            lines += _pivot_block(
-                block,
-                rows,
-                columns,
-                lambda r: "-"
-                if math.isnan(r["eigenvalue_distance_median"])
-                else (
-                    f"{_format(r['eigenvalue_distance_median'])} [{_format(r['eigenvalue_distance_max'])}]; "
-                    f"{_format(r.get('recurrent_eigenvalue_2_median', math.nan))}"
+                _pivot_block(
+                    block,
+                    rows,
+                    columns,
+                    _or_dash(
+                        "eigenvalue_distance_median",
+                        lambda r: f"{_format(r['eigenvalue_distance_median'])} [{_format(r['eigenvalue_distance_max'])}]; "
+                        f"{_format(r.get('recurrent_eigenvalue_2_median', math.nan))}",
+                    ),
                 ),
             )
         if "exactness" in blocks and "recurrent_weight_error_median" in block:
-            lines += [
-                "",
-                "### The kept cores' exactness: recurrent weight error median [largest]; |lambda_1 - 1| median; "
+            lines += _explained_block(
+                "The kept cores' exactness: recurrent weight error median [largest]; |lambda_1 - 1| median; "
                 "sparsity error median",
-                "",
                 "The recurrent weight error is the largest distance of the hidden-to-hidden block from the identity "
                 "(exact accumulation h_t = x_t + h_(t-1); runs.csv has it per seed as recurrent_weight_error), "
                 "lambda_1 that block's eigenvalue of largest modulus, the sparsity error the largest distance of "
                 "any core weight from {-1, 0, 1} (the digit reader's weights are not counted). An error d in the "
                 "recurrence grows about (1 + d)^n over n steps. '-': a core without an exact form here.",
-                "",
-            ]
-            lines += _pivot_block(
-                block,
-                rows,
-                columns,
-                lambda r: "-"
-                if math.isnan(r.get("recurrent_weight_error_median", math.nan))
-                else (
-                    f"{_format(r['recurrent_weight_error_median'])} [{_format(r['recurrent_weight_error_max'])}]; "
-                    f"{_format(r['eigenvalue_distance_median'])}; {_format(r['sparsity_error_median'])}"
+                _pivot_block(
+                    block,
+                    rows,
+                    columns,
+                    _or_dash(
+                        "recurrent_weight_error_median",
+                        lambda r: f"{_format(r['recurrent_weight_error_median'])} [{_format(r['recurrent_weight_error_max'])}]; "
+                        f"{_format(r['eigenvalue_distance_median'])}; {_format(r['sparsity_error_median'])}",
+                    ),
                 ),
             )
         if "solved" not in blocks and block["diverged"].any():
             lines += ["", "### Diverged seeds", ""]
             lines += _pivot_block(block, rows, columns, lambda r: str(int(r["diverged"])))
     return "\n".join(lines) + "\n"
+
+
+def _explained_block(title, explanation, table):
+    """A table block: its heading, the sentence that says how to read it, then the table's lines."""
+    return ["", f"### {title}", "", explanation, "", *table]
+
+
+def _or_dash(key, text):
+    """A cell formatter: ``text(row)``, or "-" where the row has no ``key`` value (a unit without it)."""
+    return lambda r: "-" if math.isnan(r.get(key, math.nan)) else text(r)
 
 
 def _regularization_text(training):
