@@ -24,6 +24,8 @@ excluded everywhere. Rows:
   reader, 3 seeds, uncompiled update, kept as this row through --set overrides). Its target is >= 5x.
 - the paper profile of configs/static_arithmetic_madsen.yaml projected: each stack it would form measured
   for a few steps and one evaluation, times its steps and evaluations. Its target is 24 h or less.
+- where one step of the long profile's 20-member NMU stack goes: each part timed alone (draw, forward,
+  forward and backward, the update, the loop's step, evaluation spread over its interval).
 """
 
 from __future__ import annotations
@@ -203,6 +205,78 @@ def projected_hours(config_path, profile, steps=20):
     return seconds / 3600, len(groups), members
 
 
+def step_breakdown(config_path=None, profile="long", steps=200):
+    """Milliseconds per training step of the first stack a profile forms (the long profile of
+    static_arithmetic_madsen: the NMU on * and ^2, 10 seeds each, 20 members), split into what each part
+    costs alone: the data draw, the forward pass, forward and backward, the whole update (with Adam and the
+    clamps), the training loop's step (draw, update and loop), and one evaluation spread over
+    ``eval_every`` steps. Returns (members, {part: ms})."""
+    import tensorflow as tf
+
+    from experiments import runner
+    from experiments.config import experiment_module, load
+    from experiments.trainer import MultiSeedTrainer, Training
+    from experiments.unit_options import point_settings
+
+    config = load(config_path or MADSEN_CONFIG, profile)
+    points = config.points()
+    group = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))[0]
+    stack = [config.resolve(points[i]) for i in group]
+    module = experiment_module(stack[0]["experiment"])
+    training = Training(**stack[0]["training"])
+    trainer = MultiSeedTrainer(
+        [module.build(resolved["task"]) for resolved in stack],
+        stack[0]["seeds"],
+        training,
+        point_settings(stack[0]),
+    )
+    _, x, y = trainer._batch()
+
+    def forward():
+        return tf.reduce_sum(trainer.model(x))
+
+    def backward():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(trainer.model(x) - y))
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, trainer.model.variables)])
+
+    def looped(body):
+        @tf.function
+        def run(count):
+            total = tf.constant(0.0)
+            for _ in tf.range(count):
+                total += tf.cast(tf.reduce_sum(body()), tf.float32)
+            return total
+
+        return run
+
+    parts = {
+        "data draw": looped(lambda: trainer._batch()[1][:, 0, 0]),
+        "forward": looped(forward),
+        "forward and backward": looped(backward),
+        "draw and update (forward, backward, Adam, clamps)": looped(
+            lambda: trainer._update(*trainer._batch())
+        ),
+    }
+    timings = {}
+    for name, function in parts.items():
+        function(tf.constant(5))
+        started = time.perf_counter()
+        function(tf.constant(steps))
+        timings[name] = 1e3 * (time.perf_counter() - started) / steps
+    trainer._train(tf.constant(5, tf.int64))
+    started = time.perf_counter()
+    trainer._train(tf.constant(steps, tf.int64))
+    timings["training loop step"] = 1e3 * (time.perf_counter() - started) / steps
+    trainer._evaluate()
+    started = time.perf_counter()
+    trainer._evaluate()
+    timings[f"evaluation / {training.eval_every} steps"] = (
+        1e3 * (time.perf_counter() - started) / training.eval_every
+    )
+    return len(trainer.members), timings
+
+
 def configured_recurrent_rate(steps, jit_compile, profile="default", units=None):
     """:func:`configured_rate` of configs/recurrent_arithmetic.yaml, with ``jit_compile`` set."""
     overrides = [f"training.jit_compile={'true' if jit_compile else 'false'}"]
@@ -323,3 +397,8 @@ def main(seeds=100, steps=500):
         f"members, 5e6 steps each, evaluation every 1,000 steps included: {hours:.1f} h"
     )
     print(f"target: <= {PAPER_HOURS_TARGET} h: {'met' if hours <= PAPER_HOURS_TARGET else 'NOT met'}")
+    members, timings = step_breakdown()
+    print(
+        f"static_arithmetic_madsen long profile, one step of its {members}-member NMU stack, ms: "
+        + "; ".join(f"{name} {value:.3f}" for name, value in timings.items())
+    )

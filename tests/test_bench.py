@@ -17,3 +17,8 @@ def test_bench_measures_positive_rates():
 def test_bench_projects_a_profile_from_its_stacks():
     hours, stacks, members = bench.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
     assert hours > 0 and stacks == 4 and members == 4 * 2 * 2  # 4 units, each a stack of 2 ops x 2 seeds
+
+
+def test_bench_breaks_a_step_into_its_parts():
+    members, timings = bench.step_breakdown(profile="smoke", steps=2)
+    assert members == 2 * 2 and len(timings) == 6 and all(value > 0 for value in timings.values())
