@@ -131,12 +131,9 @@ def recurrent_rate(seeds, steps, point, batch_size, ops=("add",), project_at_onc
         StackedModel.project_at_once = True
 
 
-def configured_rate(config_path, steps, overrides=(), units=None, profile="default"):
-    """Member-steps per second of one training step of every stack of an experiment as configured (its
-    grid, seeds, batch, training length and ``jit_compile``), the stacks trained one after another as the
-    runner does; ``overrides`` are ``--set`` strings (to measure a former design). Returns (rate, members)."""
-    import tensorflow as tf
-
+def configured_stacks(config_path, profile="default", overrides=()):
+    """The stacks a profile of a config forms, as the runner groups them: a list of resolved points per
+    stack, and a function that builds one stack's trainer (as ``runner.run_stack`` does)."""
     from experiments import runner
     from experiments.config import experiment_module, load
     from experiments.trainer import MultiSeedTrainer, Training
@@ -144,25 +141,42 @@ def configured_rate(config_path, steps, overrides=(), units=None, profile="defau
 
     config = load(config_path, profile, list(overrides))
     points = config.points()
-    stacks = [
-        [config.resolve(points[i]) for i in stack]
-        for stack in runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
-    ]
-    seconds, members = 0.0, 0
-    for stack in stacks:
-        if units is not None and stack[0]["task"]["unit"] not in units:
-            continue
+    groups = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
+    stacks = [[config.resolve(points[i]) for i in group] for group in groups]
+
+    def trainer(stack):
         module = experiment_module(stack[0]["experiment"])
-        trainer = MultiSeedTrainer(
+        return MultiSeedTrainer(
             [module.build(resolved["task"]) for resolved in stack],
             stack[0]["seeds"],
             Training(**stack[0]["training"]),
             point_settings(stack[0]),
         )
-        trainer._train(tf.constant(5, tf.int64))  # trace, compile and warm up
-        started = time.perf_counter()
-        trainer._train(tf.constant(steps, tf.int64))
-        seconds += (time.perf_counter() - started) / steps
+
+    return stacks, trainer
+
+
+def _step_seconds(trainer, steps):
+    """Seconds per training step of ``trainer`` (traced, compiled and warmed up first)."""
+    import tensorflow as tf
+
+    trainer._train(tf.constant(5, tf.int64))
+    started = time.perf_counter()
+    trainer._train(tf.constant(steps, tf.int64))
+    return (time.perf_counter() - started) / steps
+
+
+def configured_rate(config_path, steps, overrides=(), units=None, profile="default"):
+    """Member-steps per second of one training step of every stack of an experiment as configured (its
+    grid, seeds, batch, training length and ``jit_compile``), the stacks trained one after another as the
+    runner does; ``overrides`` are ``--set`` strings (to measure a former design). Returns (rate, members)."""
+    stacks, build = configured_stacks(config_path, profile, overrides)
+    seconds, members = 0.0, 0
+    for stack in stacks:
+        if units is not None and stack[0]["task"]["unit"] not in units:
+            continue
+        trainer = build(stack)
+        seconds += _step_seconds(trainer, steps)
         members += len(trainer.members)
     return members / seconds, members
 
@@ -171,38 +185,19 @@ def projected_hours(config_path, profile, steps=20):
     """Hours a profile of a config would take here, one stack after another as the runner trains them:
     per stack, ``training.steps`` times its measured step time plus one measured evaluation per
     ``eval_every`` steps. Returns (hours, stacks, members)."""
-    import tensorflow as tf
-
-    from experiments import runner
-    from experiments.config import experiment_module, load
-    from experiments.trainer import MultiSeedTrainer, Training
-    from experiments.unit_options import point_settings
-
-    config = load(config_path, profile)
-    points = config.points()
-    groups = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
+    stacks, build = configured_stacks(config_path, profile)
     seconds, members = 0.0, 0
-    for group in groups:
-        stack = [config.resolve(points[i]) for i in group]
-        module = experiment_module(stack[0]["experiment"])
-        training = Training(**stack[0]["training"])
-        trainer = MultiSeedTrainer(
-            [module.build(resolved["task"]) for resolved in stack],
-            stack[0]["seeds"],
-            training,
-            point_settings(stack[0]),
-        )
-        trainer._train(tf.constant(5, tf.int64))  # trace and warm up
-        started = time.perf_counter()
-        trainer._train(tf.constant(steps, tf.int64))
-        step = (time.perf_counter() - started) / steps
+    for stack in stacks:
+        trainer = build(stack)
+        step = _step_seconds(trainer, steps)
         trainer._evaluate()  # trace
         started = time.perf_counter()
         trainer._evaluate()
         evaluation = time.perf_counter() - started
+        training = trainer.training
         seconds += training.steps * step + training.steps / training.eval_every * evaluation
         members += len(trainer.members)
-    return seconds / 3600, len(groups), members
+    return seconds / 3600, len(stacks), members
 
 
 def step_breakdown(config_path=None, profile="long", steps=200):
@@ -213,23 +208,9 @@ def step_breakdown(config_path=None, profile="long", steps=200):
     ``eval_every`` steps. Returns (members, {part: ms})."""
     import tensorflow as tf
 
-    from experiments import runner
-    from experiments.config import experiment_module, load
-    from experiments.trainer import MultiSeedTrainer, Training
-    from experiments.unit_options import point_settings
-
-    config = load(config_path or MADSEN_CONFIG, profile)
-    points = config.points()
-    group = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))[0]
-    stack = [config.resolve(points[i]) for i in group]
-    module = experiment_module(stack[0]["experiment"])
-    training = Training(**stack[0]["training"])
-    trainer = MultiSeedTrainer(
-        [module.build(resolved["task"]) for resolved in stack],
-        stack[0]["seeds"],
-        training,
-        point_settings(stack[0]),
-    )
+    stacks, build = configured_stacks(config_path or MADSEN_CONFIG, profile)
+    trainer = build(stacks[0])
+    training = trainer.training
     _, x, y = trainer._batch()
 
     def forward():
