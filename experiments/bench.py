@@ -133,27 +133,15 @@ def recurrent_rate(seeds, steps, point, batch_size, ops=("add",), project_at_onc
 
 def configured_stacks(config_path, profile="default", overrides=()):
     """The stacks a profile of a config forms, as the runner groups them: a list of resolved points per
-    stack, and a function that builds one stack's trainer (as ``runner.run_stack`` does)."""
+    stack, and a function that builds one stack's trainer (``runner.stack_trainer``)."""
     from experiments import runner
-    from experiments.config import experiment_module, load
-    from experiments.trainer import MultiSeedTrainer, Training
-    from experiments.unit_options import point_settings
+    from experiments.config import load
 
     config = load(config_path, profile, list(overrides))
     points = config.points()
     groups = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
     stacks = [[config.resolve(points[i]) for i in group] for group in groups]
-
-    def trainer(stack):
-        module = experiment_module(stack[0]["experiment"])
-        return MultiSeedTrainer(
-            [module.build(resolved["task"]) for resolved in stack],
-            stack[0]["seeds"],
-            Training(**stack[0]["training"]),
-            point_settings(stack[0]),
-        )
-
-    return stacks, trainer
+    return stacks, lambda stack: runner.stack_trainer(stack)[1]
 
 
 def _step_seconds(trainer, steps):

@@ -30,30 +30,36 @@ class ModelMeasures:
             return tf.fill([self.seed_count], tf.constant(np.nan, tf.float32))
         return tf.reduce_max(tf.stack(errors), axis=0)
 
+    def _first_recurrent(self, params=None):
+        """The first recurrent layer and its effective weight matrices (rows [x_t; h_{t-1}]), or (None, [])."""
+        for layer, layer_params in zip(self.layers, params or self.params):
+            if layer.recurrent:
+                return layer, self._maths(layer).weights(layer_params)
+        return None, []
+
     def input_regularizer(self, means):
         """Per member, Madsen & Johansen's R_z of the first recurrent layer: the mean over its effective
         weight matrix of (1 - |W_ij|) * m_i^2, m the mean input [x_t, h_{t-1}] of ``__call__``'s
         ``input_means``. It pushes an input with a non-zero mean to meet weights of +-1, or the layer
         before it (the digit reader) towards zero where the weight is not."""
-        for layer, params in zip(self.layers, self.params):
-            if layer.recurrent:
-                weight = self._maths(layer).weights(params)[0]  # (members, in + width, width)
-                # R_z = mean_ij (1 - |W_ij|) m_i^2
-                return tf.reduce_mean((1.0 - tf.abs(weight)) * tf.square(means)[:, :, None], axis=[1, 2])
-        raise ValueError("the input regulariser needs a recurrent layer")
+        layer, weights = self._first_recurrent()
+        if layer is None:
+            raise ValueError("the input regulariser needs a recurrent layer")
+        weight = weights[0]  # (members, in + width, width)
+        # R_z = mean_ij (1 - |W_ij|) m_i^2
+        return tf.reduce_mean((1.0 - tf.abs(weight)) * tf.square(means)[:, :, None], axis=[1, 2])
 
     def recurrent_weight_error(self, exact, params=None):
         """Per member, the largest distance of the first recurrent layer's hidden-to-hidden block (the
         last ``width`` rows of its first effective weight matrix) from ``exact`` (the block that carries the
         task's state over any length, (width, width)), as a NumPy array; NaN where a weight is not finite."""
-        for layer, layer_params in zip(self.layers, params or self.params):
-            if layer.recurrent:
-                weight = np.asarray(self._maths(layer).weights(layer_params)[0], dtype=np.float64)
-                block = weight[:, -layer.width :, :]
-                if block.shape[1:] != np.shape(exact):
-                    raise ValueError(f"exact recurrent block {np.shape(exact)} against {block.shape[1:]}")
-                return np.abs(block - np.asarray(exact, np.float64)).max(axis=(1, 2))
-        raise ValueError("the model has no recurrent layer")
+        layer, weights = self._first_recurrent(params)
+        if layer is None:
+            raise ValueError("the model has no recurrent layer")
+        block = np.asarray(weights[0], dtype=np.float64)[:, -layer.width :, :]
+        if block.shape[1:] != np.shape(exact):
+            raise ValueError(f"exact recurrent block {np.shape(exact)} against {block.shape[1:]}")
+        return np.abs(block - np.asarray(exact, np.float64)).max(axis=(1, 2))
 
     def recurrent_eigenvalues(self, params=None):
         """Per member, the moduli of the eigenvalues of the first recurrent layer's hidden-to-hidden block
@@ -63,22 +69,17 @@ class ModelMeasures:
 
         A recurrence that carries a sum over any length needs eigenvalue 1 on the directions its output
         reads; a modulus above 1 grows with the length, one below 1 forgets."""
-        for layer, layer_params in zip(self.layers, params or self.params):
-            if not layer.recurrent:
-                continue
-            weights = self._maths(layer).weights(layer_params)
-            if not weights:
-                return None
-            weight = np.asarray(weights[0], dtype=np.float64)
-            block = weight[:, -layer.width :, :]
-            if block.shape[-1] != layer.width:
-                return None
-            finite = np.isfinite(block).all(axis=(1, 2))
-            moduli = np.full((len(block), layer.width), np.nan)
-            if finite.any():
-                moduli[finite] = -np.sort(-np.abs(np.linalg.eigvals(block[finite])), axis=1)
-            return moduli
-        return None
+        layer, weights = self._first_recurrent(params)
+        if not weights:
+            return None
+        block = np.asarray(weights[0], dtype=np.float64)[:, -layer.width :, :]
+        if block.shape[-1] != layer.width:
+            return None
+        finite = np.isfinite(block).all(axis=(1, 2))
+        moduli = np.full((len(block), layer.width), np.nan)
+        if finite.any():
+            moduli[finite] = -np.sort(-np.abs(np.linalg.eigvals(block[finite])), axis=1)
+        return moduli
 
     def regularizer(self):
         """Per seed, the sum over layers of the units' sparsity regularisers (zeros if none has one)."""

@@ -53,11 +53,9 @@ def run_point(resolved, progress=None):
     return run_stack([resolved], progress)[0]
 
 
-def run_stack(stack, progress=None, checkpoint=None):
-    """Train every seed of every grid point in ``stack`` (resolved configs that differ only on the
-    experiment's stack axes) together: each seed's data is drawn once per step for all of them. Pure in
-    ``stack``; returns one :class:`PointResult` per point, as if each had been trained alone. With a
-    ``checkpoint`` path the stack saves its state there every few minutes and resumes from it."""
+def stack_trainer(stack):
+    """The tasks of the grid points in ``stack`` (resolved configs that differ only on the experiment's
+    stack axes) and the one trainer of all their seeds."""
     from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     first = stack[0]
@@ -67,7 +65,18 @@ def run_stack(stack, progress=None, checkpoint=None):
         raise ValueError("grid points of one stack must share their training settings and seeds")
     module = experiment_module(first["experiment"])
     tasks = [module.build(resolved["task"]) for resolved in stack]
-    trainer = MultiSeedTrainer(tasks, first["seeds"], Training(**first["training"]), point_settings(first))
+    return tasks, MultiSeedTrainer(
+        tasks, first["seeds"], Training(**first["training"]), point_settings(first)
+    )
+
+
+def run_stack(stack, progress=None, checkpoint=None):
+    """Train every seed of every grid point in ``stack`` (see :func:`stack_trainer`) together: each seed's
+    data is drawn once per step for all of them. Pure in ``stack``; returns one :class:`PointResult` per
+    point, as if each had been trained alone. With a ``checkpoint`` path the stack saves its state there
+    every few minutes and resumes from it."""
+    tasks, trainer = stack_trainer(stack)
+    first = stack[0]
     result = trainer.run(progress, checkpoint)
     result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(
         tasks

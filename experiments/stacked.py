@@ -268,18 +268,18 @@ class StackedModel(ModelMeasures):
                 steps = list(zip(*parts))
             else:  # one projection per step (the benchmark's "before")
                 steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
-            outputs, previous = [], [states[0]]
+            initial, outputs = states[0], []
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)
                 outputs.append(output)
-                previous.append(states[0])
             result = tf.stack(outputs, axis=2) if every_step else output
             if not with_means:
                 return result
-            # mean over batch and time of x_t and of h_{t-1} (t = 1 .. length: h_0 to h_{length-1})
+            # mean over batch and time of x_t and of h_{t-1} (t = 1 .. length: h_0, then the outputs but
+            # the last; every cell's output is its first state)
             x_mean = tf.reduce_mean(x, axis=[1, 2])
             x_mean = tf.tile(x_mean, [self.seed_count // int(x_mean.shape[0]), 1])
-            h_mean = tf.reduce_mean(tf.stack(previous[:-1]), axis=[0, 2])
+            h_mean = tf.reduce_mean(tf.stack([initial, *outputs[:-1]]), axis=[0, 2])
             return result, tf.concat([x_mean, h_mean], axis=-1)
         if every_step:
             raise ValueError(
