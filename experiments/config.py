@@ -96,6 +96,8 @@ class Config:
     report: dict
     overrides: list[str]
     units: dict = dataclasses.field(default_factory=dict)  # unit name -> its own training settings
+    # A grid given as a list of blocks: the blocks (``grid`` is then their union, for the report's layout).
+    grid_blocks: list | None = None
 
     def training_for(self, point):
         """The training settings of one grid point: the shared ones with its unit's own on top."""
@@ -112,9 +114,9 @@ class Config:
         return experiment_module(self.experiment)
 
     def points(self):
-        """Every grid point as a dict of axis values, in grid order."""
-        axes = list(self.grid)
-        return [dict(zip(axes, values)) for values in itertools.product(*self.grid.values())]
+        """Every grid point as a dict of axis values, in grid order: the product of the grid's axes, or,
+        for a grid given as a list of blocks, each block's product in turn."""
+        return [point for block in self.grid_blocks or [self.grid] for point in _product(block)]
 
     def resolve(self, point):
         """The complete description of one grid point: all a worker needs to run it."""
@@ -136,6 +138,7 @@ class Config:
             "experiment": self.experiment,
             "seeds": self.seeds,
             "grid": self.grid,
+            **({"grid_blocks": self.grid_blocks} if self.grid_blocks else {}),  # absent: hashes as before
             "training": dataclasses.asdict(self.training),
             "units": self.units,
             "task": self.task,
@@ -297,22 +300,29 @@ def _validate(source, name, profile, merged, overrides):
             raise ConfigError(source, f"task.{key}", "missing")
         task[key] = _check(source, f"task.{key}", field, task[key])
 
-    grid = _mapping(source, "grid", merged["grid"])
-    _unknown(source, "grid.", grid, [*module.AXES, *module.TASK_SCHEMA])
-    for axis in module.AXES:
-        if axis not in grid:
-            raise ConfigError(source, f"grid.{axis}", "missing; every grid needs this axis")
-    for axis, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(source, f"grid.{axis}", f"{values!r} is not allowed; must be a non-empty list")
-        if axis in module.AXES:
-            choices = module.AXES[axis]
-            field = Choice(choices(task) if callable(choices) else choices)
-        else:
-            field = module.TASK_SCHEMA[axis]
-        grid[axis] = [_check(source, f"grid.{axis}", field, value) for value in values]
-        if len({json.dumps(v, sort_keys=True) for v in grid[axis]}) != len(grid[axis]):
-            raise ConfigError(source, f"grid.{axis}", f"{values!r} lists a value twice")
+    raw_grid = merged["grid"]
+    if isinstance(raw_grid, list):  # a union of blocks, each a product of its axes (see grid_union)
+        if not raw_grid:
+            raise ConfigError(
+                source, "grid", "[] is not allowed; must be a mapping or a non-empty list of them"
+            )
+        blocks = [
+            _grid_block(source, f"grid[{index}]", module, task, block) for index, block in enumerate(raw_grid)
+        ]
+        seen = set()
+        for index, block in enumerate(blocks):
+            for point in _product(block):
+                key = json.dumps(point, sort_keys=True)
+                if key in seen:
+                    raise ConfigError(
+                        source,
+                        f"grid[{index}]",
+                        f"{point!r} is already in an earlier block; list a point once",
+                    )
+                seen.add(key)
+    else:
+        blocks = [_grid_block(source, "grid", module, task, raw_grid)]
+    grid = grid_union(blocks)
 
     report = report_schema.validate(
         source, merged.get("report", {}), grid, lambda axis: _allowed(module.AXES.get(axis, grid[axis]), task)
@@ -332,9 +342,55 @@ def _validate(source, name, profile, merged, overrides):
         experiment=experiment,
         seeds=list(range(start, start + count)),
         grid=grid,
+        grid_blocks=blocks if len(blocks) > 1 else None,
         training=Training(**training),
         task=task,
         report=report,
         overrides=overrides,
         units=units,
     )
+
+
+def _grid_block(source, where, module, task, block):
+    """One product block of a grid (``grid`` itself, or one item of a list of them), checked."""
+    block = _mapping(source, where, block)
+    _unknown(source, f"{where}.", block, [*module.AXES, *module.TASK_SCHEMA])
+    for axis in module.AXES:
+        if axis not in block:
+            raise ConfigError(source, f"{where}.{axis}", "missing; every grid needs this axis")
+    checked = {}
+    for axis, values in block.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                source, f"{where}.{axis}", f"{values!r} is not allowed; must be a non-empty list"
+            )
+        if axis in module.AXES:
+            choices = module.AXES[axis]
+            field = Choice(choices(task) if callable(choices) else choices)
+        else:
+            field = module.TASK_SCHEMA[axis]
+        checked[axis] = [_check(source, f"{where}.{axis}", field, value) for value in values]
+        if len({json.dumps(v, sort_keys=True) for v in checked[axis]}) != len(checked[axis]):
+            raise ConfigError(source, f"{where}.{axis}", f"{values!r} lists a value twice")
+    return checked
+
+
+def _product(block):
+    """Every point of one grid block, in order (the last axis varies fastest)."""
+    axes = list(block)
+    return [dict(zip(axes, values)) for values in itertools.product(*block.values())]
+
+
+def grid_union(blocks):
+    """The axes of several grid blocks with every value any of them takes, in order of first appearance
+    (what a report lays its rows and columns out by). Every block must have the same axes."""
+    axes = list(blocks[0])
+    union = {axis: [] for axis in axes}
+    for block in blocks:
+        if sorted(block) != sorted(axes):
+            raise ValueError(f"grid blocks need the same axes; got {sorted(block)} and {sorted(axes)}")
+        for axis in axes:
+            for value in block[axis]:
+                if value not in union[axis]:
+                    union[axis].append(value)
+    return union

@@ -40,6 +40,9 @@ def deep_merge(base, override):
             merged[key] = deep_merge(merged[key], value)
         elif key == "grid" and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}  # a profile replaces whole axes, keeps the others
+        elif key == "grid" and isinstance(value, dict) and isinstance(merged.get(key), list):
+            # over a grid of blocks, in every block (a block that is no mapping is left to validation)
+            merged[key] = [{**b, **value} if isinstance(b, dict) else b for b in merged[key]]
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -278,3 +278,63 @@ def test_unit_options_are_the_maths_signatures_and_reach_the_layers_from_yaml(tm
     assert layer.options == {"epsilon": resolved["task"]["epsilon"], "max_log": 3.0}
     with pytest.raises(config.ConfigError, match="units.nalu.max_log: unknown key"):
         config.load(source, "smoke", ["units.nalu.max_log=3.0"])
+
+
+def _grid_config(tmp_path, grid, profile_grid=None):
+    def edit(data):
+        data["grid"] = grid
+        if profile_grid is not None:
+            data["profiles"]["smoke"]["grid"] = profile_grid
+        else:
+            data["profiles"]["smoke"].pop("grid", None)
+
+    return write_config(tmp_path, edit)
+
+
+def test_a_grid_of_blocks_is_the_union_of_their_products(tmp_path):
+    blocks = [
+        {"op": ["add", "sub"], "unit": ["nalu"], "range": ["trask"]},
+        {"op": ["mul"], "unit": ["nmu", "nau"], "range": ["trask"]},
+    ]
+    loaded = config.load(_grid_config(tmp_path, blocks))
+    assert loaded.points() == [
+        {"op": "add", "unit": "nalu", "range": "trask"},
+        {"op": "sub", "unit": "nalu", "range": "trask"},
+        {"op": "mul", "unit": "nmu", "range": "trask"},
+        {"op": "mul", "unit": "nau", "range": "trask"},
+    ]
+    # The report lays out the union of the values, in order of first appearance.
+    assert loaded.grid == {"op": ["add", "sub", "mul"], "unit": ["nalu", "nmu", "nau"], "range": ["trask"]}
+    assert loaded.as_dict()["grid_blocks"] == blocks
+    # A profile's grid mapping replaces its axes in every block.
+    smoke = config.load(_grid_config(tmp_path, blocks, {"range": ["madsen"]}), "smoke")
+    assert {point["range"] for point in smoke.points()} == {"madsen"} and len(smoke.points()) == 4
+    # One block is the plain mapping: the same points and the same hash (results stay valid).
+    single = config.load(_grid_config(tmp_path, blocks[:1]))
+    plain = config.load(_grid_config(tmp_path, blocks[0]))
+    assert single.points() == plain.points() and "grid_blocks" not in plain.as_dict()
+    assert single.hash() == plain.hash()
+
+
+@pytest.mark.parametrize(
+    "grid, key, fragment",
+    [
+        ([], "grid", "non-empty list"),
+        ([{"op": ["add"], "unit": ["nalu"]}], "grid[0].range", "missing"),
+        ([{"op": ["add"], "unit": ["nalu"], "range": ["trask"]}, "nac"], "grid[1]", "must be a mapping"),
+        (
+            [
+                {"op": ["add"], "unit": ["nalu"], "range": ["trask"]},
+                {"op": ["add", "sub"], "unit": ["nalu"], "range": ["trask"]},
+            ],
+            "grid[1]",
+            "already in an earlier block",
+        ),
+        ([{"op": ["pow"], "unit": ["nalu"], "range": ["trask"]}], "grid[0].op", "'pow'"),
+    ],
+)
+def test_a_bad_grid_block_is_named(tmp_path, grid, key, fragment):
+    path = _grid_config(tmp_path, grid)
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    assert str(caught.value).startswith(f"{path}: {key}") and fragment in str(caught.value), str(caught.value)
