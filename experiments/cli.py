@@ -49,6 +49,12 @@ def parser():
     run.add_argument(
         "--ray-address", default=None, help="Ray cluster address (default: start a local instance)"
     )
+    run.add_argument(
+        "--stacks",
+        default="auto",
+        help="local: stacks of grid points trained at once, in threads, each with its part of the cores "
+        "(an integer, or auto: one per core this process may use; default auto)",
+    )
     run.add_argument("--retries", type=int, default=2, help="Ray: retries of a failed grid point (default 2)")
     run.add_argument(
         "--num-gpus", type=float, default=0.0, help="Ray: GPUs requested per grid point (default 0)"
@@ -123,15 +129,27 @@ def _run_and_report(loaded, results_root, executor=None):
 
 
 def command_run(arguments):
-    from experiments import config, executors
+    from experiments import config, executors, parallel
 
-    executor = executors.make_executor(
-        arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus
-    )
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
+    workers = 1
+    if arguments.executor == "local":
+        workers = parallel.stack_workers(arguments.stacks, stack_count(loaded))
+        parallel.share_threads(workers)  # before TensorFlow loads
+    executor = executors.make_executor(
+        arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus, workers
+    )
     directory, wall = _run_and_report(loaded, results_root(arguments), executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
+
+
+def stack_count(loaded):
+    """How many stacks (units of work) a loaded config's grid forms."""
+    from experiments.runner import stack_points
+
+    points = loaded.points()
+    return len(stack_points(points, range(len(points)), getattr(loaded.module, "STACK_AXES", ())))
 
 
 def command_report(arguments):

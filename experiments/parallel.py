@@ -47,6 +47,44 @@ def job_count(value, configs):
     return max(1, min(count, configs))
 
 
+def core_share():
+    """The cores this process may use: its share set by a parent (``reproduce --jobs``) through
+    ``TF_NUM_INTRAOP_THREADS``, else every usable CPU."""
+    try:
+        return max(1, int(os.environ["TF_NUM_INTRAOP_THREADS"]))
+    except (KeyError, ValueError):
+        return usable_cpus()
+
+
+def stack_workers(value, stacks):
+    """Stacks to train at once in this process: ``auto`` (one per core of its share) or a positive
+    integer, at most ``stacks``."""
+    if value == "auto":
+        count = core_share()
+    else:
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ConfigError(
+                "usage", "--stacks", f"{value!r} is not allowed; must be a positive integer or auto"
+            )
+    return max(1, min(count, stacks))
+
+
+def share_threads(workers):
+    """Give each of ``workers`` stacks training at once its part of this process's cores: TensorFlow's
+    per-op threads become share // workers (at least 1), its inter-op threads at least ``workers``. Only
+    before TensorFlow is imported (it reads them once); returns whether they were set."""
+    if workers < 2 or "tensorflow" in sys.modules:
+        return False
+    share = core_share()
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(max(1, share // workers))
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(max(workers, share))
+    return True
+
+
 def expected_seconds(results_root, name):
     """Compute time of the results already on disk (None when there are none): the scheduling hint."""
     from experiments.report.build import compute_time

@@ -9,6 +9,7 @@ import pathlib
 import platform
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -16,14 +17,20 @@ import pandas as pd
 
 
 class Progress:
-    """Progress with ETA on stderr: a live bar on a terminal, a plain line at most every 15 s in logs."""
+    """Progress with ETA on stderr: a live bar on a terminal, a plain line at most every 15 s in logs.
+    Safe to call from several threads (stacks training at once)."""
 
     def __init__(self, total, label, stream=None):
         self.total, self.label, self.stream = max(total, 1), label, stream or sys.stderr
         self.done, self.started, self.last_line = 0, time.perf_counter(), 0.0
         self.live = self.stream.isatty()
+        self.lock = threading.RLock()
 
     def __call__(self, amount):
+        with self.lock:
+            self._report(amount)
+
+    def _report(self, amount):
         self.done += amount
         elapsed = time.perf_counter() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
@@ -43,10 +50,12 @@ class Progress:
 
     def skip(self, amount):
         """Work restored from a checkpoint: no longer to do, and not counted in the rate."""
-        self.total = max(self.total - amount, 1)
+        with self.lock:
+            self.total = max(self.total - amount, 1)
 
     def note(self, text):
-        self.stream.write(("\n" if self.live else "") + text + "\n")
+        with self.lock:
+            self.stream.write(("\n" if self.live else "") + text + "\n")
 
 
 def _clock(seconds):
