@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # Configs that `make reproduce` runs at once (auto: one per CPU core; each gets its share of the cores).
 JOBS ?= auto
 
-.PHONY: help venv test reproduce report notebook bench clean-venv
+.PHONY: help venv test reproduce long report notebook bench clean-venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -31,6 +31,10 @@ test: $(STAMP) ## Lint and format check (ruff), then the test suite (CPU, a few 
 reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then the report and the notebook (resumable; JOBS=auto configs at once)
 	$(PY) -m experiments reproduce --jobs $(JOBS)
 	$(PY) notebooks/execute.py
+
+long: $(STAMP) ## The long profile of static_arithmetic_madsen (3e6 steps; about an hour here) into results/long/ (resumable)
+	$(PY) -m experiments run configs/static_arithmetic_madsen.yaml --profile long
+	$(PY) -m experiments report --results results/long
 
 report: $(STAMP) ## Rebuild every table and figure in results/ from the CSVs alone
 	$(PY) -m experiments report
