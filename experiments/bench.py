@@ -16,16 +16,23 @@ excluded everywhere. Rows:
   projected in one matmul), and the current design without stacking and projecting, to show which change
   buys what. The recurrent target (>= 3x the former rate) applies to the current design's row.
 - the recurrent experiment as configured (configs/recurrent_arithmetic.yaml: every unit's stack of six
-  operations x its seeds, training length 10): one training step of all its stacks with each step's update
-  compiled by XLA, against the same stacks uncompiled (the former design, kept as this row), in this process
-  with its threads. Its target is >= 3x the former design.
+  operations x its seeds, training length 10): its stacks trained with each step's update compiled by
+  XLA, as many at once as ``run`` trains here (one per core, in threads), against the former design: the
+  same stacks uncompiled, one after another (kept as this row). Its target is >= 3x the former design.
 - the MNIST counting experiment as configured (configs/mnist_counting.yaml: 7 cores x their seeds, batch of
-  length-10 sequences): one training step of every stack, against the former design (the 3x3x8 CNN digit
-  reader, 3 seeds, uncompiled update, kept as this row through --set overrides). Its target is >= 5x.
+  length-10 sequences), its stacks as many at once as ``run`` trains them, against the former design (the
+  3x3x8 CNN digit reader, 3 seeds, uncompiled update, one stack after another, kept as this row through
+  --set overrides). Its target is >= 5x.
 - the paper profile of configs/static_arithmetic_madsen.yaml projected: each stack it would form measured
-  for a few steps and one evaluation, times its steps and evaluations. Its target is 24 h or less.
-- where one step of the long profile's 20-member NMU stack goes: each part timed alone (draw, forward,
-  forward and backward, the update, the loop's step, evaluation spread over its interval).
+  for a few steps beside the stacks it would train with, and one evaluation, times its steps and
+  evaluations, laid out as the runner's threads take them (and one after another). Its target is 24 h or
+  less.
+- where one step of the long profile's 20-member NMU stack goes, uncompiled (before) and as configured
+  (XLA): each part timed alone (draw, forward, forward and backward, the update, the loop's step,
+  evaluation spread over its interval).
+
+``make bench`` shares the cores as ``run`` does among the stacks it trains at once (on 2 cores: two stacks,
+one TensorFlow thread per op), for every row, so each ratio compares two designs under the same settings.
 """
 
 from __future__ import annotations
@@ -154,41 +161,72 @@ def _step_seconds(trainer, steps):
     return (time.perf_counter() - started) / steps
 
 
-def configured_rate(config_path, steps, overrides=(), units=None, profile="default"):
-    """Member-steps per second of one training step of every stack of an experiment as configured (its
-    grid, seeds, batch, training length and ``jit_compile``), the stacks trained one after another as the
-    runner does; ``overrides`` are ``--set`` strings (to measure a former design). Returns (rate, members)."""
+def side_by_side(trainers, steps, workers):
+    """Train ``trainers`` for ``steps`` steps each, ``workers`` at once in threads as the runner's local
+    executor trains stacks (each traced and warmed up first, one after another). Returns (wall seconds
+    of the whole, each trainer's own seconds per step, timed in its thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tensorflow as tf
+
+    for trainer in trainers:
+        trainer._train(tf.constant(5, tf.int64))
+
+    def timed(trainer):
+        began = time.perf_counter()
+        trainer._train(tf.constant(steps, tf.int64))
+        return (time.perf_counter() - began) / steps
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        own = list(pool.map(timed, trainers))
+    return time.perf_counter() - started, own
+
+
+def configured_rate(config_path, steps, overrides=(), units=None, profile="default", workers=1):
+    """Member-steps per second of training every stack of an experiment as configured (its grid, seeds,
+    batch, training length and ``jit_compile``) for ``steps`` steps, ``workers`` stacks at once as the
+    runner trains them (1: one after another); ``overrides`` are ``--set`` strings (to measure a former
+    design). Returns (rate, members)."""
     stacks, build = configured_stacks(config_path, profile, overrides)
-    seconds, members = 0.0, 0
-    for stack in stacks:
-        if units is not None and stack[0]["task"]["unit"] not in units:
-            continue
-        trainer = build(stack)
-        seconds += _step_seconds(trainer, steps)
-        members += len(trainer.members)
-    return members / seconds, members
+    trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
+    wall, _ = side_by_side(trainers, steps, workers)
+    members = sum(len(trainer.members) for trainer in trainers)
+    return members * steps / wall, members
 
 
-def projected_hours(config_path, profile, steps=20):
-    """Hours a profile of a config would take here, one stack after another as the runner trains them:
-    per stack, ``training.steps`` times its measured step time plus one measured evaluation per
-    ``eval_every`` steps. Returns (hours, stacks, members)."""
+def makespan(durations, workers):
+    """The wall time of jobs of these durations run in order on ``workers`` lanes, each job starting on
+    the first lane to come free (how the local executor's thread pool takes stacks)."""
+    lanes = [0.0] * max(1, workers)
+    for duration in durations:
+        lane = lanes.index(min(lanes))
+        lanes[lane] += duration
+    return max(lanes)
+
+
+def projected_hours(config_path, profile, steps=20, workers=1):
+    """Hours a profile of a config would take here, trained as the runner trains it, ``workers`` stacks
+    at once: per stack, ``training.steps`` times its step time (measured beside the stacks it would run
+    with) plus one measured evaluation per ``eval_every`` steps; the stacks are then laid out on
+    ``workers`` lanes in order. Returns (hours, stacks, members)."""
     stacks, build = configured_stacks(config_path, profile)
-    seconds, members = 0.0, 0
-    for stack in stacks:
-        trainer = build(stack)
-        step = _step_seconds(trainer, steps)
-        trainer._evaluate()  # trace
-        started = time.perf_counter()
-        trainer._evaluate()
-        evaluation = time.perf_counter() - started
-        training = trainer.training
-        seconds += training.steps * step + training.steps / training.eval_every * evaluation
-        members += len(trainer.members)
-    return seconds / 3600, len(stacks), members
+    durations, members = [], 0
+    for first in range(0, len(stacks), max(1, workers)):
+        trainers = [build(stack) for stack in stacks[first : first + max(1, workers)]]
+        _, step_seconds = side_by_side(trainers, steps, workers)
+        for trainer, step in zip(trainers, step_seconds):
+            trainer._evaluate()  # trace
+            started = time.perf_counter()
+            trainer._evaluate()
+            evaluation = time.perf_counter() - started
+            training = trainer.training
+            durations.append(training.steps * step + training.steps / training.eval_every * evaluation)
+            members += len(trainer.members)
+    return makespan(durations, workers) / 3600, len(stacks), members
 
 
-def step_breakdown(config_path=None, profile="long", steps=200):
+def step_breakdown(config_path=None, profile="long", steps=200, overrides=()):
     """Milliseconds per training step of the first stack a profile forms (the long profile of
     static_arithmetic_madsen: the NMU on * and ^2, 10 seeds each, 20 members), split into what each part
     costs alone: the data draw, the forward pass, forward and backward, the whole update (with Adam and the
@@ -196,9 +234,11 @@ def step_breakdown(config_path=None, profile="long", steps=200):
     ``eval_every`` steps. Returns (members, {part: ms})."""
     import tensorflow as tf
 
-    stacks, build = configured_stacks(config_path or MADSEN_CONFIG, profile)
-    trainer = build(stacks[0])
+    stacks, build = configured_stacks(config_path or MADSEN_CONFIG, profile, overrides)
+    stack = next((stack for stack in stacks if stack[0]["task"]["unit"] == "nmu"), stacks[0])
+    trainer = build(stack)
     training = trainer.training
+    update = trainer._compiled_update if training.jit_compile else trainer._update
     _, x, y = trainer._batch()
 
     def forward():
@@ -223,9 +263,7 @@ def step_breakdown(config_path=None, profile="long", steps=200):
         "data draw": looped(lambda: trainer._batch()[1][:, 0, 0]),
         "forward": looped(forward),
         "forward and backward": looped(backward),
-        "draw and update (forward, backward, Adam, clamps)": looped(
-            lambda: trainer._update(*trainer._batch())
-        ),
+        "draw and update (forward, backward, Adam, clamps)": looped(lambda: update(*trainer._batch())),
     }
     timings = {}
     for name, function in parts.items():
@@ -246,10 +284,10 @@ def step_breakdown(config_path=None, profile="long", steps=200):
     return len(trainer.members), timings
 
 
-def configured_recurrent_rate(steps, jit_compile, profile="default", units=None):
+def configured_recurrent_rate(steps, jit_compile, profile="default", units=None, workers=1):
     """:func:`configured_rate` of configs/recurrent_arithmetic.yaml, with ``jit_compile`` set."""
     overrides = [f"training.jit_compile={'true' if jit_compile else 'false'}"]
-    return configured_rate(RECURRENT_CONFIG, steps, overrides, units, profile)
+    return configured_rate(RECURRENT_CONFIG, steps, overrides, units, profile, workers)
 
 
 def rng_rate(seeds, steps, shape=(128, 100)):
@@ -336,38 +374,55 @@ def main(seeds=100, steps=500):
         f"{'met' if gain >= RECURRENT_TARGET else 'NOT met'} (the projection alone: "
         f"{recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128) / recurrent[1][1]:.2f}x on one cell)"
     )
+    workers = stack_workers()
+    threads = f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow thread(s) per op"
     former, members = configured_recurrent_rate(steps // 2, jit_compile=False)
-    current, _ = configured_recurrent_rate(steps // 2, jit_compile=True)
+    compiled, _ = configured_recurrent_rate(steps // 2, jit_compile=True)
+    current, _ = configured_recurrent_rate(steps // 2, jit_compile=True, workers=workers)
     print(
-        f"recurrent_arithmetic as configured: {members} members (36 cells x 8 seeds), training length 10, one step of "
-        f"every stack: {current:,.0f} member-steps/s compiled against {former:,.0f} uncompiled, "
+        f"recurrent_arithmetic, former design: {members} members (36 cells x 8 seeds), training length 10, "
+        f"one stack after another, uncompiled: {former:,.0f} member-steps/s; compiled: {compiled:,.0f}"
+    )
+    print(
+        f"recurrent_arithmetic as configured: compiled, {workers} stacks at once as `run` trains them here "
+        f"({threads}): {current:,.0f} member-steps/s against {former:,.0f}, "
         f"{current / former:.1f}x the former design"
     )
     print(
         f"target: >= {RECURRENT_TARGET}x the former design: "
-        f"{'met' if current / former >= RECURRENT_TARGET else 'NOT met'} (measured in this run, same process, "
-        f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow threads)"
+        f"{'met' if current / former >= RECURRENT_TARGET else 'NOT met'} (measured in this run, same process)"
     )
     former, former_members = configured_rate(MNIST_CONFIG, steps // 5, FORMER_MNIST)
-    current, members = configured_rate(MNIST_CONFIG, steps // 5)
+    current, members = configured_rate(MNIST_CONFIG, steps // 5, workers=workers)
     print(f"mnist_counting, former design: {former_members} members, {former:,.0f} member-steps/s")
     print(
         f"mnist_counting as configured: {members} members (7 cores x 5 seeds), batch 16 of length 10, "
-        f"one step of every stack: {current:,.0f} member-steps/s against {former:,.0f}, "
+        f"{workers} stacks at once: {current:,.0f} member-steps/s against {former:,.0f}, "
         f"{current / former:.1f}x the former design"
     )
     print(
         f"target: >= {MNIST_TARGET}x the former design: "
         f"{'met' if current / former >= MNIST_TARGET else 'NOT met'} (measured in this run, same process)"
     )
-    hours, stacks, members = projected_hours(MADSEN_CONFIG, "paper")
+    alone, _, _ = projected_hours(MADSEN_CONFIG, "paper")
+    hours, stacks, members = projected_hours(MADSEN_CONFIG, "paper", workers=workers)
+    print(f"static_arithmetic_madsen paper profile, one stack after another: {alone:.1f} h")
     print(
         f"static_arithmetic_madsen paper profile, projected on this machine: {stacks} stacks, {members:,} "
-        f"members, 5e6 steps each, evaluation every 1,000 steps included: {hours:.1f} h"
+        f"members, 5e6 steps each, evaluation every 1,000 steps included, {workers} stacks at once "
+        f"({threads}): {hours:.1f} h"
     )
     print(f"target: <= {PAPER_HOURS_TARGET} h: {'met' if hours <= PAPER_HOURS_TARGET else 'NOT met'}")
-    members, timings = step_breakdown()
-    print(
-        f"static_arithmetic_madsen long profile, one step of its {members}-member NMU stack, ms: "
-        + "; ".join(f"{name} {value:.3f}" for name, value in timings.items())
-    )
+    for label, overrides in (("uncompiled (before)", ["training.jit_compile=false"]), ("as configured", [])):
+        members, timings = step_breakdown(overrides=overrides)
+        print(
+            f"static_arithmetic_madsen long profile, one step of its {members}-member NMU stack, {label}, ms: "
+            + "; ".join(f"{name} {value:.3f}" for name, value in timings.items())
+        )
+
+
+def stack_workers():
+    """Stacks the runner trains at once in this process (``run --stacks auto``)."""
+    from experiments import parallel
+
+    return parallel.stack_workers("auto", 1 << 30)

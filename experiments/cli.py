@@ -181,8 +181,11 @@ def command_reproduce(arguments):
 
 
 def command_bench(arguments):
-    from experiments import bench
+    from experiments import bench, parallel
 
+    # As `run` would share the cores among the stacks it trains at once, so that the rows of stacks
+    # trained side by side and their former designs are measured under the same thread settings.
+    parallel.share_threads(bench.stack_workers())
     quiet.import_tensorflow()
     bench.main(arguments.seeds, arguments.steps)
     return 0

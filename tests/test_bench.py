@@ -22,3 +22,16 @@ def test_bench_projects_a_profile_from_its_stacks():
 def test_bench_breaks_a_step_into_its_parts():
     members, timings = bench.step_breakdown(profile="smoke", steps=2)
     assert members == 2 * 2 and len(timings) == 6 and all(value > 0 for value in timings.values())
+
+
+def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
+    rate, members = bench.configured_recurrent_rate(
+        2, jit_compile=True, profile="smoke", units=("nac", "nalu"), workers=2
+    )
+    assert rate > 0 and members == 2 * 2 * 2  # two units, each a stack of 2 ops x 2 seeds
+    hours, stacks, members = bench.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, workers=2)
+    assert hours > 0 and stacks == 4 and members == 4 * 2 * 2
+    # Jobs start on the first lane to come free, in order.
+    assert bench.makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert bench.makespan([1.0, 1.0, 3.0], 2) == 4.0
+    assert bench.makespan([1.0, 2.0], 1) == 3.0
