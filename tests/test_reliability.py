@@ -290,12 +290,17 @@ def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bi
     assert [e["step"] for e in other.history] == [0, 10, 20, 30, 40]
 
 
-def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("stacks", [1, 2])
+def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(
+    tmp_path, monkeypatch, capsys, stacks
+):
+    """One stack at a time: the interrupted stack keeps its checkpoint. Two at once (threads): both stop,
+    each after its latest checkpoint. Either way the resumed run ends with the uninterrupted numbers."""
     from experiments import checkpoints
 
     monkeypatch.setattr(checkpoints, "SECONDS", 0.0)
     whole = tmp_path / "whole"
-    assert cli.main([*SMOKE, "--results", str(whole)]) == 0
+    assert cli.main([*SMOKE, "--results", str(whole), "--stacks", "1"]) == 0
     cut = tmp_path / "cut"
     calls = []
     original = runner.Progress.__call__
@@ -307,10 +312,10 @@ def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(tmp_pat
         original(self, amount)
 
     monkeypatch.setattr(runner.Progress, "__call__", interrupt_second)
-    assert cli.main([*SMOKE, "--results", str(cut)]) == 130
-    assert len(list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))) == 1
+    assert cli.main([*SMOKE, "--results", str(cut), "--stacks", str(stacks)]) == 130
+    assert len(list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))) == stacks
     monkeypatch.setattr(runner.Progress, "__call__", original)
-    assert cli.main([*SMOKE, "--results", str(cut)]) == 0
+    assert cli.main([*SMOKE, "--results", str(cut), "--stacks", str(stacks)]) == 0
     assert not list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))
     first, second = (pd.read_csv(root / "static_arithmetic" / "runs.csv") for root in (whole, cut))
     columns = [c for c in first.columns if c not in ("wall_time_s",)]
