@@ -332,7 +332,8 @@ def fit_rate(steps, repeats=2):
     return float(np.median(rates))
 
 
-def main(seeds=100, steps=500):
+def main(seeds=100, steps=500, workers=None):
+    """Print every row; ``workers``: the stacks trained at once (default: as ``run --stacks auto``)."""
     from experiments.tasks import static_arithmetic
 
     fit = fit_rate(steps * 2)
@@ -374,7 +375,7 @@ def main(seeds=100, steps=500):
         f"{'met' if gain >= RECURRENT_TARGET else 'NOT met'} (the projection alone: "
         f"{recurrent_rate(seeds, steps // 5, RECURRENT_POINT, 128) / recurrent[1][1]:.2f}x on one cell)"
     )
-    workers = stack_workers()
+    workers = workers or stack_workers()
     threads = f"{os.environ.get('TF_NUM_INTRAOP_THREADS', 'all')} TensorFlow thread(s) per op"
     former, members = configured_recurrent_rate(steps // 2, jit_compile=False)
     compiled, _ = configured_recurrent_rate(steps // 2, jit_compile=True)
@@ -404,8 +405,8 @@ def main(seeds=100, steps=500):
         f"target: >= {MNIST_TARGET}x the former design: "
         f"{'met' if current / former >= MNIST_TARGET else 'NOT met'} (measured in this run, same process)"
     )
-    alone, _, _ = projected_hours(MADSEN_CONFIG, "paper")
-    hours, stacks, members = projected_hours(MADSEN_CONFIG, "paper", workers=workers)
+    alone, _, _ = projected_hours(MADSEN_CONFIG, "paper", steps=100)
+    hours, stacks, members = projected_hours(MADSEN_CONFIG, "paper", steps=100, workers=workers)
     print(f"static_arithmetic_madsen paper profile, one stack after another: {alone:.1f} h")
     print(
         f"static_arithmetic_madsen paper profile, projected on this machine: {stacks} stacks, {members:,} "

@@ -185,9 +185,10 @@ def command_bench(arguments):
 
     # As `run` would share the cores among the stacks it trains at once, so that the rows of stacks
     # trained side by side and their former designs are measured under the same thread settings.
-    parallel.share_threads(bench.stack_workers())
+    workers = bench.stack_workers()  # before share_threads, which sets the per-op threads it would read
+    parallel.share_threads(workers)
     quiet.import_tensorflow()
-    bench.main(arguments.seeds, arguments.steps)
+    bench.main(arguments.seeds, arguments.steps, workers)
     return 0
 
 
