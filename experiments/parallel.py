@@ -30,11 +30,11 @@ def usable_cpus():
     return os.cpu_count() or 1
 
 
-def job_count(value, configs):
-    """The number of configs to run at once: ``auto`` (one per CPU core) or a positive integer, at
-    most the number of configs."""
+def _count(option, value, auto, most):
+    """A count given as ``auto`` (then ``auto``) or a positive integer, at most ``most``; a bad value
+    raises ConfigError naming ``option``."""
     if value == "auto":
-        count = usable_cpus()
+        count = auto
     else:
         try:
             count = int(value)
@@ -42,9 +42,15 @@ def job_count(value, configs):
             count = 0
         if count < 1:
             raise ConfigError(
-                "usage", "--jobs", f"{value!r} is not allowed; must be a positive integer or auto"
+                "usage", option, f"{value!r} is not allowed; must be a positive integer or auto"
             )
-    return max(1, min(count, configs))
+    return max(1, min(count, most))
+
+
+def job_count(value, configs):
+    """The number of configs to run at once: ``auto`` (one per CPU core) or a positive integer, at
+    most the number of configs."""
+    return _count("--jobs", value, usable_cpus() if value == "auto" else 1, configs)
 
 
 def core_share():
@@ -59,18 +65,7 @@ def core_share():
 def stack_workers(value, stacks):
     """Stacks to train at once in this process: ``auto`` (one per core of its share) or a positive
     integer, at most ``stacks``."""
-    if value == "auto":
-        count = core_share()
-    else:
-        try:
-            count = int(value)
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise ConfigError(
-                "usage", "--stacks", f"{value!r} is not allowed; must be a positive integer or auto"
-            )
-    return max(1, min(count, stacks))
+    return _count("--stacks", value, core_share() if value == "auto" else 1, stacks)
 
 
 def share_threads(workers):
