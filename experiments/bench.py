@@ -104,12 +104,8 @@ FORMER_MNIST = (
 
 
 def _timed_rate(trainer, steps):
-    import tensorflow as tf
-
-    trainer._train(tf.constant(5, tf.int64))  # trace and warm up
-    started = time.perf_counter()
-    trainer._train(tf.constant(steps, tf.int64))
-    return len(trainer.members) * steps / (time.perf_counter() - started)
+    """Member-steps per second of ``trainer`` (see :func:`_step_seconds`)."""
+    return len(trainer.members) / _step_seconds(trainer, steps)
 
 
 def runner_rate(seeds, steps, data_stream, ops=("mul",), batch_size=128):
@@ -146,8 +142,7 @@ def configured_stacks(config_path, profile="default", overrides=()):
 
     config = load(config_path, profile, list(overrides))
     points = config.points()
-    groups = runner.stack_points(points, range(len(points)), getattr(config.module, "STACK_AXES", ()))
-    stacks = [[config.resolve(points[i]) for i in group] for group in groups]
+    stacks = [[config.resolve(points[i]) for i in group] for group in runner.config_stacks(config)]
     return stacks, lambda stack: runner.stack_trainer(stack)[1]
 
 
@@ -227,8 +222,8 @@ def projected_hours(config_path, profile, steps=20, workers=1):
 
 
 def step_breakdown(config_path=None, profile="long", steps=200, overrides=()):
-    """Milliseconds per training step of the first stack a profile forms (the long profile of
-    static_arithmetic_madsen: the NMU on * and ^2, 10 seeds each, 20 members), split into what each part
+    """Milliseconds per training step of the NMU stack a profile forms (else its first stack; the long
+    profile of static_arithmetic_madsen: the NMU on * and ^2, 10 seeds each, 20 members), split into what each part
     costs alone: the data draw, the forward pass, forward and backward, the whole update (with Adam and the
     clamps), the training loop's step (draw, update and loop), and one evaluation spread over
     ``eval_every`` steps. Returns (members, {part: ms})."""
@@ -271,10 +266,7 @@ def step_breakdown(config_path=None, profile="long", steps=200, overrides=()):
         started = time.perf_counter()
         function(tf.constant(steps))
         timings[name] = 1e3 * (time.perf_counter() - started) / steps
-    trainer._train(tf.constant(5, tf.int64))
-    started = time.perf_counter()
-    trainer._train(tf.constant(steps, tf.int64))
-    timings["training loop step"] = 1e3 * (time.perf_counter() - started) / steps
+    timings["training loop step"] = 1e3 * _step_seconds(trainer, steps)
     trainer._evaluate()
     started = time.perf_counter()
     trainer._evaluate()

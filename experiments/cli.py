@@ -130,11 +130,12 @@ def _run_and_report(loaded, results_root, executor=None):
 
 def command_run(arguments):
     from experiments import config, executors, parallel
+    from experiments.runner import config_stacks
 
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
     workers = 1
     if arguments.executor == "local":
-        workers = parallel.stack_workers(arguments.stacks, stack_count(loaded))
+        workers = parallel.stack_workers(arguments.stacks, len(config_stacks(loaded)))
         parallel.share_threads(workers)  # before TensorFlow loads
     executor = executors.make_executor(
         arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus, workers
@@ -142,14 +143,6 @@ def command_run(arguments):
     directory, wall = _run_and_report(loaded, results_root(arguments), executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
-
-
-def stack_count(loaded):
-    """How many stacks (units of work) a loaded config's grid forms."""
-    from experiments.runner import stack_points
-
-    points = loaded.points()
-    return len(stack_points(points, range(len(points)), getattr(loaded.module, "STACK_AXES", ())))
 
 
 def command_report(arguments):

@@ -31,8 +31,8 @@ def usable_cpus():
 
 
 def _count(option, value, auto, most):
-    """A count given as ``auto`` (then ``auto``) or a positive integer, at most ``most``; a bad value
-    raises ConfigError naming ``option``."""
+    """A count given as ``"auto"`` (then the number ``auto``) or a positive integer, at most ``most``; a
+    bad value raises ConfigError naming ``option``."""
     if value == "auto":
         count = auto
     else:
@@ -50,7 +50,7 @@ def _count(option, value, auto, most):
 def job_count(value, configs):
     """The number of configs to run at once: ``auto`` (one per CPU core) or a positive integer, at
     most the number of configs."""
-    return _count("--jobs", value, usable_cpus() if value == "auto" else 1, configs)
+    return _count("--jobs", value, usable_cpus(), configs)
 
 
 def core_share():
@@ -65,7 +65,7 @@ def core_share():
 def stack_workers(value, stacks):
     """Stacks to train at once in this process: ``auto`` (one per core of its share) or a positive
     integer, at most ``stacks``."""
-    return _count("--stacks", value, core_share() if value == "auto" else 1, stacks)
+    return _count("--stacks", value, core_share(), stacks)
 
 
 def share_threads(workers):

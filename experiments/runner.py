@@ -194,6 +194,14 @@ def stack_points(points, pending, stack_axes):
     return list(stacks.values())
 
 
+def config_stacks(config: Config, pending=None):
+    """The stacks of a config's grid points (all of them, or the ``pending`` indices), as lists of point
+    indices: :func:`stack_points` along the experiment's ``STACK_AXES``."""
+    points = config.points()
+    pending = range(len(points)) if pending is None else pending
+    return stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
+
+
 REQUIRED_POINT_COLUMNS = ("seed", "success", "diverged", "interpolation_mse", "extrapolation_mse")
 
 
@@ -267,7 +275,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
     commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
     seed_steps = len(config.seeds) * config.training.steps
     progress = Progress(len(pending) * seed_steps, config.name, log)
-    stacks = stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
+    stacks = config_stacks(config, pending)
     checkpoints = [
         out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks
     ]
