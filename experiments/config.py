@@ -311,6 +311,13 @@ def _validate(source, name, profile, merged, overrides):
         ]
         seen = set()
         for index, block in enumerate(blocks):
+            if sorted(block) != sorted(blocks[0]):
+                raise ConfigError(
+                    source,
+                    f"grid[{index}]",
+                    f"axes {sorted(block)} are not allowed; every block needs the same axes as grid[0] "
+                    f"({sorted(blocks[0])})",
+                )
             for point in _product(block):
                 key = json.dumps(point, sort_keys=True)
                 if key in seen:
@@ -383,12 +390,10 @@ def _product(block):
 
 def grid_union(blocks):
     """The axes of several grid blocks with every value any of them takes, in order of first appearance
-    (what a report lays its rows and columns out by). Every block must have the same axes."""
+    (what a report lays its rows and columns out by). Every block has the same axes (checked by load)."""
     axes = list(blocks[0])
     union = {axis: [] for axis in axes}
     for block in blocks:
-        if sorted(block) != sorted(axes):
-            raise ValueError(f"grid blocks need the same axes; got {sorted(block)} and {sorted(axes)}")
         for axis in axes:
             for value in block[axis]:
                 if value not in union[axis]:

@@ -331,6 +331,14 @@ def test_a_grid_of_blocks_is_the_union_of_their_products(tmp_path):
             "already in an earlier block",
         ),
         ([{"op": ["pow"], "unit": ["nalu"], "range": ["trask"]}], "grid[0].op", "'pow'"),
+        (
+            [
+                {"op": ["add"], "unit": ["nalu"], "range": ["trask"]},
+                {"op": ["sub"], "unit": ["nalu"], "range": ["trask"], "input_size": [10]},
+            ],
+            "grid[1]",
+            "the same axes as grid[0]",
+        ),
     ],
 )
 def test_a_bad_grid_block_is_named(tmp_path, grid, key, fragment):
