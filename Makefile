@@ -32,7 +32,7 @@ reproduce: $(STAMP) ## Run every configs/*.yaml with the default profile, then t
 	$(PY) -m experiments reproduce --jobs $(JOBS)
 	$(PY) notebooks/execute.py
 
-long: $(STAMP) ## The long profile of static_arithmetic_madsen (3e6 steps; about an hour here) into results/long/ (resumable)
+long: $(STAMP) ## The long profile of static_arithmetic_madsen (3e6 steps; 70 minutes here) into results/long/ (resumable)
 	$(PY) -m experiments run configs/static_arithmetic_madsen.yaml --profile long
 	$(PY) -m experiments report --results results/long
 

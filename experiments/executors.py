@@ -33,8 +33,8 @@ class LocalExecutor:
 
     TensorFlow runs a graph without holding Python's lock, so stacks in threads train side by side; a small
     stack keeps one core busy at best (a 20-member NMU stack or a recurrent stack), so on a 2-core machine
-    two at once, each with one TensorFlow thread, train about 1.8x the member-steps of one stack with two
-    threads (``make bench``). Each stack computes exactly what it computes alone: the same ops on the same
+    two at once train more (the recurrent experiment's stacks: 1.5x the member-steps of one after another
+    in ``make bench``, one TensorFlow thread per op either way). Each stack computes exactly what it computes alone: the same ops on the same
     thread settings (a test compares the two bit for bit). Results are yielded as stacks finish. When one
     raises, or the caller stops reading (Ctrl-C), the others stop at their next progress report, after
     their latest checkpoint, and the error is raised once they have.
