@@ -9,10 +9,15 @@ import pandas as pd
 import pytest
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
-WITH_HISTORY = sorted(path.parent for path in RESULTS.glob("*/history.csv"))
+# The default profile's results, and the long profile's (results/long/NAME/).
+WITH_HISTORY = sorted(
+    path.parent for pattern in ("*/history.csv", "long/*/history.csv") for path in RESULTS.glob(pattern)
+)
 
 
-@pytest.mark.parametrize("directory", WITH_HISTORY, ids=[path.name for path in WITH_HISTORY])
+@pytest.mark.parametrize(
+    "directory", WITH_HISTORY, ids=[str(path.relative_to(RESULTS)) for path in WITH_HISTORY]
+)
 def test_runs_follow_from_the_history(directory):
     runs = pd.read_csv(directory / "runs.csv")
     history = pd.read_csv(directory / "history.csv")
