@@ -53,9 +53,8 @@ class StackedModel(ModelMeasures):
     """
 
     project_at_once = True  # False: project each time step's input separately (to measure the gain)
-    split_time_first = (
-        True  # False: lay out the whole projection per member, then split it by time (the former design)
-    )
+    # False: lay out the whole projection per member, then split it by time (the former design, to measure)
+    split_time_first = True
 
     def __init__(self, layers, input_size, seeds, table=None, unit_options=None):
         self.layers = registry.with_options(layers, unit_options)
