@@ -22,7 +22,7 @@ from experiments import tasks
 from experiments.report import schema as report_schema
 from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
 from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, Range
-from experiments.spec import DATA_STREAMS, Training
+from experiments.engine import DATA_STREAMS, Training
 from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS
 from experiments.yamlio import apply_override, deep_merge, parse_override, parse_yaml  # noqa: F401 (re-exported)
 

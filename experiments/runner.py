@@ -27,7 +27,7 @@ from experiments.provenance import (  # noqa: F401 (RUN_RECORD and Progress re-e
 from experiments.config import Config, digest, experiment_module
 from experiments.config import point_hash as hash_of_point
 from experiments.files import write_atomic, write_csv
-from experiments.spec import Training
+from experiments.engine import Training
 from experiments.unit_options import point_settings
 
 
@@ -56,7 +56,7 @@ def run_point(resolved, progress=None):
 def stack_trainer(stack):
     """The tasks of the grid points in ``stack`` (resolved configs that differ only on the experiment's
     stack axes) and the one trainer of all their seeds."""
-    from experiments.trainer import MultiSeedTrainer  # loads TensorFlow: only once work starts
+    from experiments.engine import MultiSeedTrainer  # loads TensorFlow: only once work starts
 
     first = stack[0]
     if any(

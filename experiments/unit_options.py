@@ -2,7 +2,7 @@
 
 A config sets an option for every unit of a table in its ``task:`` block (``epsilon``, as the tasks'
 schemas have it) or for one unit in its ``units:`` block (``units: {inalu: {max_log: 10}}``); the trainer
-gives each layer those its unit declares (``experiments.registry``). :data:`UNIT_OPTIONS` lists what each
+gives each layer those its unit declares (``experiments.engine.registry``). :data:`UNIT_OPTIONS` lists what each
 unit's forward pass takes; a test checks it against the maths' signatures.
 """
 

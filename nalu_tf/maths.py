@@ -230,13 +230,13 @@ def inalu(
     # m = exp(min(log(|x| + eps) W_m, max_log))
     magnitude = ops.exp(ops.minimum(ops.matmul(ops.log(ops.abs(x) + epsilon), weight_mul), max_log))
     # s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|)
-    sign = _inalu_sign(x, ops.abs(weight_mul))
+    sign = inalu_sign(x, ops.abs(weight_mul))
     # g = sigmoid(b_g);  y = g * a + (1 - g) * m * s
     gate = ops.sigmoid(gate_bias)
     return gate * additive + (1.0 - gate) * magnitude * sign
 
 
-def _inalu_sign(x, used):
+def inalu_sign(x, used):
     """``prod_i (sign(x_i) u_ij + 1 - u_ij)`` for ``u = |W_m|`` in [0, 1], computed with two matmuls.
 
     The factor is 1 for x_i > 0, ``1 - u`` for x_i = 0 and ``1 - 2u`` for x_i < 0, so the product is

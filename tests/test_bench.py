@@ -1,26 +1,26 @@
 """make bench's measurement functions run (the timing itself is a benchmark, never asserted)."""
 
-from experiments import bench
+from experiments import bench, timing
 
 
 def test_bench_measures_positive_rates():
     assert bench.runner_rate(seeds=2, steps=3, data_stream="independent") > 0
     assert bench.runner_rate(seeds=2, steps=3, data_stream="independent", ops=("add", "mul")) > 0
-    assert bench.rng_rate(seeds=2, steps=3) > 0
-    assert bench.recurrent_rate(2, 3, bench.FORMER_RECURRENT_POINT, 8, project_at_once=False) > 0
+    assert timing.rng_rate(seeds=2, steps=3) > 0
+    assert bench.recurrent_rate(2, 3, bench.FORMER_RECURRENT_POINT, 8) > 0
     assert bench.recurrent_rate(2, 3, bench.RECURRENT_POINT, 8, ops=("add", "sub")) > 0
-    assert bench.fit_rate(steps=3, repeats=1) > 0
+    assert timing.fit_rate(bench.POINT, steps=3, repeats=1) > 0
     rate, members = bench.configured_recurrent_rate(2, jit_compile=True, profile="smoke", units=("nac",))
     assert rate > 0 and members == 2 * 2  # the smoke grid: add and mul, 2 seeds
 
 
 def test_bench_projects_a_profile_from_its_stacks():
-    hours, stacks, members = bench.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
+    hours, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
     assert hours > 0 and stacks == 4 and members == 4 * 2 * 2  # 4 units, each a stack of 2 ops x 2 seeds
 
 
 def test_bench_breaks_a_step_into_its_parts():
-    members, timings = bench.step_breakdown(profile="smoke", steps=2)
+    members, timings = timing.step_breakdown(bench.MADSEN_CONFIG, profile="smoke", steps=2)
     assert members == 2 * 2 and len(timings) == 6 and all(value > 0 for value in timings.values())
 
 
@@ -29,9 +29,9 @@ def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
         2, jit_compile=True, profile="smoke", units=("nac", "nalu"), workers=2
     )
     assert rate > 0 and members == 2 * 2 * 2  # two units, each a stack of 2 ops x 2 seeds
-    hours, stacks, members = bench.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, workers=2)
+    hours, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, workers=2)
     assert hours > 0 and stacks == 4 and members == 4 * 2 * 2
     # Jobs start on the first lane to come free, in order.
-    assert bench.makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
-    assert bench.makespan([1.0, 1.0, 3.0], 2) == 4.0
-    assert bench.makespan([1.0, 2.0], 1) == 3.0
+    assert timing.makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert timing.makespan([1.0, 1.0, 3.0], 2) == 4.0
+    assert timing.makespan([1.0, 2.0], 1) == 3.0

@@ -253,7 +253,7 @@ def test_commands_import_tensorflow_without_its_startup_notes():
 def test_unit_options_are_the_maths_signatures_and_reach_the_layers_from_yaml(tmp_path, capsys):
     """Every option a library unit's forward pass takes is settable per unit in YAML; the trainer, not the
     task, gives it to the layer, and a config that sets none hashes as before."""
-    from experiments import registry
+    from experiments.engine import registry
     from experiments.tasks import single_module
     from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS, point_settings
     from nalu_tf import maths

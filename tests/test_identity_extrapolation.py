@@ -10,8 +10,8 @@ import pytest
 from experiments import cli, config
 
 from experiments.tasks import identity_extrapolation
-from experiments.trainer import MultiSeedTrainer
-from experiments import baselines, registry
+from experiments.engine import MultiSeedTrainer
+from experiments.engine import baselines, registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "identity_extrapolation.yaml"

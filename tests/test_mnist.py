@@ -6,9 +6,10 @@ import struct
 import numpy as np
 import pytest
 
+from experiments.engine import measures
 from experiments.tasks import mnist_data, mnist_sequences
-from experiments.spec import LayerSpec, Task, Training
-from experiments.trainer import MultiSeedTrainer, StackedModel
+from experiments.engine import LayerSpec, Task, Training
+from experiments.engine import MultiSeedTrainer, StackedModel
 
 RNG = np.random.default_rng(0)
 ARRAYS = {
@@ -249,7 +250,10 @@ def oracle(unit, target, length=1000, sequences=3):
     )
     ideal_core(unit, trainer.model.params[0], outputs)
     return (
-        t.numpy() for t in trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
+        t.numpy()
+        for t in trainer.learner.errors(
+            trainer.model, trainer.learner.fixed_set([pair[0]], [pair[1]]), accuracy=True
+        )
     )  # mse, mae, accuracy
 
 
@@ -276,14 +280,14 @@ def test_sparsity_error_measures_the_core_not_the_digit_reader(reader):
     core = np.zeros((2, 20, 10), "float32")
     core[0, 3, 4] = 0.25  # seed 0: one weight 0.25 from 0; seed 1 exact
     model.params[-1]["kernel"].assign(core)
-    np.testing.assert_allclose(model.sparsity_error().numpy(), [0.25, 0.0])
+    np.testing.assert_allclose(measures.sparsity_error(model).numpy(), [0.25, 0.0])
 
 
 def test_without_an_encoder_every_layer_counts_in_the_sparsity_error():
     """The static tasks' baselines keep their measure: a model without a table has no encoder."""
     model = StackedModel([LayerSpec("dense", 2, {"use_bias": False})], 3, seeds=[0, 1])
     model.params[0]["kernel"].assign(np.stack([np.eye(3, 2), np.full((3, 2), 0.6)]).astype("float32"))
-    np.testing.assert_allclose(model.sparsity_error().numpy(), [0.0, 0.4], rtol=1e-6)
+    np.testing.assert_allclose(measures.sparsity_error(model).numpy(), [0.0, 0.4], rtol=1e-6)
 
 
 @pytest.mark.parametrize("target", ["counting", "addition"])
@@ -298,8 +302,10 @@ def test_recurrent_weight_error_is_the_distance_of_the_kept_block_from_the_ident
     kernel[1, outputs, 0] = 0.97  # seed 1: its first state carries 0.97 of itself
     model.params[-1]["kernel"].assign(kernel)
     # the input block is a permutation (the reader's class order is its own): not part of the error
-    np.testing.assert_allclose(model.recurrent_weight_error(task.exact_recurrence), [0.0, 0.03], atol=1e-6)
-    eigenvalues = model.recurrent_eigenvalues()
+    np.testing.assert_allclose(
+        measures.recurrent_weight_error(model, task.exact_recurrence), [0.0, 0.03], atol=1e-6
+    )
+    eigenvalues = measures.recurrent_eigenvalues(model)
     np.testing.assert_allclose(eigenvalues[0], 1.0, atol=1e-6)
     np.testing.assert_allclose(eigenvalues[1, -1], 0.97, atol=1e-6)  # the block's diagonal
 
@@ -321,7 +327,7 @@ def test_the_input_regularizer_is_madsen_and_johansens_r_z_of_the_mean_cell_inpu
     np.testing.assert_allclose(means.numpy(), expected_means, rtol=1e-6)
     weights = np.array([[1.0, 0.5], [0.2, 1.0]])  # |W| per member over rows [x, h]
     expected = ((1 - weights) * expected_means**2).mean(axis=1)  # R_z = mean_ij (1 - |W_ij|) m_i^2
-    np.testing.assert_allclose(model.input_regularizer(means).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(measures.input_regularizer(model, means).numpy(), expected, rtol=1e-6)
 
 
 def test_accuracy_counts_each_output_not_each_row():
@@ -336,7 +342,9 @@ def test_accuracy_counts_each_output_not_each_row():
     )
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
     trainer.model.params[0]["kernel"].assign(np.eye(2, dtype="float32")[None])
-    _, _, accuracy = trainer._errors(trainer.fixed_set([pair[0]], [pair[1]]), accuracy=True)
+    _, _, accuracy = trainer.learner.errors(
+        trainer.model, trainer.learner.fixed_set([pair[0]], [pair[1]]), accuracy=True
+    )
     assert accuracy.numpy().tolist() == [0.75]  # rounded [[0, 2], [1, 1]]: 3 of 4 outputs right
 
 
@@ -419,7 +427,7 @@ def test_smoke_run_names_the_dataset_in_rows_table_figure_and_provenance(source,
 
 
 def test_the_expected_digit_reader_output_is_the_mean_class_value():
-    from experiments import registry
+    from experiments.engine import registry
 
     probabilities = np.array([[0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.5]], "float32")
     value = registry.UNITS["expected_digit"].forward(probabilities, {})

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.spec import LayerSpec, Task, Training
+from experiments.engine import LayerSpec, Task, Training
 from experiments.tasks import number_words
-from experiments.trainer import MultiSeedTrainer
+from experiments.engine import MultiSeedTrainer
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "number_words.yaml"
 
@@ -84,7 +84,9 @@ def test_training_set_errors_are_the_kept_models_errors_on_it():
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
     for params in (trainer.model.params[0], trainer.best[0]):
         params["kernel"].assign(np.full((1, 1, 1), 2.0, "float32"))
-    errors = trainer._errors(trainer.fixed_set([task.training_set[0]], [task.training_set[1]]), trainer.best)
+    errors = trainer.learner.errors(
+        trainer.model, trainer.learner.fixed_set([task.training_set[0]], [task.training_set[1]]), trainer.best
+    )
     assert [float(errors.mse.numpy()[0]), float(errors.mae.numpy()[0])] == [
         3.0,
         1.0,

@@ -9,7 +9,8 @@ import yaml
 
 from experiments import config as config_module
 from experiments import report
-from experiments.trainer import MultiSeedTrainer, Training, l1_weight
+from experiments.engine import MultiSeedTrainer, Training
+from experiments.engine.penalties import l1_weight
 from test_trainer_units import task
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

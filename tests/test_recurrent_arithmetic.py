@@ -9,11 +9,12 @@ import pytest
 import tensorflow as tf
 
 import nalu_tf
+from experiments.engine import measures
 from experiments import cli
 from experiments.tasks import recurrent_arithmetic
-from experiments.spec import LayerSpec
-from experiments.trainer import MultiSeedTrainer, StackedModel, Training
-from experiments import registry
+from experiments.engine import LayerSpec
+from experiments.engine import MultiSeedTrainer, StackedModel, Training
+from experiments.engine import registry
 from test_layers import ideal_hats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -210,7 +211,7 @@ def test_recurrent_eigenvalues_of_the_exact_recurrence_are_one(unit):
     task = recurrent_arithmetic.build({**POINT, "unit": unit})
     model = StackedModel(task.layers, task.input_size, seeds=[0, 1, 2])
     set_ideal(model, unit, "add")
-    np.testing.assert_allclose(model.recurrent_eigenvalues(), 1.0, atol=1e-6)
+    np.testing.assert_allclose(measures.recurrent_eigenvalues(model), 1.0, atol=1e-6)
 
 
 def test_recurrent_eigenvalues_are_the_moduli_of_the_hidden_block_largest_first():
@@ -220,20 +221,20 @@ def test_recurrent_eigenvalues_are_the_moduli_of_the_hidden_block_largest_first(
     kernel[1, 10:] = [[0.0, -2.0], [0.5, 0.0]]  # eigenvalues +-i: moduli 1 and 1
     kernel[0, 10:] = [[0.9, 0.0], [0.3, 1.2]]  # triangular: 1.2 and 0.9
     model.params[0]["kernel"].assign(kernel.astype("float32"))
-    np.testing.assert_allclose(model.recurrent_eigenvalues(), [[1.2, 0.9], [1.0, 1.0]], rtol=1e-6)
+    np.testing.assert_allclose(measures.recurrent_eigenvalues(model), [[1.2, 0.9], [1.0, 1.0]], rtol=1e-6)
     model.params[0]["kernel"].assign(
         np.where(np.arange(2)[:, None, None] == 0, np.nan, kernel).astype("float32")
     )
-    eigenvalues = model.recurrent_eigenvalues()
+    eigenvalues = measures.recurrent_eigenvalues(model)
     assert np.isnan(eigenvalues[0]).all() and np.allclose(eigenvalues[1], 1.0)
     lstm = recurrent_arithmetic.build({**POINT, "unit": "lstm"})
     assert (
-        StackedModel(lstm.layers, lstm.input_size, seeds=[0]).recurrent_eigenvalues() is None
+        measures.recurrent_eigenvalues(StackedModel(lstm.layers, lstm.input_size, seeds=[0])) is None
     )  # 2 x 8 block
 
 
 def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
-    from experiments.trainer import make_draw
+    from experiments.engine import make_draw
 
     task = recurrent_arithmetic.build({**POINT, "unit": "nalu", "test_length": 20})
 
@@ -260,26 +261,18 @@ def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
     assert "recurrent_eigenvalue_2" in compiled.metrics
 
 
-@pytest.mark.parametrize("jit", [False, True])
-def test_splitting_the_projection_by_time_first_trains_the_same_numbers_bit_for_bit(jit):
-    # The projection of inputs shared by groups of members is split by time before it is laid out per
-    # member (faster under XLA); the same ops on the same numbers: the former layout's weights, bit for bit.
-    tasks = [
-        recurrent_arithmetic.build({**POINT, "unit": "lstm", "op": op, "test_length": 20})
-        for op in ("add", "mul")
-    ]
-    training = Training(steps=5, batch_size=16, learning_rate=1e-2, eval_every=5, jit_compile=jit)
-    weights = {}
-    for split in (False, True):
-        StackedModel.split_time_first = split
-        try:
-            trainer = MultiSeedTrainer(tasks, [0, 3], training)
-            trainer._train(tf.constant(5, tf.int64))
-            weights[split] = [v.numpy() for v in trainer.model.variables]
-        finally:
-            StackedModel.split_time_first = True
-    for before, after in zip(weights[False], weights[True]):
-        assert np.array_equal(before, after)
-    assert not np.array_equal(
-        weights[True][0], MultiSeedTrainer(tasks, [0, 3], training).model.variables[0].numpy()
-    )
+@pytest.mark.parametrize("unit", ["lstm", "nalu"])
+def test_inputs_shared_by_groups_of_members_give_each_member_its_own_outputs(unit):
+    # A stack of cells reads each seed's inputs once: the projection of every time step is computed with
+    # the groups' weights side by side, split by time and laid out per member. Copying the inputs to every
+    # member (the plain per-member path) must give the same outputs at every step.
+    task = recurrent_arithmetic.build({**POINT, "unit": unit, "op": "add"})
+    members = [0, 3, 0, 3, 0, 3]  # three cells of seeds 0 and 3
+    model = StackedModel(task.layers, task.input_size, members)
+    for params in model.params:  # distinct weights per member, so a wrong layout shows
+        for variable in params.values():
+            variable.assign(np.random.default_rng(len(variable.shape)).normal(0, 0.5, variable.shape))
+    x = tf.constant(np.random.default_rng(1).uniform(1, 2, (2, 4, 10, POINT["input_size"])), tf.float32)
+    grouped = model(x, every_step=True).numpy()
+    copied = model(tf.tile(x, [3, 1, 1, 1]), every_step=True).numpy()
+    np.testing.assert_allclose(grouped, copied, rtol=1e-5, atol=1e-6)

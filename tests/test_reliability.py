@@ -247,7 +247,7 @@ def test_an_interrupted_stack_resumes_from_its_checkpoint_to_the_same_numbers_bi
 ):
     import numpy as np
 
-    from experiments import checkpoints, trainer
+    from experiments.engine import checkpoints, trainer
     from experiments.tasks import recurrent_arithmetic
     from test_recurrent_arithmetic import POINT
 
@@ -296,7 +296,7 @@ def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(
 ):
     """One stack at a time: the interrupted stack keeps its checkpoint. Two at once (threads): both stop,
     each after its latest checkpoint. Either way the resumed run ends with the uninterrupted numbers."""
-    from experiments import checkpoints
+    from experiments.engine import checkpoints
 
     monkeypatch.setattr(checkpoints, "SECONDS", 0.0)
     whole = tmp_path / "whole"

@@ -76,7 +76,7 @@ def test_add_an_experiment_in_three_steps(tmp_path, monkeypatch, capsys):
         import numpy as np
 
         from experiments import schema
-        from experiments.spec import LayerSpec, Task
+        from experiments.engine import LayerSpec, Task
 
         AXES = {"unit": ("nac", "linear")}
         TASK_SCHEMA = {"interpolation": schema.Range(), "extrapolation": schema.Range()}

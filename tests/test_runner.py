@@ -11,7 +11,7 @@ import pytest
 from experiments import cli, runner
 
 from experiments.tasks import static_arithmetic
-from experiments.trainer import MultiSeedTrainer, Training
+from experiments.engine import MultiSeedTrainer, Training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATIC = ROOT / "configs" / "static_arithmetic.yaml"
@@ -121,7 +121,7 @@ def batch_gradients(trainer, step):
     """Gradient of the summed per-seed losses on the batch of ``step``, per stacked variable."""
     import tensorflow as tf
 
-    from experiments.trainer import make_draw
+    from experiments.engine import make_draw
 
     draw = make_draw(trainer.seeds, tf.constant(step, tf.int64), trainer.training.data_stream, 0)
     x, y = trainer.task.sample(draw, trainer.training.batch_size)
@@ -196,7 +196,7 @@ def test_diverged_seed_is_flagged_and_counted_as_failure():
 def test_philox_blocks_equal_seeds_drawn_alone():
     import tensorflow as tf
 
-    from experiments.trainer import make_draw
+    from experiments.engine import make_draw
 
     step = tf.constant(17, tf.int64)
     together = make_draw([5, 6, 7, 9, 10], step, "independent", 0)((3, 7), 1.0, 2.0).numpy()
@@ -219,7 +219,7 @@ def test_huge_extrapolation_errors_stay_finite():
     trainer.model.params[-1]["kernel"].assign(
         np.full(trainer.model.params[-1]["kernel"].shape, 1e28, "float32")
     )
-    errors = trainer._errors(trainer.test)
+    errors = trainer.learner.errors(trainer.model, trainer.test)
     mse, mae = errors.mse.numpy()[0], errors.mae.numpy()[0]
     assert np.isfinite(mse) and mse > 1e55 and np.isfinite(mae)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from experiments import cli
-from experiments.spec import LayerSpec, Task
-from experiments.trainer import MultiSeedTrainer, Training
+from experiments.engine import LayerSpec, Task
+from experiments.engine import MultiSeedTrainer, Training
 from test_runner import STATIC
 
 

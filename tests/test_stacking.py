@@ -10,7 +10,7 @@ import tensorflow as tf
 from experiments import runner
 
 from experiments.tasks import single_module, static_arithmetic
-from experiments.trainer import MultiSeedTrainer, Training, make_draw
+from experiments.engine import MultiSeedTrainer, Training, make_draw
 from test_runner import POINT
 from test_trainer_units import POINT as SINGLE_POINT
 
@@ -26,10 +26,14 @@ def test_a_seeds_data_and_initial_weights_do_not_depend_on_its_stack(stream):
     training = Training(steps=1, batch_size=8, learning_rate=0.01, eval_every=1, data_stream=stream)
     stacked = MultiSeedTrainer(cells("nalu", OPS), [2, 3, 4, 7], training)
     step = tf.constant(11, tf.int64)
-    x_stacked, y_stacked = stacked._sample(make_draw(stacked.seeds, step, stream, 0))
+    x_stacked, y_stacked = stacked.learner.sample(
+        make_draw(stacked.seeds, step, stream, 0), stacked.training.batch_size
+    )
     for op_index, op in enumerate(OPS):
         alone = MultiSeedTrainer(cells("nalu", [op]), [4], training)
-        x_alone, y_alone = alone._sample(make_draw(alone.seeds, step, stream, 0))
+        x_alone, y_alone = alone.learner.sample(
+            make_draw(alone.seeds, step, stream, 0), alone.training.batch_size
+        )
         member = op_index * 4 + 2  # seed 4 is the third seed of each cell
         np.testing.assert_array_equal(
             np.broadcast_to(x_stacked, (4, 8, 100))[2], np.broadcast_to(x_alone, (1, 8, 100))[0]
@@ -173,10 +177,14 @@ def test_a_seeds_data_on_each_range_of_a_stack_equals_its_data_alone():
     stack = [single_module.build({**point, "unit": "nau", "op": "add", "range": name}) for name in ranges]
     stacked = MultiSeedTrainer(stack, [3, 4], training)
     step = tf.constant(7, tf.int64)
-    x_stacked, _ = stacked._sample(make_draw(stacked.seeds, step, "independent", 0))
+    x_stacked, _ = stacked.learner.sample(
+        make_draw(stacked.seeds, step, "independent", 0), stacked.training.batch_size
+    )
     for index, name in enumerate(ranges):
         alone = MultiSeedTrainer(
             [single_module.build({**point, "unit": "nau", "op": "add", "range": name})], [4], training
         )
-        x_alone, _ = alone._sample(make_draw(alone.seeds, step, "independent", 0))
+        x_alone, _ = alone.learner.sample(
+            make_draw(alone.seeds, step, "independent", 0), alone.training.batch_size
+        )
         np.testing.assert_array_equal(x_stacked.numpy()[index * 2 + 1], x_alone.numpy()[0])

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import nalu_tf
+from experiments.engine import measures
 from experiments import config as config_module
 from experiments.tasks import single_module
-from experiments.spec import LayerSpec, Task
-from experiments.trainer import MultiSeedTrainer, StackedModel, Training
+from experiments.engine import LayerSpec, Task
+from experiments.engine import MultiSeedTrainer, StackedModel, Training
 
 LAYERS = nalu_tf.layers.LAYERS  # every unit of the library, from its registry
 
@@ -71,7 +72,7 @@ def test_stacked_regularizer_matches_the_per_seed_definition():
         + nalu_tf.maths.nmu_regularizer(model.params[1]["kernel"].numpy()[k]).numpy()
         for k in range(2)
     ]
-    np.testing.assert_allclose(model.regularizer().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(measures.regularizer(model).numpy(), expected, rtol=1e-6)
 
 
 def zero_task(layers):
@@ -94,9 +95,9 @@ def test_sparsity_regularizer_alone_drives_weights_to_integers_once_ramped_in():
             regularization_end=start + 100,
         )
         trainer = MultiSeedTrainer(zero_task(layers), seeds, training)
-        before = trainer.model.regularizer().numpy()
+        before = measures.regularizer(trainer.model).numpy()
         trainer.run()
-        results[name] = (before, trainer.model.regularizer().numpy())
+        results[name] = (before, measures.regularizer(trainer.model).numpy())
     before, after = results["on"]
     assert np.all(before > 0.1) and np.all(after < 0.01)  # 300 Adam steps of 0.01 reach {-1, 0, 1}
     np.testing.assert_array_equal(*results["after the run"])  # not yet ramped in: nothing moves

@@ -6,7 +6,7 @@ trained with MSE to reproduce its input on ``train_range``; it is then evaluated
 error on the grid points outside it; the whole grid is kept as the error-against-input curve.
 
 Activations come from ``keras.activations`` (whose defaults hold: leaky ReLU slope 0.2, shrink
-thresholds 0.5); PReLU has a learned slope per unit (``experiments.baselines.prelu``, initialised at 0 like
+thresholds 0.5); PReLU has a learned slope per unit (``experiments.engine.baselines.prelu``, initialised at 0 like
 Keras's PReLU layer). ``linear`` has no nonlinearity; ``nac`` and ``nalu`` are stacks of those units with
 the same widths and depth (no biases).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import schema
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 
 ACTIVATIONS = (
     "hard_tanh",

@@ -35,7 +35,7 @@ import numpy as np
 from experiments import schema
 
 from experiments.tasks import mnist_data
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 
 CORES = {
     "lstm": ("lstm", {}),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import schema
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 
 ONES = (
     "zero",

@@ -29,7 +29,7 @@ import numpy as np
 from experiments import schema
 
 from experiments.tasks import arithmetic
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 
 MODELS = ("lstm", "relu", "linear", "nac", "nalu", "nau")
 

@@ -17,7 +17,7 @@ import numpy as np
 from experiments import schema
 
 from experiments.tasks import arithmetic
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 
 
 OPERATIONS = {name: arithmetic.OPERATIONS[name] for name in ("add", "sub", "mul", "div")}

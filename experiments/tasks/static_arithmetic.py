@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import schema
-from experiments.spec import LayerSpec, Task
+from experiments.engine import LayerSpec, Task
 from experiments.tasks.arithmetic import (  # noqa: F401 (also this task's public names)
     COMMON_SCHEMA,
     INITIALIZATIONS,

@@ -2,15 +2,31 @@
 
 The state is the trainer's parameters, its kept (best) parameters, Adam's slots and step, the selection and
 success records, restarts, the history so far and the elapsed time. The data stream needs none: each step's
-draws are keyed by the step number.
+draws are keyed by the step number. :meth:`MultiSeedTrainer.state` and :meth:`MultiSeedTrainer.restore` are
+the way in; this module lays the state out as named arrays.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 SECONDS = 120.0  # a stack with a checkpoint path saves its state after an evaluation at most this often
 STATE = ("step", "diverged", "best_validation", "best_step", "solved_at")  # the trainer's records
+
+
+@dataclasses.dataclass
+class Saved:
+    """What a checkpoint holds besides the variables it assigns."""
+
+    done: int
+    initial: tuple
+    latest: tuple
+    elapsed: float
+    restarts: np.ndarray
+    stale_evaluations: np.ndarray
+    history: list
 
 
 def _variables(trainer):
@@ -21,9 +37,8 @@ def _variables(trainer):
     return pairs + [(f"state/{name}", getattr(trainer, name)) for name in STATE]
 
 
-def state(trainer, done, initial, latest, elapsed):
-    """The arrays to save for ``trainer`` after ``done`` steps (``initial`` and ``latest``: the first and
-    last evaluations' (validation, test) MSE; ``elapsed``: seconds trained so far)."""
+def pack(trainer, done, initial, latest, elapsed):
+    """The arrays to save for ``trainer`` after ``done`` steps (see :meth:`MultiSeedTrainer.state`)."""
     arrays = {"members": np.array(trainer.members), "done": np.array(done), "elapsed": np.array(elapsed)}
     arrays.update({key: variable.numpy() for key, variable in _variables(trainer)})
     arrays["restarts"], arrays["stale_evaluations"] = trainer.restarts, trainer.stale_evaluations
@@ -37,9 +52,9 @@ def state(trainer, done, initial, latest, elapsed):
     return arrays
 
 
-def restore(trainer, arrays):
-    """Load into ``trainer`` a state saved by :func:`state`; return (done, initial, latest, elapsed), or
-    None when it belongs to other members or another model (then training starts afresh)."""
+def unpack(trainer, arrays):
+    """Assign ``trainer``'s variables from arrays saved by :func:`pack` and return the rest as
+    :class:`Saved`, or return None (assigning nothing) when they belong to other members or another model."""
     pairs = _variables(trainer)
     members = arrays.get("members")
     if members is None or not np.array_equal(members, trainer.members):
@@ -48,16 +63,18 @@ def restore(trainer, arrays):
         return None
     for key, variable in pairs:
         variable.assign(arrays[key])
-    trainer.restarts, trainer.stale_evaluations = (
-        arrays["restarts"].copy(),
-        arrays["stale_evaluations"].copy(),
-    )
-    trainer.history = []
+    history = []
     for index in range(int(arrays["history_length"])):
         prefix = f"history/{index}/"
         evaluation = {key[len(prefix) :]: arrays[key] for key in arrays if key.startswith(prefix)}
         evaluation["step"] = int(evaluation["step"])
-        trainer.history.append(evaluation)
-    initial = tuple(arrays[f"initial/{i}"] for i in range(2))
-    latest = tuple(arrays[f"latest/{i}"] for i in range(2))
-    return int(arrays["done"]), initial, latest, float(arrays["elapsed"])
+        history.append(evaluation)
+    return Saved(
+        done=int(arrays["done"]),
+        initial=tuple(arrays[f"initial/{i}"] for i in range(2)),
+        latest=tuple(arrays[f"latest/{i}"] for i in range(2)),
+        elapsed=float(arrays["elapsed"]),
+        restarts=arrays["restarts"].copy(),
+        stale_evaluations=arrays["stale_evaluations"].copy(),
+        history=history,
+    )

@@ -1,4 +1,4 @@
-"""Plain descriptions shared by the runner, the trainer and the experiment modules.
+"""Plain descriptions shared by the runner, the engine and the experiment modules.
 
 Nothing here imports TensorFlow, so a configuration can be validated (and rejected) in a fraction of a
 second before any heavy import or any work.
@@ -16,13 +16,14 @@ DATA_STREAMS = ("independent", "shared")
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a model: a unit from ``experiments.registry.UNITS`` (or ``CELLS``: the library's units and the baselines), its width and its options."""
+    """One layer of a model: a unit from ``experiments.engine.registry.UNITS`` (or ``CELLS``: the library's
+    units and the baselines), its width and its options."""
 
     unit: str
     width: int  # outputs of the layer (a recurrent layer's state size); 0 for shape-only layers
     options: dict = dataclasses.field(default_factory=dict)
     recurrent: bool = (
-        False  # a cell from experiments.registry.CELLS run over the time axis; emits its last output
+        False  # a cell from experiments.engine.registry.CELLS run over the time axis; emits its last output
     )
     # A recurrent layer's state before the first step: "zeros", or "learned" (a trained parameter per
     # seed, initialised at 0, as the reference recurrent task has it).
@@ -56,7 +57,9 @@ class Task:
     actually used, say). ``exact_recurrence``, optional: the hidden-to-hidden block of the first recurrent
     layer's effective weights that carries the task's state exactly over any length (the identity for an
     accumulator); the kept models' largest distance from it is reported per seed
-    (``recurrent_weight_error``), beside the block's eigenvalues.
+    (``recurrent_weight_error``), beside the block's eigenvalues. ``learner``: the class that trains the
+    task (a :class:`experiments.engine.Learner`, built as ``learner(cells, seeds)``; its contract is in
+    ``experiments.engine``'s docstring); None: supervised regression of ``sample``'s targets by MSE.
     """
 
     input_size: int | tuple
@@ -74,6 +77,7 @@ class Task:
     accuracy: bool = False
     every_step_loss: bool = False
     exact_recurrence: np.ndarray | None = None
+    learner: Callable | None = None
     labels: dict = dataclasses.field(default_factory=dict)
 
 

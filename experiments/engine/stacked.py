@@ -1,5 +1,6 @@
 """The stacked model: one copy of every parameter per member (a seed of a cell), the units' maths from
-``nalu_tf.maths`` (the functions the Keras layers call) and the baselines from ``experiments.baselines``, both looked up in ``experiments.registry``.
+``nalu_tf.maths`` (the functions the Keras layers call) and the baselines of ``baselines.py``, both looked
+up in ``registry.py``. What the engine measures of a model besides its outputs is in ``measures.py``.
 
 Each member's initial weights depend only on its seed, the layer, the parameter's name and the restart: seed
 k among 64 starts from the same weights as seed k alone (tests check this bit for bit).
@@ -14,8 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments import registry
-from experiments.measures import ModelMeasures
+from experiments.engine import registry
 from nalu_tf import maths
 
 INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
@@ -39,7 +39,7 @@ def parameter_seed(seed, layer_index, name, restart=0):
     return int(state[0] % (2**31 - 1))
 
 
-class StackedModel(ModelMeasures):
+class StackedModel:
     """A stack of units with one copy of every parameter per seed.
 
     Inputs are ``(seeds or 1, batch, features)``, or ``(seeds or 1, batch, time, features)`` for a model
@@ -51,10 +51,6 @@ class StackedModel(ModelMeasures):
     position of the batch, or once per table item when the batch has more positions than the table has
     items (long evaluation sequences), whichever is fewer.
     """
-
-    project_at_once = True  # False: project each time step's input separately (to measure the gain)
-    # False: lay out the whole projection per member, then split it by time (the former design, to measure)
-    split_time_first = True
 
     def __init__(self, layers, input_size, seeds, table=None, unit_options=None):
         self.layers = registry.with_options(layers, unit_options)
@@ -72,9 +68,9 @@ class StackedModel(ModelMeasures):
             else (tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,))
         )
         for index, layer in enumerate(self.layers):
-            specs = self._maths(layer).parameters(shape[-1], layer.width, **layer.options)
+            specs = self.maths_of(layer).parameters(shape[-1], layer.width, **layer.options)
             if layer.recurrent and layer.initial_state == "learned":
-                width = self._maths(layer).state_count * layer.width
+                width = self.maths_of(layer).state_count * layer.width
                 specs[INITIAL_STATE] = maths.Parameter((width,), "zeros")
             elif layer.initial_state != "zeros":
                 raise ValueError(
@@ -101,11 +97,12 @@ class StackedModel(ModelMeasures):
             shape = (
                 (layer.width,)
                 if layer.recurrent
-                else self._maths(layer).output_shape(shape, layer.width, **layer.options)
+                else self.maths_of(layer).output_shape(shape, layer.width, **layer.options)
             )
 
     @staticmethod
-    def _maths(layer):
+    def maths_of(layer):
+        """The maths (a ``nalu_tf.maths.Unit`` or ``Cell``, or a baseline's) of one of the model's layers."""
         return (registry.CELLS if layer.recurrent else registry.UNITS)[layer.unit]
 
     @staticmethod
@@ -250,9 +247,9 @@ class StackedModel(ModelMeasures):
         Inputs shared by groups of members are projected with the groups' columns side by side (see
         ``_grouped``) and split by time before each step's columns are laid out per member: laid out
         whole first, XLA re-copied the whole projection for each step's slice (the recurrent LSTM stack's
-        compiled step: 3.35 ms against 2.75; ``split_time_first`` keeps the former order to measure it)."""
+        compiled step: 3.35 ms against 2.75)."""
         count, rows, length = int(x.shape[0]), x.shape[1], x.shape[2]
-        if not self.split_time_first or not cell.projects or count in (1, self.seed_count):
+        if not cell.projects or count in (1, self.seed_count):
             # unstack, not part[:, :, t]: the gradient of each slice would be a full-size tensor
             parts = [tf.unstack(part, axis=2) for part in self._project(cell, layer, weights, x)]
             return list(zip(*parts))
@@ -284,10 +281,7 @@ class StackedModel(ModelMeasures):
         length = x.shape[2]
         weights = self._projection_weights(cell, params, int(x.shape[0]))
         if length <= UNROLL_LIMIT:
-            if self.project_at_once:
-                steps = self._project_steps(cell, layer, weights, x)
-            else:  # one projection per step (the benchmark's "before")
-                steps = [self._project(cell, layer, weights, x[:, :, t]) for t in range(length)]
+            steps = self._project_steps(cell, layer, weights, x)
             initial, outputs = states[0], []
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)

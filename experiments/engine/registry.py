@@ -1,5 +1,5 @@
 """The one registry of the units and cells the trainer builds models from: the library's (``nalu_tf.maths``)
-and the baselines (``experiments.baselines``), and the rule that gives each layer its options.
+and the baselines (``baselines.py``), and the rule that gives each layer its options.
 
 Tasks name a unit and its width (``LayerSpec("nalu", 2)``); the trainer gives every layer the options its
 unit declares (its forward pass's keyword arguments: ``epsilon``, ``max_log``) from the point's settings
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from experiments.baselines import BASELINE_CELLS, BASELINE_UNITS
+from experiments.engine.baselines import BASELINE_CELLS, BASELINE_UNITS
 from nalu_tf import maths
 from nalu_tf.maths import Cell, Unit
 

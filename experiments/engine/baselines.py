@@ -1,11 +1,10 @@
-"""The baseline layers the experiments compare the arithmetic units against, and the registry the
-multi-seed trainer looks units up in.
+"""The baseline layers the experiments compare the arithmetic units against.
 
 The library (``nalu_tf``) holds the arithmetic units alone; the dense, convolution, pooling, LSTM and GRU
 maths here serve only the experiments (the baselines and the MNIST tasks' CNN). They follow the same
 conventions as ``nalu_tf.maths`` (shapes, stacked parameters along a leading seed axis, ``Unit`` and
-``Cell`` records), so the trainer treats every layer alike: ``experiments.registry`` holds the library's
-records plus these.
+``Cell`` records), so the engine treats every layer alike: ``registry.py`` holds the library's records
+plus these.
 """
 
 from __future__ import annotations

@@ -1,0 +1,206 @@
+"""What ``make bench`` measures: rates and step times of the engine, through its public face only
+(``MultiSeedTrainer.train``, ``evaluate``, ``batch``, ``update``), and the plain ``model.fit`` it is
+compared with. ``experiments.bench`` chooses the rows and prints them; nothing here is asserted as a speed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def step_seconds(trainer, steps):
+    """Seconds per training step of ``trainer`` (traced, compiled and warmed up first)."""
+    trainer.train(5)
+    started = time.perf_counter()
+    trainer.train(steps)
+    return (time.perf_counter() - started) / steps
+
+
+def member_rate(trainer, steps):
+    """Member-steps per second of ``trainer`` (see :func:`step_seconds`)."""
+    return len(trainer.members) / step_seconds(trainer, steps)
+
+
+def task_rate(module, point, ops, seeds, steps, batch_size, data_stream="independent"):
+    """Member-steps per second of the stack of ``ops`` of an experiment ``module``'s ``point`` (its cells
+    built by the task module, trained with Adam 1e-3)."""
+    from experiments.engine import MultiSeedTrainer, Training
+
+    training = Training(
+        steps=steps, batch_size=batch_size, learning_rate=1e-3, eval_every=steps, data_stream=data_stream
+    )
+    tasks = [module.build({**point, "op": op}) for op in ops]
+    return member_rate(MultiSeedTrainer(tasks, range(seeds), training), steps)
+
+
+def configured_stacks(config_path, profile="default", overrides=()):
+    """The stacks a profile of a config forms, as the runner groups them: a list of resolved points per
+    stack, and a function that builds one stack's trainer (``runner.stack_trainer``)."""
+    from experiments import runner
+    from experiments.config import load
+
+    config = load(config_path, profile, list(overrides))
+    points = config.points()
+    stacks = [[config.resolve(points[i]) for i in group] for group in runner.config_stacks(config)]
+    return stacks, lambda stack: runner.stack_trainer(stack)[1]
+
+
+def side_by_side(trainers, steps, workers):
+    """Train ``trainers`` for ``steps`` steps each, ``workers`` at once in threads as the runner's local
+    executor trains stacks (each traced and warmed up first, one after another). Returns (wall seconds
+    of the whole, each trainer's own seconds per step, timed in its thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for trainer in trainers:
+        trainer.train(5)
+
+    def timed(trainer):
+        began = time.perf_counter()
+        trainer.train(steps)
+        return (time.perf_counter() - began) / steps
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        own = list(pool.map(timed, trainers))
+    return time.perf_counter() - started, own
+
+
+def configured_rate(config_path, steps, overrides=(), units=None, profile="default", workers=1):
+    """Member-steps per second of training every stack of an experiment as configured (its grid, seeds,
+    batch, training length and ``jit_compile``) for ``steps`` steps, ``workers`` stacks at once as the
+    runner trains them (1: one after another); ``overrides`` are ``--set`` strings (to measure a former
+    design). Returns (rate, members)."""
+    stacks, build = configured_stacks(config_path, profile, overrides)
+    trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
+    wall, _ = side_by_side(trainers, steps, workers)
+    members = sum(len(trainer.members) for trainer in trainers)
+    return members * steps / wall, members
+
+
+def makespan(durations, workers):
+    """The wall time of jobs of these durations run in order on ``workers`` lanes, each job starting on
+    the first lane to come free (how the local executor's thread pool takes stacks)."""
+    lanes = [0.0] * max(1, workers)
+    for duration in durations:
+        lane = lanes.index(min(lanes))
+        lanes[lane] += duration
+    return max(lanes)
+
+
+def evaluation_seconds(trainer):
+    """Seconds of one evaluation of ``trainer`` (traced first)."""
+    trainer.evaluate()
+    started = time.perf_counter()
+    trainer.evaluate()
+    return time.perf_counter() - started
+
+
+def projected_hours(config_path, profile, steps=20, workers=1):
+    """Hours a profile of a config would take here, trained as the runner trains it, ``workers`` stacks
+    at once: per stack, ``training.steps`` times its step time (measured beside the stacks it would run
+    with) plus one measured evaluation per ``eval_every`` steps; the stacks are then laid out on
+    ``workers`` lanes in order. Returns (hours, stacks, members)."""
+    stacks, build = configured_stacks(config_path, profile)
+    durations, members = [], 0
+    for first in range(0, len(stacks), max(1, workers)):
+        trainers = [build(stack) for stack in stacks[first : first + max(1, workers)]]
+        _, step_times = side_by_side(trainers, steps, workers)
+        for trainer, step in zip(trainers, step_times):
+            training = trainer.training
+            evaluations = training.steps / training.eval_every * evaluation_seconds(trainer)
+            durations.append(training.steps * step + evaluations)
+            members += len(trainer.members)
+    return makespan(durations, workers) / 3600, len(stacks), members
+
+
+def step_breakdown(config_path, profile="long", steps=200, overrides=()):
+    """Milliseconds per training step of the NMU stack a profile forms (else its first stack), split into
+    what each part costs alone: the data draw, the forward pass, forward and backward, the whole update
+    (with Adam and the clamps), the training loop's step (draw, update and loop), and one evaluation
+    spread over ``eval_every`` steps. Returns (members, {part: ms})."""
+    import tensorflow as tf
+
+    stacks, build = configured_stacks(config_path, profile, overrides)
+    stack = next((stack for stack in stacks if stack[0]["task"]["unit"] == "nmu"), stacks[0])
+    trainer = build(stack)
+    _, (x, y) = trainer.batch()
+
+    def forward():
+        return tf.reduce_sum(trainer.model(x))
+
+    def backward():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(trainer.model(x) - y))
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, trainer.model.variables)])
+
+    def looped(body):
+        @tf.function
+        def run(count):
+            total = tf.constant(0.0)
+            for _ in tf.range(count):
+                total += tf.cast(tf.reduce_sum(body()), tf.float32)
+            return total
+
+        return run
+
+    parts = {
+        "data draw": looped(lambda: trainer.batch()[1][0][:, 0, 0]),
+        "forward": looped(forward),
+        "forward and backward": looped(backward),
+        "draw and update (forward, backward, Adam, clamps)": looped(lambda: trainer.update(*trainer.batch())),
+    }
+    timings = {}
+    for name, function in parts.items():
+        function(tf.constant(5))
+        started = time.perf_counter()
+        function(tf.constant(steps))
+        timings[name] = 1e3 * (time.perf_counter() - started) / steps
+    timings["training loop step"] = 1e3 * step_seconds(trainer, steps)
+    every = trainer.training.eval_every
+    timings[f"evaluation / {every} steps"] = 1e3 * evaluation_seconds(trainer) / every
+    return len(trainer.members), timings
+
+
+def rng_rate(seeds, steps, shape=(128, 100)):
+    """Seed-steps per second of the independent per-seed Philox draw alone (nothing trains)."""
+    import tensorflow as tf
+
+    from experiments.engine import make_draw
+
+    @tf.function
+    def draw_only(count):
+        total = tf.zeros([])
+        for step in tf.range(count, dtype=tf.int64):
+            total += tf.reduce_sum(
+                make_draw(list(range(seeds)), step, "independent", 0)(shape, 1.0, 2.0)[:, 0, 0]
+            )
+        return total
+
+    draw_only(tf.constant(2, tf.int64))
+    started = time.perf_counter()
+    draw_only(tf.constant(steps, tf.int64))
+    return seeds * steps / (time.perf_counter() - started)
+
+
+def fit_rate(point, steps, repeats=2):
+    """Steps per second of a plain per-seed Keras ``model.fit`` of the 100 -> 2 -> 1 NALU on the static
+    task's ``point`` (data pre-generated as NumPy arrays; median of ``repeats`` models)."""
+    import keras
+
+    import nalu_tf
+    from experiments.tasks import static_arithmetic
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 2, size=(steps * 128, 100)).astype("float32")
+    y = static_arithmetic.reference(x, point).astype("float32")
+    rates = []
+    for seed in range(repeats):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((100,)), nalu_tf.NALU(2), nalu_tf.NALU(1)])
+        model.compile(keras.optimizers.Adam(1e-3), "mse")
+        model.fit(x[:1280], y[:1280], batch_size=128, epochs=1, verbose=0)  # compile and warm up
+        started = time.perf_counter()
+        model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False)
+        rates.append(steps / (time.perf_counter() - started))
+    return float(np.median(rates))
