@@ -1,8 +1,11 @@
 """Load, merge and validate an experiment YAML before any work starts.
 
-A config names an experiment module (``experiments/<name>.py``), a grid, seeds, training settings, the
-experiment's task settings and optional profiles (smoke, default, paper) that override any of those.
-Every mistake raises :class:`ConfigError` naming the file, the key, the bad value and what is allowed.
+A config names an experiment module (``experiments/tasks/<name>.py``, or any importable dotted path), a
+grid, seeds, training settings, the experiment's task settings and optional profiles (smoke, default,
+long, paper) that override any of those. Every mistake raises :class:`ConfigError` naming the file, the
+key, the bad value and what is allowed: this module reads the file, merges each profile and checks the
+experiment module, ``validation`` checks the training, units, task and grid blocks, and
+``report_schema`` the report block.
 """
 
 from __future__ import annotations
@@ -11,19 +14,19 @@ import copy
 import dataclasses
 import hashlib
 import importlib
-import itertools
 import json
 import pathlib
 import pkgutil
 
 import yaml
 
-from experiments import tasks
-from experiments.report import schema as report_schema
-from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
-from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, Range
-from experiments.engine import DATA_STREAMS, Training
-from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS
+from experiments import report_schema, tasks
+from experiments.schema import reject_unknown as _unknown, require_mapping as _mapping
+from experiments.schema import ConfigError, Integer, Range, check_value
+from experiments.engine import Training
+from experiments.unit_options import OPTION_SCHEMA
+from experiments.validation import UNIT_TRAINING_KEYS, allowed_values, grid_points, grid_union
+from experiments.validation import check_grid, check_task, check_training, check_units
 from experiments.yamlio import apply_override, deep_merge, parse_override, parse_yaml  # noqa: F401 (re-exported)
 
 PROFILES = (
@@ -34,50 +37,6 @@ PROFILES = (
 )  # long: a night on a CPU or a GPU; paper: the published budget
 EXPERIMENTS_DIR = pathlib.Path(__file__).parent
 
-TRAINING_SCHEMA = {
-    "steps": Integer(minimum=1),
-    "batch_size": Integer(minimum=1),
-    "learning_rate": Number(minimum=0, exclusive_minimum=True),
-    "eval_every": Integer(minimum=1),
-    "data_stream": Choice(DATA_STREAMS),
-    "data_seed": Integer(minimum=0),
-    "adam_epsilon": Number(minimum=0, exclusive_minimum=True),
-    "regularization": Number(minimum=0),
-    "regularization_start": Integer(minimum=0),
-    "regularization_end": Integer(minimum=0),
-    "regularization_loss_below": Optional(Number(minimum=0, exclusive_minimum=True)),
-    "l1_start": Number(minimum=0),
-    "l1_end": Number(minimum=0),
-    "l1_every": Integer(minimum=1),
-    "clip_value": Optional(Number(minimum=0, exclusive_minimum=True)),
-    "reinitialise_patience": Integer(minimum=0),
-    "reinitialise_above": Number(minimum=0),
-    "jit_compile": Boolean(),
-    "regularization_z": Number(minimum=0),
-    "select_from": Integer(minimum=0),
-}
-TRAINING_DEFAULTS = {
-    field.name: field.default
-    for field in dataclasses.fields(Training)
-    if field.default is not dataclasses.MISSING
-}
-# What a config's `units:` block may set for one unit (each unit's published protocol); the rest of
-# `training` (steps, batch, evaluation, data) is the same for every unit of a table.
-UNIT_TRAINING_KEYS = (
-    "learning_rate",
-    "adam_epsilon",
-    "regularization",
-    "regularization_start",
-    "regularization_end",
-    "regularization_loss_below",
-    "l1_start",
-    "l1_end",
-    "l1_every",
-    "clip_value",
-    "reinitialise_patience",
-    "reinitialise_above",
-    "regularization_z",
-)
 TOP_LEVEL = ("experiment", "seeds", "seed_start", "grid", "training", "units", "task", "profiles", "report")
 
 
@@ -116,7 +75,7 @@ class Config:
     def points(self):
         """Every grid point as a dict of axis values, in grid order: the product of the grid's axes, or,
         for a grid given as a list of blocks, each block's product in turn."""
-        return [point for block in self.grid_blocks or [self.grid] for point in _product(block)]
+        return [point for block in self.grid_blocks or [self.grid] for point in grid_points(block)]
 
     def resolve(self, point):
         """The complete description of one grid point: all a worker needs to run it."""
@@ -184,11 +143,6 @@ def available_experiments():
     return sorted(name for name in names if callable(getattr(experiment_module(name), "build", None)))
 
 
-def _allowed(choices, task):
-    """An axis' allowed values: a tuple, or a function of the task settings."""
-    return choices(task) if callable(choices) else choices
-
-
 def load(path, profile="default", overrides=()):
     """Read ``path``, apply ``profile`` and ``--set`` overrides, validate everything, return a Config."""
     path = pathlib.Path(path)
@@ -236,6 +190,8 @@ def load(path, profile="default", overrides=()):
 
 
 def _validate(source, name, profile, merged, overrides):
+    """One profile's merged config, checked (its experiment module here, then each block in turn) as a
+    :class:`Config`."""
     for key in ("experiment", "seeds", "grid", "training", "task"):
         if key not in merged:
             raise ConfigError(source, key, "missing")
@@ -257,91 +213,20 @@ def _validate(source, name, profile, merged, overrides):
             source, "experiment", f"{experiment!r} is not an experiment module; it lacks {', '.join(missing)}"
         )
 
-    count = _check(source, "seeds", Integer(minimum=1), merged["seeds"])
-    start = _check(source, "seed_start", Integer(minimum=0), merged.get("seed_start", 0))
-
-    training = {**TRAINING_DEFAULTS, **_mapping(source, "training", merged["training"])}
-    _unknown(source, "training.", training, TRAINING_SCHEMA)
-    for key, field in TRAINING_SCHEMA.items():
-        if key not in training:
-            raise ConfigError(source, f"training.{key}", "missing")
-        training[key] = _check(source, f"training.{key}", field, training[key])
-    if training["select_from"] > training["steps"]:
-        message = f"{training['select_from']!r} is not allowed; must be at most training.steps ({training['steps']!r})"
-        raise ConfigError(source, "training.select_from", message)
-
-    units = _mapping(source, "units", merged.get("units") or {})
-    if units and "unit" not in module.AXES:
-        raise ConfigError(
-            source, "units", f"{experiment!r} has no unit axis, so per-unit settings do not apply"
-        )
-    for unit, settings in units.items():
-        _check(source, "units", Choice(module.AXES["unit"]), unit)
-        settings = _mapping(source, f"units.{unit}", settings or {})
-        options = UNIT_OPTIONS.get(unit, ())
-        _unknown(source, f"units.{unit}.", settings, (*UNIT_TRAINING_KEYS, *options))
-        units[unit] = {
-            key: _check(source, f"units.{unit}.{key}", {**TRAINING_SCHEMA, **OPTION_SCHEMA}[key], value)
-            for key, value in settings.items()
-        }
-    for unit, settings in {None: {}, **units}.items():
-        effective = {**training, **{k: v for k, v in settings.items() if k in UNIT_TRAINING_KEYS}}
-        if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
-            key = f"units.{unit}.l1_end" if unit else "training.l1_end"
-            message = (
-                f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})"
-            )
-            raise ConfigError(source, key, message)
-
-    task = _mapping(source, "task", merged["task"])
-    _unknown(source, "task.", task, module.TASK_SCHEMA)
-    for key, field in module.TASK_SCHEMA.items():
-        if key not in task:
-            raise ConfigError(source, f"task.{key}", "missing")
-        task[key] = _check(source, f"task.{key}", field, task[key])
-
-    raw_grid = merged["grid"]
-    if isinstance(raw_grid, list):  # a union of blocks, each a product of its axes (see grid_union)
-        if not raw_grid:
-            raise ConfigError(
-                source, "grid", "[] is not allowed; must be a mapping or a non-empty list of them"
-            )
-        blocks = [
-            _grid_block(source, f"grid[{index}]", module, task, block) for index, block in enumerate(raw_grid)
-        ]
-        seen = set()
-        for index, block in enumerate(blocks):
-            if sorted(block) != sorted(blocks[0]):
-                raise ConfigError(
-                    source,
-                    f"grid[{index}]",
-                    f"axes {sorted(block)} are not allowed; every block needs the same axes as grid[0] "
-                    f"({sorted(blocks[0])})",
-                )
-            for point in _product(block):
-                key = json.dumps(point, sort_keys=True)
-                if key in seen:
-                    raise ConfigError(
-                        source,
-                        f"grid[{index}]",
-                        f"{point!r} is already in an earlier block; list a point once",
-                    )
-                seen.add(key)
-    else:
-        blocks = [_grid_block(source, "grid", module, task, raw_grid)]
+    count = check_value(source, "seeds", Integer(minimum=1), merged["seeds"])
+    start = check_value(source, "seed_start", Integer(minimum=0), merged.get("seed_start", 0))
+    training = check_training(source, merged["training"])
+    units = check_units(source, merged.get("units") or {}, module, experiment, training)
+    task = check_task(source, merged["task"], module)
+    blocks = check_grid(source, merged["grid"], module, task)
     grid = grid_union(blocks)
-
     report = report_schema.validate(
-        source, merged.get("report", {}), grid, lambda axis: _allowed(module.AXES.get(axis, grid[axis]), task)
+        source,
+        merged.get("report", {}),
+        grid,
+        lambda axis: allowed_values(module.AXES.get(axis, grid[axis]), task),
+        [key for key, field in module.TASK_SCHEMA.items() if isinstance(field, Range)],
     )
-    if "shade" in report:
-        _check(
-            source,
-            "report.shade",
-            Choice([k for k, f in module.TASK_SCHEMA.items() if isinstance(f, Range)]),
-            report["shade"],
-        )
-
     return Config(
         name=name,
         source=source,
@@ -356,46 +241,3 @@ def _validate(source, name, profile, merged, overrides):
         overrides=overrides,
         units=units,
     )
-
-
-def _grid_block(source, where, module, task, block):
-    """One product block of a grid (``grid`` itself, or one item of a list of them), checked."""
-    block = _mapping(source, where, block)
-    _unknown(source, f"{where}.", block, [*module.AXES, *module.TASK_SCHEMA])
-    for axis in module.AXES:
-        if axis not in block:
-            raise ConfigError(source, f"{where}.{axis}", "missing; every grid needs this axis")
-    checked = {}
-    for axis, values in block.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(
-                source, f"{where}.{axis}", f"{values!r} is not allowed; must be a non-empty list"
-            )
-        if axis in module.AXES:
-            choices = module.AXES[axis]
-            field = Choice(choices(task) if callable(choices) else choices)
-        else:
-            field = module.TASK_SCHEMA[axis]
-        checked[axis] = [_check(source, f"{where}.{axis}", field, value) for value in values]
-        if len({json.dumps(v, sort_keys=True) for v in checked[axis]}) != len(checked[axis]):
-            raise ConfigError(source, f"{where}.{axis}", f"{values!r} lists a value twice")
-    return checked
-
-
-def _product(block):
-    """Every point of one grid block, in order (the last axis varies fastest)."""
-    axes = list(block)
-    return [dict(zip(axes, values)) for values in itertools.product(*block.values())]
-
-
-def grid_union(blocks):
-    """The axes of several grid blocks with every value any of them takes, in order of first appearance
-    (what a report lays its rows and columns out by). Every block has the same axes (checked by load)."""
-    axes = list(blocks[0])
-    union = {axis: [] for axis in axes}
-    for block in blocks:
-        for axis in axes:
-            for value in block[axis]:
-                if value not in union[axis]:
-                    union[axis].append(value)
-    return union

@@ -19,6 +19,7 @@ import sys
 import time
 
 from experiments.executors import RunFailed
+from experiments.results import compute_time
 from experiments.schema import ConfigError
 
 
@@ -82,8 +83,6 @@ def share_threads(workers):
 
 def expected_seconds(results_root, name):
     """Compute time of the results already on disk (None when there are none): the scheduling hint."""
-    from experiments.report.build import compute_time
-
     directory = pathlib.Path(results_root) / name
     try:
         config = json.loads((directory / "provenance.json").read_text())["config"]

@@ -105,7 +105,7 @@ def environment():
 RUN_RECORD = ("git_commit", "finished", "wall_time_s", "points_run", "points_resumed", "environment")
 
 
-def _resumed_provenance(path, provenance):
+def resumed_provenance(path, provenance):
     """The provenance a resume that ran no point writes. The results are those of the run that made the
     points, so its record (commit, time, wall time, points run, environment) stays: None when nothing
     else changed either (the file is left byte-identical); the previous record with the new config when

@@ -154,19 +154,6 @@ class NamedRanges(Field):
         return cleaned
 
 
-# The fixed evaluation sets and success criterion shared by the arithmetic tasks (static, recurrent,
-# single-module): sizes and seeds of the validation and test sets, the nearly-perfect offset, and the
-# epsilon inside NALU-style logarithms.
-ARITHMETIC_EVALUATION = {
-    "validation_size": Integer(minimum=1),
-    "test_size": Integer(minimum=1),
-    "validation_seed": Integer(minimum=0),
-    "test_seed": Integer(minimum=0),
-    "success_epsilon": Number(minimum=0, exclusive_minimum=True),
-    "epsilon": Number(minimum=0, exclusive_minimum=True),
-}
-
-
 def check_value(source, key, field, value):
     try:
         return field.check(value)

@@ -1,9 +1,11 @@
 """The options of the library's units as a config may set them, checked without loading Keras.
 
-A config sets an option for every unit of a table in its ``task:`` block (``epsilon``, as the tasks'
-schemas have it) or for one unit in its ``units:`` block (``units: {inalu: {max_log: 10}}``); the trainer
-gives each layer those its unit declares (``experiments.engine.registry``). :data:`UNIT_OPTIONS` lists what each
-unit's forward pass takes; a test checks it against the maths' signatures.
+Each option's schema is written once, in :data:`OPTION_SCHEMA`. A config sets an option for every unit of
+a table in its ``task:`` block (a task's schema takes the entry from here: ``"epsilon":
+OPTION_SCHEMA["epsilon"]``) or for one unit in its ``units:`` block (``units: {inalu: {max_log: 10}}``);
+the trainer gives each layer those its unit declares (``experiments.engine.registry``).
+:data:`UNIT_OPTIONS` lists what each unit's forward pass takes; a test checks it against the maths'
+signatures. The library checks the values again itself (``nalu_tf.checks``): it knows nothing of YAML.
 """
 
 from __future__ import annotations

@@ -202,8 +202,25 @@ class NALU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
 
 
+class _KernelUnitLayer(_UnitLayer):
+    """A unit whose one parameter is ``kernel`` and whose regulariser weight is a constructor argument
+    (NAU, NMU): the constructor they share."""
+
+    initializer_arguments = {"kernel": "kernel_initializer"}
+
+    def __init__(
+        self,
+        units: int,
+        regularization: float = 0.0,
+        kernel_initializer: InitializerLike | None = None,
+        **kwargs,
+    ):
+        self.kernel_initializer = kernel_initializer
+        super().__init__(units, regularization, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class NAU(_UnitLayer):
+class NAU(_KernelUnitLayer):
     """Neural addition unit (Madsen & Johansen 2020).
 
     ``z = x W`` with W clamped to [-1, 1] (in the forward pass, and as a constraint after every
@@ -217,21 +234,10 @@ class NAU(_UnitLayer):
     """
 
     unit_name = "nau"
-    initializer_arguments = {"kernel": "kernel_initializer"}
-
-    def __init__(
-        self,
-        units: int,
-        regularization: float = 0.0,
-        kernel_initializer: InitializerLike | None = None,
-        **kwargs,
-    ):
-        self.kernel_initializer = kernel_initializer
-        super().__init__(units, regularization, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class NMU(_UnitLayer):
+class NMU(_KernelUnitLayer):
     """Neural multiplication unit (Madsen & Johansen 2020).
 
     ``z_j = prod_i (W_ij x_i + 1 - W_ij)`` with W clamped to [0, 1]. Sparsity regulariser
@@ -245,17 +251,6 @@ class NMU(_UnitLayer):
     """
 
     unit_name = "nmu"
-    initializer_arguments = {"kernel": "kernel_initializer"}
-
-    def __init__(
-        self,
-        units: int,
-        regularization: float = 0.0,
-        kernel_initializer: InitializerLike | None = None,
-        **kwargs,
-    ):
-        self.kernel_initializer = kernel_initializer
-        super().__init__(units, regularization, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -342,5 +337,15 @@ class RealNPU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
 
 
+def _unit_layers(base: type) -> list:
+    """The subclasses of ``base`` at any depth, in order of definition, that name a unit themselves."""
+    found = []
+    for layer in base.__subclasses__():
+        if "unit_name" in vars(layer):  # not a shared base such as _KernelUnitLayer
+            found.append(layer)
+        found += _unit_layers(layer)
+    return found
+
+
 # Every layer above by its unit's name in ``maths.UNITS`` (a new unit's layer joins by subclassing).
-LAYERS: dict[str, type[_UnitLayer]] = {layer.unit_name: layer for layer in _UnitLayer.__subclasses__()}
+LAYERS: dict[str, type[_UnitLayer]] = {layer.unit_name: layer for layer in _unit_layers(_UnitLayer)}

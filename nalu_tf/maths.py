@@ -236,7 +236,7 @@ def inalu(
     return gate * additive + (1.0 - gate) * magnitude * sign
 
 
-def inalu_sign(x, used):
+def inalu_sign(x: Tensor, used: Tensor) -> Tensor:
     """``prod_i (sign(x_i) u_ij + 1 - u_ij)`` for ``u = |W_m|`` in [0, 1], computed with two matmuls.
 
     The factor is 1 for x_i > 0, ``1 - u`` for x_i = 0 and ``1 - 2u`` for x_i < 0, so the product is

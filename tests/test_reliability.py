@@ -10,7 +10,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from experiments import cli, files, parallel, runner
+from experiments import cli, files, parallel, points, provenance, runner
+from experiments.provenance import RUN_RECORD
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STATIC = ROOT / "configs" / "static_arithmetic.yaml"
@@ -50,11 +51,11 @@ def test_a_damaged_point_file_is_named_and_its_point_rerun(damage, smoke_results
 
 
 def test_damage_check_accepts_whole_points_and_names_each_fault(smoke_results):
-    points = smoke_results / "static_arithmetic" / "points"
-    point_hash = sorted(points.glob("*.history.csv"))[0].name.split(".")[0]
-    assert runner.damaged_point(points, point_hash, [0, 1]) is None
-    assert "expected one row per seed 0-2 (3)" in runner.damaged_point(points, point_hash, [0, 1, 2])
-    assert runner.damaged_point(points, "0" * 16, [0, 1]) == "missing"
+    folder = smoke_results / "static_arithmetic" / "points"
+    point_hash = sorted(folder.glob("*.history.csv"))[0].name.split(".")[0]
+    assert points.damaged_point(folder, point_hash, [0, 1]) is None
+    assert "expected one row per seed 0-2 (3)" in points.damaged_point(folder, point_hash, [0, 1, 2])
+    assert points.damaged_point(folder, "0" * 16, [0, 1]) == "missing"
 
 
 def test_a_second_writer_is_refused_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
@@ -151,7 +152,7 @@ def test_a_resume_that_runs_nothing_leaves_every_file_byte_identical(smoke_resul
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["config"]["report"]["title"] == "edited"
     first = json.loads(before["provenance.json"])  # the record of the run that made the points stays
-    assert [provenance[key] for key in runner.RUN_RECORD] == [first[key] for key in runner.RUN_RECORD]
+    assert [provenance[key] for key in RUN_RECORD] == [first[key] for key in RUN_RECORD]
     assert first["points_run"] > 0
 
 
@@ -303,7 +304,7 @@ def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(
     assert cli.main([*SMOKE, "--results", str(whole), "--stacks", "1"]) == 0
     cut = tmp_path / "cut"
     calls = []
-    original = runner.Progress.__call__
+    original = provenance.Progress.__call__
 
     def interrupt_second(self, amount):
         calls.append(amount)
@@ -311,10 +312,10 @@ def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(
             raise KeyboardInterrupt
         original(self, amount)
 
-    monkeypatch.setattr(runner.Progress, "__call__", interrupt_second)
+    monkeypatch.setattr(provenance.Progress, "__call__", interrupt_second)
     assert cli.main([*SMOKE, "--results", str(cut), "--stacks", str(stacks)]) == 130
     assert len(list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))) == stacks
-    monkeypatch.setattr(runner.Progress, "__call__", original)
+    monkeypatch.setattr(provenance.Progress, "__call__", original)
     assert cli.main([*SMOKE, "--results", str(cut), "--stacks", str(stacks)]) == 0
     assert not list((cut / "static_arithmetic" / "points").glob("*.checkpoint.npz"))
     first, second = (pd.read_csv(root / "static_arithmetic" / "runs.csv") for root in (whole, cut))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, runner
+from experiments import cli, provenance, runner
 
 from experiments.tasks import static_arithmetic
 from experiments.engine import MultiSeedTrainer, Training
@@ -250,9 +250,9 @@ class _Stream(io.StringIO):
 def test_progress_shows_eta_as_a_bar_on_a_terminal_and_lines_in_logs(tty, monkeypatch):
     # Log lines are at most one per 15 s, so the updates come at 20 s and 40 s.
     clock = iter([0.0, 20.0, 20.0, 20.0, 40.0, 40.0, 40.0])
-    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: next(clock))
     stream = _Stream(tty)
-    progress = runner.Progress(total=400, label="demo", stream=stream)
+    progress = provenance.Progress(total=400, label="demo", stream=stream)
     progress(100)  # a quarter done after 20 s: 60 s to go
     progress(300)
     text = stream.getvalue()

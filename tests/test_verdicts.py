@@ -178,9 +178,10 @@ def test_quantiles_of_cells_with_infinite_seeds_are_inf_not_nan():
 
 
 def test_every_figure_kind_the_schema_allows_has_a_drawing_function():
-    from experiments.report import build, schema
+    from experiments import report_schema
+    from experiments.report import build
 
-    assert set(build.FIGURE_KINDS) == set(schema.FIGURE_FILES)
+    assert set(build.FIGURE_KINDS) == set(report_schema.FIGURE_FILES)
     report = {"figure": ["error_curves", "scores", "solved_curve"]}
     assert build.figure_files(report) == [
         ("error_curves", "figure.png"),

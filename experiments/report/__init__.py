@@ -1,6 +1,8 @@
 """The report: from the result files alone, summary.csv, table.md and figures per experiment, and
 results/README.md. ``summary`` computes the statistics, ``tables`` writes Markdown, ``figures`` draws,
-``verdicts`` judges the published claims, ``build`` puts an experiment's report (or the index) together, ``schema`` checks a config's ``report:``.
+``verdicts`` judges the published claims, ``build`` puts an experiment's report (or the index) together.
+What a config's ``report:`` may say is checked config-side (``experiments.report_schema``), and the compute
+time of a results folder is read by ``experiments.results``, which the scheduler uses too.
 """
 
 from experiments.report.build import report_all, report_experiment, write_index

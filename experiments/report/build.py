@@ -11,10 +11,11 @@ import pandas as pd
 
 from experiments.files import write_atomic, write_csv
 from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
-from experiments.report.schema import FIGURE_FILES
-from experiments.report.summary import dataset_of, grid_axes, summarise
+from experiments.report.summary import dataset_of, summarise
 from experiments.report.verdicts import finding_rows
 from experiments.report.tables import table_markdown
+from experiments.report_schema import FIGURE_FILES
+from experiments.results import compute_time, grid_axes
 
 
 def figure_files(report):
@@ -40,8 +41,9 @@ class ReportInputs:
         return pd.read_csv(self.directory / "history.csv")
 
 
-# Every figure kind a config's ``report: figure:`` may name (schema.FIGURE_FILES gives its file): one entry
-# here, one drawing function in figures.py, and nothing else to edit for a new kind.
+# Every figure kind a config's ``report: figure:`` may name, drawn by a function of figures.py. A new kind
+# needs three edits: that function, its kind and file name in FIGURE_FILES (experiments/report_schema.py,
+# which the config check allows kinds from), and its entry here (a test checks the two lists agree).
 FIGURE_KINDS = {
     "scores": lambda inputs, path: figure(inputs.summary, inputs.provenance, path),
     "success_heatmap": lambda inputs, path: success_heatmap(inputs.summary, inputs.provenance, path),
@@ -92,12 +94,6 @@ def write_index(results_root="results"):
     done = complete_experiments(results_root)
     if done:
         write_atomic(pathlib.Path(results_root) / "README.md", index_markdown(done))
-
-
-def compute_time(directory, config):
-    """Seconds spent training and evaluating, summed over grid points (each row holds its point's time)."""
-    runs = pd.read_csv(pathlib.Path(directory) / "runs.csv")
-    return float(runs.groupby(grid_axes(config), sort=False)["wall_time_s"].first().sum())
 
 
 def _short_commit(commit):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.files import save_figure
-from experiments.report.summary import grid_axes, layout, solved_fractions
+from experiments.report.summary import layout, solved_fractions
+from experiments.results import grid_axes
 
 
 FLOOR = 1e-8  # log-scale plots draw smaller errors (exact zeros included) at this value

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.report.verdicts import wilson_interval
+from experiments.results import grid_axes
 
 
 METRICS = (
@@ -88,10 +89,6 @@ def summarise(runs: pd.DataFrame, axes):
             row["recurrent_weight_error_max"] = float(np.max(error))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def grid_axes(config):
-    return list(config["grid"])
 
 
 def layout(config):

@@ -1,6 +1,6 @@
 """What the arithmetic tasks share (static, recurrent, single-module): the operations, the NAC/NALU
-initialisations, the fixed slices that form a and b, exact float64 targets, and Madsen & Johansen's nearly
-perfect first layer. A helper, not a task: it defines no ``build``.
+initialisations, the schema of their evaluation settings, the fixed slices that form a and b, exact float64
+targets, and Madsen & Johansen's nearly perfect first layer. A helper, not a task: it defines no ``build``.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import schema
+from experiments.unit_options import OPTION_SCHEMA
 
 OPERATIONS = {
     "add": lambda a, b: a + b,
@@ -31,12 +32,24 @@ def nac_initializers(initialization):
     return {"w_hat": NACUniform(), "m_hat": NACUniform()}
 
 
+# The fixed evaluation sets and success criterion of every arithmetic task (static, recurrent,
+# single-module): sizes and seeds of the validation and test sets, the nearly-perfect offset, and the
+# units' epsilon inside NALU-style logarithms (a unit option: its schema is the one of unit_options).
+EVALUATION_SCHEMA = {
+    "validation_size": schema.Integer(minimum=1),
+    "test_size": schema.Integer(minimum=1),
+    "validation_seed": schema.Integer(minimum=0),
+    "test_seed": schema.Integer(minimum=0),
+    "success_epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    "epsilon": OPTION_SCHEMA["epsilon"],
+}
+
 # Settings of the tasks built on fixed slices of an input vector (static and recurrent).
 COMMON_SCHEMA = {
     "input_size": schema.Integer(minimum=2),
     "subset_ratio": schema.Number(minimum=0, maximum=0.5, exclusive_minimum=True),
     "overlap_ratio": schema.Number(minimum=0, maximum=1),
-    **schema.ARITHMETIC_EVALUATION,
+    **EVALUATION_SCHEMA,
 }
 
 

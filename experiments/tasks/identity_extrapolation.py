@@ -17,6 +17,7 @@ import numpy as np
 
 from experiments import schema
 from experiments.engine import LayerSpec, Task
+from experiments.unit_options import OPTION_SCHEMA
 
 ACTIVATIONS = (
     "hard_tanh",
@@ -46,7 +47,7 @@ TASK_SCHEMA = {
     "test_points": schema.Integer(minimum=2),
     "validation_size": schema.Integer(minimum=1),
     "validation_seed": schema.Integer(minimum=0),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    "epsilon": OPTION_SCHEMA["epsilon"],
 }
 
 

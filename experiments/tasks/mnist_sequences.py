@@ -36,6 +36,7 @@ from experiments import schema
 
 from experiments.tasks import mnist_data
 from experiments.engine import LayerSpec, Task
+from experiments.unit_options import OPTION_SCHEMA
 
 CORES = {
     "lstm": ("lstm", {}),
@@ -69,7 +70,7 @@ TASK_SCHEMA = {
     "pool_size": schema.Integer(minimum=1),
     "core_units": schema.Integer(minimum=1),
     "every_step_loss": schema.Boolean(),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    "epsilon": OPTION_SCHEMA["epsilon"],
 }
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from experiments import schema
 from experiments.engine import LayerSpec, Task
+from experiments.unit_options import OPTION_SCHEMA
 
 ONES = (
     "zero",
@@ -61,7 +62,7 @@ TASK_SCHEMA = {
     "embedding_size": schema.Integer(minimum=1),
     "lstm_units": schema.Integer(minimum=1),
     "success_mae": schema.Number(minimum=0, exclusive_minimum=True),
-    "epsilon": schema.Number(minimum=0, exclusive_minimum=True),
+    "epsilon": OPTION_SCHEMA["epsilon"],
 }
 
 

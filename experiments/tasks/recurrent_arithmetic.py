@@ -1,7 +1,8 @@
 """Recurrent simple-function learning: Table 1 (recurrent block) of Trask et al. (2018).
 
-The paper does not define the task; this follows the reference recurrent task (Madsen's re-implementation
-of the NALU paper's code, see PAPER_NOTES.md): a vector of ``input_size`` numbers drawn from
+The paper does not define the task; this follows the reference recurrent task of Madsen & Johansen's
+re-implementation of the NALU paper's code (AndreasMadsen/stable-nalu at commit 5a22a55,
+``stable_nalu/dataset/simple_function_recurrent.py``): a vector of ``input_size`` numbers drawn from
 ``value_range`` arrives at every time step; ``a`` and ``b`` are sums of two fixed, overlapping slices of
 the inputs over the slices and over the whole sequence; the target op(a, b) is read once at the end.
 

@@ -61,7 +61,7 @@ AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task
 TASK_SCHEMA = {
     "ranges": schema.NamedRanges(extrapolation=Intervals()),
     "initialization": schema.Choice(arithmetic.INITIALIZATIONS),
-    **schema.ARITHMETIC_EVALUATION,
+    **arithmetic.EVALUATION_SCHEMA,
 }
 
 

@@ -1,4 +1,9 @@
-"""What a config's ``report:`` block may say, checked before any work (kept beside the report code)."""
+"""What a config's ``report:`` block may say, checked before any work.
+
+Config-side, so that loading a config needs neither the report's code nor its imports (pandas,
+matplotlib): the report (``experiments/report/``) reads the figure kinds and files named here, and a test
+checks that it can draw every kind this schema allows.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep", "eigenvalu
 # scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
 # fraction of seeds solved against the step), error_curves (error against the probe input or the sweep
 # value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value).
+# A new kind needs its entry here, a drawing function in experiments/report/figures.py and an entry in
+# FIGURE_KINDS (experiments/report/build.py) that calls it.
 FIGURE_FILES = {
     "scores": "scores.png",
     "success_heatmap": "heatmap.png",
@@ -46,10 +53,11 @@ PUBLISHED_KINDS = ("published", "published_score", "published_outcome", "publish
 FOLLOWUP_KEYS = ("published", "source")
 
 
-def validate(source, report, grid, allowed):
-    """The ``report:`` block of ``source``, checked: its keys, the grid axes it names, its blocks, figures
-    and findings. ``allowed(axis)`` gives every value an axis may take (a finding may name a cell that a
-    profile's grid leaves out). Returns the block; a mistake raises :class:`ConfigError`."""
+def validate(source, report, grid, allowed, ranges):
+    """The ``report:`` block of ``source``, checked: its keys, the grid axes it names, its blocks, figures,
+    findings and shaded range. ``allowed(axis)`` gives every value an axis may take (a finding may name a
+    cell that a profile's grid leaves out); ``ranges`` are the task settings that are ranges (what
+    ``shade`` may name). Returns the block; a mistake raises :class:`ConfigError`."""
     report = require_mapping(source, "report", report)
     reject_unknown(source, "report.", report, REPORT_KEYS)
     for key in ("rows", "columns"):
@@ -108,4 +116,6 @@ def validate(source, report, grid, allowed):
         reject_unknown(source, f"{where}.cell.", cell, list(grid))
         for axis, value in cell.items():
             check_value(source, f"{where}.cell.{axis}", Choice(allowed(axis)), value)
+    if "shade" in report:
+        check_value(source, "report.shade", Choice(ranges), report["shade"])
     return report
