@@ -70,6 +70,13 @@ def point_result(task, result):
             for errors in result.sweep:
                 rows[f"accuracy_at_{errors.value}"] = errors.accuracy
                 rows[f"mae_at_{errors.value}"] = errors.mae
+        for name in result.sweep[0].extra:  # a learner's further measures: per seed, and their spread
+            measured = np.stack([errors.extra[name] for errors in result.sweep], axis=1)
+            curve[f"{name}_median"] = np.median(measured, axis=0)
+            curve[f"{name}_q25"] = np.quantile(measured, 0.25, axis=0)
+            curve[f"{name}_q75"] = np.quantile(measured, 0.75, axis=0)
+            for errors in result.sweep:
+                rows[f"{name}_at_{errors.value}"] = errors.extra[name]
     return PointResult(rows, history, curve)
 
 

@@ -26,7 +26,8 @@ REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep", "eigenvalu
 # The figures a report can draw, each with its file name when it is not the first (the first is figure.png):
 # scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
 # fraction of seeds solved against the step), error_curves (error against the probe input or the sweep
-# value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value).
+# value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value),
+# reward_curves (an agent's episode reward and on-time share against the sweep value).
 # A new kind needs its entry here, a drawing function in experiments/report/figures.py and an entry in
 # FIGURE_KINDS (experiments/report/build.py) that calls it.
 FIGURE_FILES = {
@@ -35,6 +36,7 @@ FIGURE_FILES = {
     "solved_curve": "solved.png",
     "error_curves": "curves.png",
     "sweep_accuracy": "sweep.png",
+    "reward_curves": "rewards.png",
 }
 REPORT_FIGURES = tuple(FIGURE_FILES)
 FINDING_KEYS = (
@@ -44,13 +46,36 @@ FINDING_KEYS = (
     "published_score",
     "published_outcome",
     "published_unknown",
+    "published_bound",
+    "fitted",
     "published_solved_at",
     "followup",
     "source",
 )
 OUTCOMES = ("extrapolates", "fails")
-PUBLISHED_KINDS = ("published", "published_score", "published_outcome", "published_unknown")
+PUBLISHED_KINDS = (
+    "published",
+    "published_score",
+    "published_outcome",
+    "published_unknown",
+    "published_bound",
+)
+BOUND_SIDES = ("at_least", "at_most")
 FOLLOWUP_KEYS = ("published", "source")
+
+
+def _check_bound(source, where, bound):
+    """A bound on a result column's median over seeds: ``{column: NAME, at_least: X}`` (or ``at_most``)."""
+    bound = require_mapping(source, where, bound)
+    reject_unknown(source, f"{where}.", bound, ("column", *BOUND_SIDES))
+    if "column" not in bound:
+        raise ConfigError(source, f"{where}.column", "missing")
+    check_value(source, f"{where}.column", Text(), bound["column"])
+    if sum(side in bound for side in BOUND_SIDES) != 1:
+        raise ConfigError(source, where, "needs exactly one of at_least and at_most")
+    for side in BOUND_SIDES:
+        if side in bound:
+            check_value(source, f"{where}.{side}", Number(), bound[side])
 
 
 def validate(source, report, grid, allowed, ranges):
@@ -84,8 +109,9 @@ def validate(source, report, grid, allowed, ranges):
             raise ConfigError(
                 source,
                 where,
-                "needs exactly one of published (a success rate), published_score, published_outcome and "
-                "published_unknown (why no published number is known: ours is shown without a verdict)",
+                "needs exactly one of published (a success rate), published_score, published_outcome, "
+                "published_bound (a bound on a column's median over seeds) and published_unknown (why no "
+                "published number is known: ours is shown without a verdict)",
             )
         check_value(source, f"{where}.claim", Text(), finding["claim"])
         if "published" in finding:
@@ -94,8 +120,12 @@ def validate(source, report, grid, allowed, ranges):
             check_value(source, f"{where}.published_score", Number(minimum=0), finding["published_score"])
         elif "published_outcome" in finding:
             check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
+        elif "published_bound" in finding:
+            _check_bound(source, f"{where}.published_bound", finding["published_bound"])
         else:
             check_value(source, f"{where}.published_unknown", Text(), finding["published_unknown"])
+        if "fitted" in finding:
+            _check_bound(source, f"{where}.fitted", finding["fitted"])
         if "published_solved_at" in finding:
             check_value(
                 source, f"{where}.published_solved_at", Number(minimum=0), finding["published_solved_at"]

@@ -58,6 +58,7 @@ _HOMES = {
     "Errors": "evaluation",
     "Learner": "learner",
     "SupervisedRegression": "supervised",
+    "ActorCritic": "actor_critic",
     "make_draw": "streams",
     "philox_uniform": "streams",
     "CHECKPOINT_SECONDS": "checkpoints",

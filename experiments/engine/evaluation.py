@@ -17,11 +17,13 @@ TABLE_CHUNK_POSITIONS = 20_000  # sequence positions per evaluation chunk for ta
 
 class Errors(NamedTuple):
     """Per-member errors on one data set: MSE, MAE and, where asked for, the fraction of outputs that,
-    rounded, equal their targets (None otherwise)."""
+    rounded, equal their targets (None otherwise); ``extra``: further per-member measures a learner
+    reports by name (an agent's mean reward, say), or None."""
 
     mse: tf.Tensor
     mae: tf.Tensor
     accuracy: tf.Tensor | None = None
+    extra: dict | None = None
 
 
 def fixed_set(inputs, targets):

@@ -37,7 +37,8 @@ def measure(trainer, initial, latest):
     for index, (value, _) in enumerate(task.sweep or []):
         measured = evaluate_best(*_cells_set(trainer, [cell.sweep[index][1] for cell in trainer.cells]))
         accuracy = None if measured.accuracy is None else measured.accuracy.numpy()
-        sweep.append(SweepErrors(value, measured.mse.numpy(), measured.mae.numpy(), accuracy))
+        extra = {name: tensor.numpy() for name, tensor in (measured.extra or {}).items()}
+        sweep.append(SweepErrors(value, measured.mse.numpy(), measured.mae.numpy(), accuracy, extra))
     training_errors = {}
     if task.training_set is not None:
         measured = evaluate_best(*_cells_set(trainer, [cell.training_set for cell in trainer.cells]))

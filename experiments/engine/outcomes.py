@@ -16,6 +16,7 @@ class SweepErrors:
     mse: np.ndarray
     mae: np.ndarray
     accuracy: np.ndarray | None = None  # fraction of outputs that, rounded, equal their targets
+    extra: dict = dataclasses.field(default_factory=dict)  # further measures by name (Errors.extra)
 
 
 @dataclasses.dataclass
@@ -49,6 +50,7 @@ class TrainingResult:
                     s.mse[members],
                     s.mae[members],
                     None if s.accuracy is None else s.accuracy[members],
+                    {name: value[members] for name, value in s.extra.items()},
                 )
                 for s in self.sweep
             ],

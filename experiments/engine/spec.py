@@ -30,6 +30,10 @@ class LayerSpec:
     initial_state: str = "zeros"
     # Parameter name -> initialiser, replacing the unit's default (Madsen & Johansen's NAC init, say).
     initializers: dict = dataclasses.field(default_factory=dict)
+    # What the layer reads, concatenated in this order: "input" (the model's input) or the index of an
+    # earlier layer (its output). Empty: the layer before it (the model's input for the first layer). A
+    # model with such wiring runs one time step at a time (``experiments.engine.stepwise``), as an agent.
+    inputs: tuple = ()
 
 
 @dataclasses.dataclass

@@ -67,7 +67,11 @@ class StackedModel:
             if table is not None
             else (tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,))
         )
+        self.wired = any(layer.inputs for layer in self.layers)
+        widths = {"input": shape[-1]}  # what each source of a wired layer gives: the input, a layer's output
         for index, layer in enumerate(self.layers):
+            if layer.inputs:
+                shape = (sum(widths[source] for source in layer.inputs),)
             specs = self.maths_of(layer).parameters(shape[-1], layer.width, **layer.options)
             if layer.recurrent and layer.initial_state == "learned":
                 width = self.maths_of(layer).state_count * layer.width
@@ -99,6 +103,7 @@ class StackedModel:
                 if layer.recurrent
                 else self.maths_of(layer).output_shape(shape, layer.width, **layer.options)
             )
+            widths[index] = shape[-1]
 
     @staticmethod
     def maths_of(layer):
@@ -153,6 +158,8 @@ class StackedModel:
 
         ``input_means``: also return, per member, the mean over batch and time of the first recurrent
         layer's input ``[x_t, h_{t-1}]`` (members, in + width), which :meth:`input_regularizer` reads."""
+        if self.wired:
+            raise ValueError("a model whose layers read chosen inputs runs step by step (engine.stepwise)")
         params = params or self.params
         if self.table is not None:
             x = self._read_table(x, params)

@@ -10,6 +10,7 @@ import pathlib
 import pandas as pd
 
 from experiments.files import write_atomic, write_csv
+from experiments.report.rewards import reward_figure
 from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
 from experiments.report.summary import dataset_of, summarise
 from experiments.report.verdicts import finding_rows
@@ -52,6 +53,7 @@ FIGURE_KINDS = {
     "sweep_accuracy": lambda inputs, path: sweep_figure(
         inputs.curves, inputs.provenance, path, inputs.dataset
     ),
+    "reward_curves": lambda inputs, path: reward_figure(inputs.curves, inputs.provenance, path),
 }
 
 

@@ -19,6 +19,12 @@ verdict:
   or, where the paper reports a failure or a low rate, how many of our seeds do better;
 - **no verdict**: the claim has no published number we know (``published_unknown`` says why); our rate is
   shown alone.
+
+A claim the paper makes as a direction rather than a number (an agent's reward stays at or above 0, say) is
+a bound on one column's median over seeds (``published_bound``: reproduced when the median meets it, with
+the seeds' values as evidence). With ``fitted`` (a bound on another column, such as the reward inside the
+training range) it is judged only on cells whose median meets that first, and is "no verdict" otherwise:
+a model that learned nothing says nothing about extrapolation.
 """
 
 from __future__ import annotations
@@ -155,6 +161,8 @@ def classify(finding, runs, history, steps):
     low, high = wilson_interval(successes, trials)
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
+    if "published_bound" in finding:
+        return _bounded(finding, runs)
     if "published_unknown" in finding:  # ours alone: nothing to judge against
         published_text = "not known here" + (f" ({finding['source']})" if "source" in finding else "")
         row = {"claim": finding["claim"], "published": published_text, "ours": rate}
@@ -208,6 +216,44 @@ def classify(finding, runs, history, steps):
         }
     verdict, reason = _evidence(runs, history, ~passes, steps, finding)
     return {**row, "verdict": verdict, "reason": reason}
+
+
+def _bound_text(bound):
+    side = "at_least" if "at_least" in bound else "at_most"
+    return f"median {bound['column']} {'>=' if side == 'at_least' else '<='} {bound[side]:g}"
+
+
+def _meets(bound, runs):
+    """(whether the median of the bound's column meets it, the median, the seeds' values)."""
+    values = np.asarray(runs[bound["column"]], dtype=float)
+    median = float(np.median(values))
+    return (
+        (median >= bound["at_least"] if "at_least" in bound else median <= bound["at_most"]),
+        median,
+        values,
+    )
+
+
+def _bounded(finding, runs):
+    """The verdict on a ``published_bound`` claim (see the module docstring)."""
+    bound = finding["published_bound"]
+    published_text = _bound_text(bound) + (f" ({finding['source']})" if "source" in finding else "")
+    met, median, values = _meets(bound, runs)
+    ours = f"median {_number(median)} (seeds {_number(values.min())} to {_number(values.max())})"
+    row = {"claim": finding["claim"], "published": published_text, "ours": ours}
+    if "fitted" in finding:
+        fitted, fit_median, _ = _meets(finding["fitted"], runs)
+        if not fitted:
+            reason = f"not judged: the models did not fit ({finding['fitted']['column']} median {_number(fit_median)}; needs {_bound_text(finding['fitted'])})"
+            return {**row, "verdict": "no verdict", "reason": reason}
+    if met:
+        return {**row, "verdict": "reproduced", "reason": ""}
+    side = "at_least" if "at_least" in bound else "at_most"
+    meeting = int(np.sum(values >= bound[side] if side == "at_least" else values <= bound[side]))
+    reason = (
+        f"{meeting} of {len(values)} seeds meet the bound; {_bound_text(bound)} fails with {_number(median)}"
+    )
+    return {**row, "verdict": "not reproduced", "reason": reason}
 
 
 def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):

@@ -1,0 +1,48 @@
+"""A stacked model run one time step at a time, as an agent acts: each step's input arrives only after the
+previous step's output was used (an action taken, an observation made). Every layer reads what its
+``LayerSpec.inputs`` names (the step's input or earlier layers' outputs, concatenated) or the layer before
+it; a recurrent layer advances its cell by one step (``Cell.step``: the same maths as the sequence runs of
+``StackedModel``)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from experiments.engine.stacked import INITIAL_STATE
+
+
+def recurrent_layers(model):
+    """Indices of the model's recurrent layers."""
+    return [index for index, layer in enumerate(model.layers) if layer.recurrent]
+
+
+def initial_states(model, rows, params=None):
+    """Every recurrent layer's state before the first step, {layer index: tuple of (members, rows, width)}."""
+    params = params or model.params
+    states = {}
+    for index in recurrent_layers(model):
+        layer, cell = model.layers[index], model.maths_of(model.layers[index])
+        if INITIAL_STATE in params[index]:
+            parts = tf.split(params[index][INITIAL_STATE], cell.state_count, axis=-1)
+            states[index] = tuple(tf.broadcast_to(p, [model.seed_count, rows, layer.width]) for p in parts)
+        else:
+            states[index] = (tf.zeros([model.seed_count, rows, layer.width]),) * cell.state_count
+    return states
+
+
+def step(model, x, states, params=None):
+    """One time step on inputs x (members, rows, features): (the last layer's output, the new states)."""
+    params = params or model.params
+    outputs, new_states = {"input": x}, {}
+    for index, layer in enumerate(model.layers):
+        sources = layer.inputs or ("input" if index == 0 else index - 1,)
+        inputs = tf.concat([outputs[source] for source in sources], axis=-1)
+        layer_params = {name: value for name, value in params[index].items() if name != INITIAL_STATE}
+        if layer.recurrent:
+            output, new_states[index] = model.maths_of(layer).step(
+                inputs, states[index], layer_params, **layer.options
+            )
+        else:
+            output = model.maths_of(layer).forward(inputs, layer_params, **layer.options)
+        outputs[index] = output
+    return outputs[len(model.layers) - 1], new_states
