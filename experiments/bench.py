@@ -29,6 +29,8 @@ excluded everywhere. Rows:
   for a few steps beside the stacks it would train with, and one evaluation, times its steps and
   evaluations, laid out as the runner's threads take them (and one after another). Its target is 24 h or
   less.
+- the grid world as configured (configs/grid_world.yaml: four agents x 8 seeds, each stepping 32
+  environments through a whole training rollout per step): environment-steps per second.
 - where one step of the long profile's 20-member NMU stack goes, uncompiled (before) and as configured
   (XLA): each part timed alone (draw, forward, forward and backward, the update, the loop's step,
   evaluation spread over its interval).
@@ -92,6 +94,7 @@ CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
 RECURRENT_CONFIG = CONFIGS / "recurrent_arithmetic.yaml"
 MNIST_CONFIG = CONFIGS / "mnist_counting.yaml"
 MADSEN_CONFIG = CONFIGS / "static_arithmetic_madsen.yaml"
+GRID_CONFIG = CONFIGS / "grid_world.yaml"
 PAPER_HOURS_TARGET = 24  # the projected paper profile of static_arithmetic_madsen, hours on this machine
 MNIST_TARGET = 5  # the MNIST step as configured, as a multiple of the former design's
 # The former MNIST design (until the exact-core protocol): the 3x3x8 CNN reader, 3 seeds, the update
@@ -192,6 +195,11 @@ def main(seeds=100, steps=500, workers=None):
     print(
         f"target: >= {MNIST_TARGET}x the former design: "
         f"{'met' if current / former >= MNIST_TARGET else 'NOT met'} (measured in this run, same process)"
+    )
+    rate, members, horizon = timing.agent_rate(GRID_CONFIG, steps // 5, workers=workers)
+    print(
+        f"grid_world as configured: {members} agents (4 kinds x 8 seeds), 32 environments each, rollouts of "
+        f"{horizon} steps, {workers} stacks at once: {rate:,.0f} environment-steps/s in training"
     )
     alone, _, _ = timing.projected_hours(MADSEN_CONFIG, "paper", steps=100)
     hours, stacks, members = timing.projected_hours(MADSEN_CONFIG, "paper", steps=100, workers=workers)

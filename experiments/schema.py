@@ -129,6 +129,21 @@ class Range(Field):
         return [float(value[0]), float(value[1])]
 
 
+class IntegerRange(Range):
+    """A pair [lower, upper] of integers, each >= minimum, with lower < upper."""
+
+    def __init__(self, minimum=None):
+        self.minimum = minimum
+
+    def check(self, value):
+        if not (isinstance(value, (list, tuple)) and len(value) == 2):
+            raise ValueError(f"{value!r} is not allowed; must be a pair [lower, upper] of integers")
+        lower, upper = (Integer(self.minimum).check(item) for item in value)
+        if not lower < upper:
+            raise ValueError(f"{value!r} is empty or reversed; lower must be < upper")
+        return [lower, upper]
+
+
 class NamedRanges(Field):
     """Named pairs of ranges: ``{name: {interpolation: [lo, hi], extrapolation: [lo, hi]}}``; a task may
     allow more for the extrapolation part (a union of intervals, say) by passing its own field."""

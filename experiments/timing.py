@@ -204,3 +204,15 @@ def fit_rate(point, steps, repeats=2):
         model.fit(x, y, batch_size=128, epochs=1, verbose=0, shuffle=False)
         rates.append(steps / (time.perf_counter() - started))
     return float(np.median(rates))
+
+
+def agent_rate(config_path, steps, profile="default", workers=1):
+    """Environment-steps per second of training every agent stack of an actor-critic config as configured
+    (each member steps ``batch_size`` environments for its learner's whole training rollout every step),
+    ``workers`` stacks at once. Returns (rate, members, rollout steps)."""
+    stacks, build = configured_stacks(config_path, profile)
+    trainers = [build(stack) for stack in stacks]
+    wall, _ = side_by_side(trainers, steps, workers)
+    horizon = trainers[0].learner.environment.horizon
+    members = sum(len(trainer.members) for trainer in trainers)
+    return members * trainers[0].training.batch_size * horizon * steps / wall, members, horizon

@@ -35,3 +35,8 @@ def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
     assert timing.makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
     assert timing.makespan([1.0, 1.0, 3.0], 2) == 4.0
     assert timing.makespan([1.0, 2.0], 1) == 3.0
+
+
+def test_bench_measures_the_grid_worlds_environment_steps():
+    rate, members, horizon = timing.agent_rate(bench.GRID_CONFIG, 2, profile="smoke")
+    assert rate > 0 and members == 2 * 2 and horizon == 24  # 2 agents x 2 seeds; T up to 12, timeout 2T

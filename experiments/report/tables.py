@@ -53,7 +53,6 @@ def _spread(row, name):
 def sweep_block(curves, rows, x_label):
     """Table 2's shape: one line per ``rows`` value, accuracy and MAE at each swept value (means over
     seeds; accuracy with its range over seeds)."""
-    values = sorted(dict.fromkeys(curves["x"]))
     tables = [("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"]))]
     if "accuracy_mean" in curves:
         accuracy = lambda r: (  # noqa: E731
@@ -66,6 +65,27 @@ def sweep_block(curves, rows, x_label):
                 accuracy,
             ),
         )
+    return _per_value_tables(curves, rows, x_label, tables)
+
+
+def measures_block(curves, rows, x_label):
+    """A learner's own measures (an agent's reward, say: every ``NAME_median`` column of curves.csv but
+    the MAE's) at each swept value, median over seeds [q25, q75], and the exact share, mean [min, max]."""
+    names = [c[: -len("_median")] for c in curves.columns if c.endswith("_median") and c != "mae_median"]
+    tables = [(f"{name}, median over seeds [q25, q75]", lambda r, n=name: _spread(r, n)) for name in names]
+    if "accuracy_mean" in curves:
+        tables.append(
+            (
+                "exact share (% of episodes or outputs that meet their target exactly), mean over seeds [min, max]",
+                lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]",
+            )
+        )
+    return _per_value_tables(curves, rows, x_label, tables)
+
+
+def _per_value_tables(curves, rows, x_label, tables):
+    """One markdown table per (title, cell function): a line per ``rows`` value, a column per swept value."""
+    values = sorted(dict.fromkeys(curves["x"]))
     lines = []
     for title, cell in tables:
         lines += [
@@ -122,6 +142,11 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
             "Selected models (on interpolation validation data), measured on test sequences of each length."
         ]
         lines += sweep_block(curves, rows, report.get("x_label", "x"))
+    if "measures" in blocks and curves is not None:
+        lines += [
+            "Selected models (on interpolation validation data), measured on the fixed set of each value."
+        ]
+        lines += measures_block(curves, rows, report.get("x_label", "x"))
     groups = summary.groupby(others, sort=False) if others else [((), summary)]
     for key, block in groups:
         key = key if isinstance(key, tuple) else (key,)

@@ -238,6 +238,16 @@ def _bounded(finding, runs):
     """The verdict on a ``published_bound`` claim (see the module docstring)."""
     bound = finding["published_bound"]
     published_text = _bound_text(bound) + (f" ({finding['source']})" if "source" in finding else "")
+    absent = [b["column"] for b in (bound, finding.get("fitted")) if b and b["column"] not in runs]
+    if absent:
+        reason = f"not measured in this run: no column {', '.join(absent)}"
+        return {
+            "claim": finding["claim"],
+            "published": published_text,
+            "ours": "-",
+            "verdict": "no verdict",
+            "reason": reason,
+        }
     met, median, values = _meets(bound, runs)
     ours = f"median {_number(median)} (seeds {_number(values.min())} to {_number(values.max())})"
     row = {"claim": finding["claim"], "published": published_text, "ours": ours}

@@ -37,7 +37,7 @@ ACTIONS = 5
 
 TASK_SCHEMA = {
     "size": schema.Integer(minimum=2),
-    "train_instructions": schema.Range(),
+    "train_instructions": schema.IntegerRange(minimum=1),
     "test_instructions": schema.IntegerList(minimum=1),
     "reward_scale": schema.Number(minimum=0, exclusive_minimum=True),
     "timeout_factor": schema.Number(minimum=1),
@@ -154,9 +154,7 @@ def build(point):
     """The Task of one grid point: the agent, the environment and the fixed episode starts."""
     from experiments.engine import ActorCritic
 
-    low, high = (int(value) for value in point["train_instructions"])
-    if [low, high] != point["train_instructions"] or low < 1:
-        raise ValueError(f"train_instructions must be whole numbers >= 1, got {point['train_instructions']}")
+    low, high = point["train_instructions"]
     environment = GridWorld(
         point["size"], low, high, point["reward_scale"], point["timeout_factor"], point["timeout_reward"]
     )
