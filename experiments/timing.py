@@ -206,12 +206,13 @@ def fit_rate(point, steps, repeats=2):
     return float(np.median(rates))
 
 
-def agent_rate(config_path, steps, profile="default", workers=1):
-    """Environment-steps per second of training every agent stack of an actor-critic config as configured
-    (each member steps ``batch_size`` environments for its learner's whole training rollout every step),
-    ``workers`` stacks at once. Returns (rate, members, rollout steps)."""
+def agent_rate(config_path, steps, profile="default", workers=1, units=None):
+    """Environment-steps per second of training every agent stack (of ``units``, or all) of an
+    actor-critic config as configured (each member steps ``batch_size`` environments for its learner's
+    whole training rollout every step), ``workers`` stacks at once. Returns (rate, members, rollout
+    steps)."""
     stacks, build = configured_stacks(config_path, profile)
-    trainers = [build(stack) for stack in stacks]
+    trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
     wall, _ = side_by_side(trainers, steps, workers)
     horizon = trainers[0].learner.environment.horizon
     members = sum(len(trainer.members) for trainer in trainers)

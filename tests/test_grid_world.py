@@ -75,15 +75,6 @@ def test_a_seed_draws_the_same_episodes_alone_or_beside_others():
     assert not np.array_equal(state.agent.numpy()[0], state.agent.numpy()[1])
 
 
-def test_training_the_same_seeds_twice_gives_the_same_numbers():
-    training = Training(steps=20, batch_size=8, learning_rate=3e-3, eval_every=10)
-    first, second = (MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run() for _ in range(2))
-    for name, values in first.metrics.items():
-        if name != "wall_time_s":
-            np.testing.assert_array_equal(values, second.metrics[name], err_msg=name)
-    assert not np.array_equal(first.history[0]["interpolation_mse"], first.history[-1]["interpolation_mse"])
-
-
 def test_a_short_training_run_earns_more_reward_than_the_untrained_agent():
     training = Training(steps=300, batch_size=32, learning_rate=3e-3, eval_every=100)
     result = MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run()
@@ -99,12 +90,15 @@ class _Stop(Exception):
     pass
 
 
-def test_an_interrupted_agent_stack_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path, monkeypatch):
+def test_the_same_seeds_train_the_same_numbers_and_an_interrupted_stack_resumes_to_them(
+    tmp_path, monkeypatch
+):
     from experiments.engine import checkpoints
 
     monkeypatch.setattr(checkpoints, "SECONDS", 0.0)  # save after every evaluation
     training = Training(steps=30, batch_size=8, learning_rate=3e-3, eval_every=10)
     whole = MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run()
+    assert not np.array_equal(whole.history[0]["interpolation_mse"], whole.history[-1]["interpolation_mse"])
     path = tmp_path / "agents.checkpoint.npz"
     calls = []
 
@@ -113,14 +107,14 @@ def test_an_interrupted_agent_stack_resumes_from_its_checkpoint_to_the_same_numb
         if len(calls) == 2:
             raise _Stop
 
-    with pytest.raises(_Stop):  # stopped after its second evaluation, its state saved
+    with pytest.raises(_Stop):  # the same seeds afresh, stopped after their second evaluation, state saved
         MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run(interrupting, checkpoint=path)
     skipped = []
     progress = lambda amount: None  # noqa: E731
     progress.skip = skipped.append
     resumed = MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run(progress, checkpoint=path)
     assert skipped == [20 * 2]  # 20 steps of 2 members restored, not retrained
-    for name, values in whole.metrics.items():
+    for name, values in whole.metrics.items():  # a second training of the same seeds, half of it resumed
         if name != "wall_time_s":
             np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
     for mine, theirs in zip(resumed.sweep, whole.sweep):

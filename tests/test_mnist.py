@@ -249,12 +249,10 @@ def oracle(unit, target, length=1000, sequences=3):
         task, [0, 1], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1)
     )
     ideal_core(unit, trainer.model.params[0], outputs)
-    return (
-        t.numpy()
-        for t in trainer.learner.errors(
-            trainer.model, trainer.learner.fixed_set([pair[0]], [pair[1]]), accuracy=True
-        )
-    )  # mse, mae, accuracy
+    errors = trainer.learner.errors(
+        trainer.model, trainer.learner.fixed_set([pair[0]], [pair[1]]), accuracy=True
+    )
+    return errors.mse.numpy(), errors.mae.numpy(), errors.accuracy.numpy()
 
 
 @pytest.mark.parametrize("unit", mnist_sequences.ARITHMETIC_CORES)
@@ -342,9 +340,9 @@ def test_accuracy_counts_each_output_not_each_row():
     )
     trainer = MultiSeedTrainer(task, [0], Training(steps=1, batch_size=1, learning_rate=1e-3, eval_every=1))
     trainer.model.params[0]["kernel"].assign(np.eye(2, dtype="float32")[None])
-    _, _, accuracy = trainer.learner.errors(
+    accuracy = trainer.learner.errors(
         trainer.model, trainer.learner.fixed_set([pair[0]], [pair[1]]), accuracy=True
-    )
+    ).accuracy
     assert accuracy.numpy().tolist() == [0.75]  # rounded [[0, 2], [1, 1]]: 3 of 4 outputs right
 
 

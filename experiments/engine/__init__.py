@@ -17,7 +17,9 @@ The pieces, in the order a training step reads them:
   looked up in ``registry.py`` (the library's ``nalu_tf.maths`` and the baselines of ``baselines.py``);
   ``measures.py`` reads what a model is besides its outputs (sparsity error, regularisers, eigenvalues).
 - A **learner** (``learner.py``): what the task learns and how its batches arise. A task chooses one with
-  ``Task.learner``; the default is :class:`SupervisedRegression` (``supervised.py``).
+  ``Task.learner``; the default is :class:`SupervisedRegression` (``supervised.py``); the grid world's
+  agents learn by :class:`ActorCritic` (``actor_critic.py``), run one time step at a time by
+  ``stepwise.py``.
 
 The learner contract (:class:`Learner`). The engine builds ``learner = task.learner(cells, seeds)``
 (``cells``: the stack's tasks, ``seeds``: the seed list) and calls only:
