@@ -38,5 +38,5 @@ def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
 
 
 def test_bench_measures_the_grid_worlds_environment_steps():
-    rate, members, horizon = timing.agent_rate(bench.GRID_CONFIG, 1, profile="smoke", units=("lstm",))
+    rate, members, horizon = timing.agent_rate(bench.GRID_CONFIG, 1, profile="smoke")
     assert rate > 0 and members == 2 and horizon == 24  # 1 agent x 2 seeds; T up to 12, timeout 2T

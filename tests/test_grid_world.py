@@ -96,7 +96,7 @@ def test_the_same_seeds_train_the_same_numbers_and_an_interrupted_stack_resumes_
     from experiments.engine import checkpoints
 
     monkeypatch.setattr(checkpoints, "SECONDS", 0.0)  # save after every evaluation
-    training = Training(steps=30, batch_size=8, learning_rate=3e-3, eval_every=10)
+    training = Training(steps=20, batch_size=8, learning_rate=3e-3, eval_every=10)
     whole = MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run()
     assert not np.array_equal(whole.history[0]["interpolation_mse"], whole.history[-1]["interpolation_mse"])
     path = tmp_path / "agents.checkpoint.npz"
@@ -104,16 +104,16 @@ def test_the_same_seeds_train_the_same_numbers_and_an_interrupted_stack_resumes_
 
     def interrupting(amount):
         calls.append(amount)
-        if len(calls) == 2:
+        if len(calls) == 1:
             raise _Stop
 
-    with pytest.raises(_Stop):  # the same seeds afresh, stopped after their second evaluation, state saved
+    with pytest.raises(_Stop):  # the same seeds afresh, stopped after their first evaluation, state saved
         MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run(interrupting, checkpoint=path)
     skipped = []
     progress = lambda amount: None  # noqa: E731
     progress.skip = skipped.append
     resumed = MultiSeedTrainer(grid_world.build(POINT), [0, 1], training).run(progress, checkpoint=path)
-    assert skipped == [20 * 2]  # 20 steps of 2 members restored, not retrained
+    assert skipped == [10 * 2]  # 10 steps of 2 members restored, not retrained
     for name, values in whole.metrics.items():  # a second training of the same seeds, half of it resumed
         if name != "wall_time_s":
             np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
