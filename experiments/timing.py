@@ -71,11 +71,18 @@ def configured_rate(config_path, steps, overrides=(), units=None, profile="defau
     batch, training length and ``jit_compile``) for ``steps`` steps, ``workers`` stacks at once as the
     runner trains them (1: one after another); ``overrides`` are ``--set`` strings (to measure a former
     design). Returns (rate, members)."""
+    trainers, wall = _configured_side_by_side(config_path, steps, overrides, units, profile, workers)
+    members = sum(len(trainer.members) for trainer in trainers)
+    return members * steps / wall, members
+
+
+def _configured_side_by_side(config_path, steps, overrides, units, profile, workers):
+    """The trainers of a config's stacks (of ``units``, or all) and the wall seconds of training them
+    ``steps`` steps, ``workers`` at once (see :func:`side_by_side`)."""
     stacks, build = configured_stacks(config_path, profile, overrides)
     trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
     wall, _ = side_by_side(trainers, steps, workers)
-    members = sum(len(trainer.members) for trainer in trainers)
-    return members * steps / wall, members
+    return trainers, wall
 
 
 def makespan(durations, workers):
@@ -211,9 +218,7 @@ def agent_rate(config_path, steps, profile="default", workers=1, units=None):
     actor-critic config as configured (each member steps ``batch_size`` environments for its learner's
     whole training rollout every step), ``workers`` stacks at once. Returns (rate, members, rollout
     steps)."""
-    stacks, build = configured_stacks(config_path, profile)
-    trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
-    wall, _ = side_by_side(trainers, steps, workers)
+    trainers, wall = _configured_side_by_side(config_path, steps, (), units, profile, workers)
     horizon = trainers[0].learner.environment.horizon
     members = sum(len(trainer.members) for trainer in trainers)
     return members * trainers[0].training.batch_size * horizon * steps / wall, members, horizon

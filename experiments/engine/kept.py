@@ -10,11 +10,6 @@ from experiments.engine import measures
 from experiments.engine.outcomes import SweepErrors
 
 
-def _cells_set(trainer, pairs):
-    """One fixed set of every cell of ``trainer``'s stack, as its learner reads it."""
-    return trainer.learner.fixed_set([x for x, _ in pairs], [y for _, y in pairs])
-
-
 def measure(trainer, initial, latest):
     """(metrics, probe predictions or None, sweep errors) of ``trainer``'s kept models; ``initial`` and
     ``latest``: the first and last evaluations' (validation, test) MSE. ``metrics`` has every column of a
@@ -35,13 +30,13 @@ def measure(trainer, initial, latest):
     evaluate_best = tf.function(lambda x, y: learner.errors(trainer.model, (x, y), best, task.accuracy))
     sweep = []
     for index, (value, _) in enumerate(task.sweep or []):
-        measured = evaluate_best(*_cells_set(trainer, [cell.sweep[index][1] for cell in trainer.cells]))
+        measured = evaluate_best(*learner.cells_set([cell.sweep[index][1] for cell in trainer.cells]))
         accuracy = None if measured.accuracy is None else measured.accuracy.numpy()
         extra = {name: tensor.numpy() for name, tensor in (measured.extra or {}).items()}
         sweep.append(SweepErrors(value, measured.mse.numpy(), measured.mae.numpy(), accuracy, extra))
     training_errors = {}
     if task.training_set is not None:
-        measured = evaluate_best(*_cells_set(trainer, [cell.training_set for cell in trainer.cells]))
+        measured = evaluate_best(*learner.cells_set([cell.training_set for cell in trainer.cells]))
         training_errors = {"training_mse": measured.mse.numpy(), "training_mae": measured.mae.numpy()}
     diverged = trainer.diverged.numpy()
     eigenvalues = measures.recurrent_eigenvalues(trainer.model, best)

@@ -27,6 +27,10 @@ class Learner:
         """The cells' fixed set (one ``inputs`` and one ``targets`` array per cell) as :meth:`errors` reads it."""
         raise NotImplementedError
 
+    def cells_set(self, pairs):
+        """:meth:`fixed_set` of one (inputs, targets) pair per cell."""
+        return self.fixed_set([x for x, _ in pairs], [y for _, y in pairs])
+
     def errors(self, model, data, params=None, accuracy=False):
         """Per-member :class:`~experiments.engine.evaluation.Errors` on a fixed set; lower ``mse`` is better."""
         raise NotImplementedError

@@ -267,6 +267,17 @@ class StackedModel:
         ]
         return [tuple(self._ungroup(part[t], count) for part in per_time) for t in range(length)]
 
+    def initial_states(self, layer, params, rows, dtype=tf.float32):
+        """A recurrent layer's state before the first step, a tuple of (members, rows, width): its learned
+        initial state (``params[INITIAL_STATE]``) where it has one, else zeros."""
+        cell = registry.CELLS[layer.unit]
+        if INITIAL_STATE in params:
+            return tuple(
+                tf.broadcast_to(part, [self.seed_count, rows, layer.width])
+                for part in tf.split(params[INITIAL_STATE], cell.state_count, axis=-1)
+            )
+        return (tf.zeros([self.seed_count, rows, layer.width], dtype),) * cell.state_count
+
     def _run_cell(self, layer, params, x, every_step=False, with_means=False):
         """Run a recurrent cell over the time axis of x (n, batch, time, features), n as in ``__call__``;
         the last output, or with ``every_step`` every step's (members, batch, time, width). With
@@ -277,14 +288,7 @@ class StackedModel:
         batched matmul; only the hidden-state part is sequential). Long ones run in a ``tf.while_loop``
         that projects one step at a time, so memory does not grow with the length."""
         cell = registry.CELLS[layer.unit]
-        rows = int(x.shape[1])
-        if INITIAL_STATE in params:
-            states = tuple(
-                tf.broadcast_to(part, [self.seed_count, rows, layer.width])
-                for part in tf.split(params[INITIAL_STATE], cell.state_count, axis=-1)
-            )
-        else:
-            states = (tf.zeros([self.seed_count, rows, layer.width], x.dtype),) * cell.state_count
+        states = self.initial_states(layer, params, int(x.shape[1]), x.dtype)
         length = x.shape[2]
         weights = self._projection_weights(cell, params, int(x.shape[0]))
         if length <= UNROLL_LIMIT:

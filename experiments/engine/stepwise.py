@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from experiments.engine.stacked import INITIAL_STATE
-
-
-def recurrent_layers(model):
-    """Indices of the model's recurrent layers."""
-    return [index for index, layer in enumerate(model.layers) if layer.recurrent]
-
 
 def initial_states(model, rows, params=None):
     """Every recurrent layer's state before the first step, {layer index: tuple of (members, rows, width)}."""
     params = params or model.params
-    states = {}
-    for index in recurrent_layers(model):
-        layer, cell = model.layers[index], model.maths_of(model.layers[index])
-        if INITIAL_STATE in params[index]:
-            parts = tf.split(params[index][INITIAL_STATE], cell.state_count, axis=-1)
-            states[index] = tuple(tf.broadcast_to(p, [model.seed_count, rows, layer.width]) for p in parts)
-        else:
-            states[index] = (tf.zeros([model.seed_count, rows, layer.width]),) * cell.state_count
-    return states
+    return {
+        index: model.initial_states(layer, params[index], rows)
+        for index, layer in enumerate(model.layers)
+        if layer.recurrent
+    }
 
 
 def step(model, x, states, params=None):
@@ -37,12 +26,11 @@ def step(model, x, states, params=None):
     for index, layer in enumerate(model.layers):
         sources = layer.inputs or ("input" if index == 0 else index - 1,)
         inputs = tf.concat([outputs[source] for source in sources], axis=-1)
-        layer_params = {name: value for name, value in params[index].items() if name != INITIAL_STATE}
-        if layer.recurrent:
+        if layer.recurrent:  # a cell reads its parameters by name: a learned initial state is not one of them
             output, new_states[index] = model.maths_of(layer).step(
-                inputs, states[index], layer_params, **layer.options
+                inputs, states[index], params[index], **layer.options
             )
         else:
-            output = model.maths_of(layer).forward(inputs, layer_params, **layer.options)
+            output = model.maths_of(layer).forward(inputs, params[index], **layer.options)
         outputs[index] = output
     return outputs[len(model.layers) - 1], new_states

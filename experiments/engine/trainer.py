@@ -75,12 +75,8 @@ class MultiSeedTrainer:
         self.best_validation = tf.Variable(tf.fill([count], tf.constant(np.inf, tf.float64)))
         self.best_step = tf.Variable(tf.zeros(count, tf.int64))
         self.solved_at = tf.Variable(tf.fill([count], tf.constant(-1, tf.int64)))
-        self.validation = self.learner.fixed_set(
-            [cell.validation[0] for cell in self.cells], [cell.validation[1] for cell in self.cells]
-        )
-        self.test = self.learner.fixed_set(
-            [cell.test[0] for cell in self.cells], [cell.test[1] for cell in self.cells]
-        )
+        self.validation = self.learner.cells_set([cell.validation for cell in self.cells])
+        self.test = self.learner.cells_set([cell.test for cell in self.cells])
         thresholds = [cell.success_threshold for cell in self.cells]
         self.success_threshold = (
             None if thresholds[0] is None else np.repeat(np.array(thresholds, np.float64), len(self.seeds))

@@ -46,6 +46,13 @@ def _pivot_block(summary, rows, columns, cell, paper=None, paper_label="paper (r
     return lines
 
 
+def _accuracy(row):
+    """An exact-match share as a table cell: mean over seeds [min, max], in percent."""
+    return (
+        f"{100 * row['accuracy_mean']:.1f} [{100 * row['accuracy_min']:.1f}, {100 * row['accuracy_max']:.1f}]"
+    )
+
+
 def _spread(row, name):
     return f"{_format(row[f'{name}_median'])} [{_format(row[f'{name}_q25'])}, {_format(row[f'{name}_q75'])}]"
 
@@ -55,14 +62,11 @@ def sweep_block(curves, rows, x_label):
     seeds; accuracy with its range over seeds)."""
     tables = [("Mean absolute error, mean over seeds", lambda r: _format(r["mae_mean"]))]
     if "accuracy_mean" in curves:
-        accuracy = lambda r: (  # noqa: E731
-            f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]"
-        )
         tables.insert(
             0,
             (
                 "Accuracy (% of outputs whose rounded value equals the target), mean over seeds [min, max]",
-                accuracy,
+                _accuracy,
             ),
         )
     return _per_value_tables(curves, rows, x_label, tables)
@@ -77,7 +81,7 @@ def measures_block(curves, rows, x_label):
         tables.append(
             (
                 "exact share (% of episodes or outputs that meet their target exactly), mean over seeds [min, max]",
-                lambda r: f"{100 * r['accuracy_mean']:.1f} [{100 * r['accuracy_min']:.1f}, {100 * r['accuracy_max']:.1f}]",
+                _accuracy,
             )
         )
     return _per_value_tables(curves, rows, x_label, tables)
