@@ -47,6 +47,7 @@ FINDING_KEYS = (
     "published_outcome",
     "published_unknown",
     "published_bound",
+    "published_comparison",
     "fitted",
     "published_solved_at",
     "followup",
@@ -59,9 +60,12 @@ PUBLISHED_KINDS = (
     "published_outcome",
     "published_unknown",
     "published_bound",
+    "published_comparison",
 )
 BOUND_SIDES = ("at_least", "at_most")
 FOLLOWUP_KEYS = ("published", "source")
+COMPARISON_KEYS = ("column", "columns", "than", "better")
+BETTER = ("higher", "lower")
 
 
 def _check_bound(source, where, bound):
@@ -76,6 +80,36 @@ def _check_bound(source, where, bound):
     for side in BOUND_SIDES:
         if side in bound:
             check_value(source, f"{where}.{side}", Number(), bound[side])
+
+
+def _check_comparison(source, where, comparison, grid, allowed):
+    """A comparison with another cell: ``{column: NAME (or columns: [NAMES]), than: CELL, better: higher}``."""
+    comparison = require_mapping(source, where, comparison)
+    reject_unknown(source, f"{where}.", comparison, COMPARISON_KEYS)
+    if ("column" in comparison) == ("columns" in comparison):
+        raise ConfigError(source, where, "needs exactly one of column and columns")
+    for key in ("than", "better"):
+        if key not in comparison:
+            raise ConfigError(source, f"{where}.{key}", "missing")
+    if "column" in comparison:
+        check_value(source, f"{where}.column", Text(), comparison["column"])
+    else:
+        columns = comparison["columns"]
+        if not isinstance(columns, list) or not columns:
+            raise ConfigError(
+                source, f"{where}.columns", f"{columns!r} is not allowed; must be a list of column names"
+            )
+        for column in columns:
+            check_value(source, f"{where}.columns", Text(), column)
+    check_value(source, f"{where}.better", Choice(BETTER), comparison["better"])
+    _check_cell(source, f"{where}.than", comparison["than"], grid, allowed)
+
+
+def _check_cell(source, where, cell, grid, allowed):
+    cell = require_mapping(source, where, cell)
+    reject_unknown(source, f"{where}.", cell, list(grid))
+    for axis, value in cell.items():
+        check_value(source, f"{where}.{axis}", Choice(allowed(axis)), value)
 
 
 def validate(source, report, grid, allowed, ranges):
@@ -110,8 +144,9 @@ def validate(source, report, grid, allowed, ranges):
                 source,
                 where,
                 "needs exactly one of published (a success rate), published_score, published_outcome, "
-                "published_bound (a bound on a column's median over seeds) and published_unknown (why no "
-                "published number is known: ours is shown without a verdict)",
+                "published_bound (a bound on a column's median over seeds), published_comparison (better than "
+                "another cell) and published_unknown (why no published number is known: ours is shown "
+                "without a verdict)",
             )
         check_value(source, f"{where}.claim", Text(), finding["claim"])
         if "published" in finding:
@@ -122,6 +157,10 @@ def validate(source, report, grid, allowed, ranges):
             check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
         elif "published_bound" in finding:
             _check_bound(source, f"{where}.published_bound", finding["published_bound"])
+        elif "published_comparison" in finding:
+            _check_comparison(
+                source, f"{where}.published_comparison", finding["published_comparison"], grid, allowed
+            )
         else:
             check_value(source, f"{where}.published_unknown", Text(), finding["published_unknown"])
         if "fitted" in finding:
@@ -142,10 +181,7 @@ def validate(source, report, grid, allowed, ranges):
                 source, f"{where}.followup.published", Number(minimum=0, maximum=1), followup["published"]
             )
             check_value(source, f"{where}.followup.source", Text(), followup["source"])
-        cell = require_mapping(source, f"{where}.cell", finding["cell"])
-        reject_unknown(source, f"{where}.cell.", cell, list(grid))
-        for axis, value in cell.items():
-            check_value(source, f"{where}.cell.{axis}", Choice(allowed(axis)), value)
+        _check_cell(source, f"{where}.cell", finding["cell"], grid, allowed)
     if "shade" in report:
         check_value(source, "report.shade", Choice(ranges), report["shade"])
     return report

@@ -116,6 +116,36 @@ CASES = {
         "training.select_from",
         "must be at most training.steps",
     ),
+    "a comparison with an unknown cell": (
+        set_key(
+            "report",
+            "findings",
+            value=[
+                {
+                    "claim": "c",
+                    "cell": {"op": "add"},
+                    "published_comparison": {"column": "x", "than": {"op": "pow"}, "better": "higher"},
+                }
+            ],
+        ),
+        "report.findings[0].published_comparison.than.op",
+        "'pow'",
+    ),
+    "a comparison that is neither higher nor lower": (
+        set_key(
+            "report",
+            "findings",
+            value=[
+                {
+                    "claim": "c",
+                    "cell": {"op": "add"},
+                    "published_comparison": {"columns": ["x"], "than": {"op": "sub"}, "better": "faster"},
+                }
+            ],
+        ),
+        "report.findings[0].published_comparison.better",
+        "'faster'",
+    ),
     "a typed-in reason": (
         set_key(
             "report",

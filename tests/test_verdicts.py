@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.report import verdicts
+from experiments.report import directions, verdicts
 
 STEPS = 90_000
 EVALUATIONS = np.arange(0, STEPS + 1, 10_000)
@@ -201,3 +201,83 @@ def test_a_claim_without_a_known_published_number_shows_ours_without_a_verdict()
         "verdict": "no verdict",
         "reason": "their rates are not in our notes",
     }
+
+
+def agents(nac_far, lstm_far, nac_near=0.9):
+    """Runs of two agents (8 seeds each): reward at T = 12 (inside the range) and at T = 24 and 32."""
+    rows = []
+    for unit, near, far in (("nac", nac_near, nac_far), ("lstm", 0.95, lstm_far)):
+        for seed, (a, b) in enumerate(zip(near, far) if np.ndim(near) else zip([near] * len(far), far)):
+            rows.append(
+                {"unit": unit, "seed": seed, "reward_at_12": a, "reward_at_24": b, "reward_at_32": b - 0.5}
+            )
+    runs = pd.DataFrame(rows)
+    runs["success"] = False
+    return runs, pd.DataFrame({"unit": [], "seed": [], "step": [], "extrapolation_mse": []})
+
+
+FITTED = {"column": "reward_at_12", "at_least": 0.5}
+
+
+def test_a_bound_on_a_median_is_judged_only_on_models_that_fitted():
+    runs, history = agents(nac_far=[-0.2, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], lstm_far=[-1.0] * 8)
+    finding = {"published_bound": {"column": "reward_at_24", "at_least": 0.0}, "fitted": FITTED}
+    nac = runs[runs.unit == "nac"]
+    assert verdict(finding, nac, history)["verdict"] == "reproduced"
+    below = verdict({**finding, "published_bound": {"column": "reward_at_24", "at_least": 0.5}}, nac, history)
+    assert below["verdict"] == "not reproduced"
+    assert below["reason"] == "4 of 8 seeds meet the bound; median reward_at_24 >= 0.5 fails with 0.45"
+    unfitted = verdict(finding, nac.assign(reward_at_12=0.2), history)
+    assert (
+        unfitted["verdict"] == "no verdict" and "did not fit (reward_at_12 median 0.2" in unfitted["reason"]
+    )
+
+
+def comparison(runs, history, columns=("reward_at_24", "reward_at_32")):
+    finding = {
+        "claim": "NAC degrades more slowly",
+        "cell": {"unit": "nac"},
+        "published_comparison": {"columns": list(columns), "than": {"unit": "lstm"}, "better": "higher"},
+        "fitted": FITTED,
+    }
+    config = {"training": {"steps": STEPS}, "report": {"findings": [finding]}}
+    return verdicts.finding_rows(runs, history, config)[0]
+
+
+def test_a_comparison_is_reproduced_only_when_its_interval_excludes_no_difference():
+    apart = comparison(*agents(nac_far=np.linspace(0.2, 0.6, 8), lstm_far=np.linspace(-1.0, -0.6, 8)))
+    assert apart["verdict"] == "reproduced", apart
+    # medians of the per-seed mean over T = 24 and 32: 0.15 against -1.05
+    assert apart["ours"].startswith("medians 0.15 against -1.05; difference 1.2 [")
+    overlapping = comparison(*agents(nac_far=np.linspace(-1.0, 0.4, 8), lstm_far=np.linspace(-0.9, 0.3, 8)))
+    assert overlapping["verdict"] == "not reproduced"
+    assert (
+        overlapping["reason"] == "the difference's 95% bootstrap interval includes 0: no difference measured"
+    )
+    reversed_ = comparison(*agents(nac_far=np.linspace(-1.0, -0.6, 8), lstm_far=np.linspace(0.2, 0.6, 8)))
+    assert reversed_["reason"] == "the difference's 95% bootstrap interval lies on the other side of 0"
+
+
+def test_a_comparison_is_not_judged_when_either_cell_did_not_fit_or_a_column_is_missing():
+    runs, history = agents(nac_far=np.linspace(0.2, 0.6, 8), lstm_far=np.linspace(-1.0, -0.6, 8))
+    runs.loc[runs.unit == "lstm", "reward_at_12"] = 0.1
+    row = comparison(runs, history)
+    assert row["verdict"] == "no verdict" and "the compared cell's models did not fit" in row["reason"]
+    row = comparison(runs, history, columns=("reward_at_24", "reward_at_48"))
+    assert row == {
+        **row,
+        "verdict": "no verdict",
+        "reason": "not measured in this run: no column reward_at_48",
+    }
+
+
+def test_the_bootstrap_interval_of_a_median_difference_in_closed_cases():
+    # constant cells: every resample's difference is the difference itself
+    assert directions.median_difference_interval([2.0] * 5, [0.5] * 7) == (1.5, 1.5)
+    # cells that do not overlap: every resampled difference lies between the smallest and largest gap
+    low, high = directions.median_difference_interval([3.0, 4.0, 5.0], [0.0, 1.0, 2.0])
+    assert 1.0 <= low < high <= 5.0
+    # the same seed gives the same interval
+    assert directions.median_difference_interval([1.0, 4.0, 2.0], [0.0, 3.0]) == (
+        directions.median_difference_interval([1.0, 4.0, 2.0], [0.0, 3.0])
+    )

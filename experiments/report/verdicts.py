@@ -20,11 +20,10 @@ verdict:
 - **no verdict**: the claim has no published number we know (``published_unknown`` says why); our rate is
   shown alone.
 
-A claim the paper makes as a direction rather than a number (an agent's reward stays at or above 0, say) is
-a bound on one column's median over seeds (``published_bound``: reproduced when the median meets it, with
-the seeds' values as evidence). With ``fitted`` (a bound on another column, such as the reward inside the
-training range) it is judged only on cells whose median meets that first, and is "no verdict" otherwise:
-a model that learned nothing says nothing about extrapolation.
+A claim the paper makes as a direction rather than a number (an agent's reward stays at or above 0; one
+agent degrades more slowly than another) is a bound on one column's median over seeds
+(``published_bound``) or a comparison with another cell (``published_comparison``), judged in
+:mod:`experiments.report.directions`.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from experiments.report import directions
 
 FALLING = 2.0  # the failing seeds' median error fell more than this factor over the last third: still falling
 STEADY = 1.1  # ... or fell at every evaluation of the last third, by more than this factor in all
@@ -52,11 +53,7 @@ def wilson_interval(successes, trials, z=1.959964):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _number(value):
-    """A number as the reasons print it: three significant digits, or inf."""
-    if not np.isfinite(value):
-        return "inf" if value > 0 else str(value)
-    return f"{value:.3g}"
+_number = directions.number
 
 
 def _finite(values):
@@ -151,10 +148,10 @@ def _evidence(runs, history, failing, steps, finding):
     return "not reproduced", reason
 
 
-def classify(finding, runs, history, steps):
+def classify(finding, runs, history, steps, other=None):
     """The verdict on one ``finding`` from its cell's per-seed ``runs`` rows and ``history`` rows (one per
-    seed and evaluation), for a run of ``steps`` steps. Returns a dict: claim, published, ours, verdict,
-    reason."""
+    seed and evaluation), for a run of ``steps`` steps; ``other``: the compared cell's runs, for a
+    ``published_comparison``. Returns a dict: claim, published, ours, verdict, reason."""
     trials = len(runs)
     success = runs["success"].astype(bool).to_numpy()
     successes = int(success.sum())
@@ -162,7 +159,9 @@ def classify(finding, runs, history, steps):
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
     if "published_bound" in finding:
-        return _bounded(finding, runs)
+        return directions.bounded(finding, runs)
+    if "published_comparison" in finding:
+        return directions.compared(finding, runs, runs.iloc[:0] if other is None else other)
     if "published_unknown" in finding:  # ours alone: nothing to judge against
         published_text = "not known here" + (f" ({finding['source']})" if "source" in finding else "")
         row = {"claim": finding["claim"], "published": published_text, "ours": rate}
@@ -218,64 +217,22 @@ def classify(finding, runs, history, steps):
     return {**row, "verdict": verdict, "reason": reason}
 
 
-def _bound_text(bound):
-    side = "at_least" if "at_least" in bound else "at_most"
-    return f"median {bound['column']} {'>=' if side == 'at_least' else '<='} {bound[side]:g}"
-
-
-def _meets(bound, runs):
-    """(whether the median of the bound's column meets it, the median, the seeds' values)."""
-    values = np.asarray(runs[bound["column"]], dtype=float)
-    median = float(np.median(values))
-    return (
-        (median >= bound["at_least"] if "at_least" in bound else median <= bound["at_most"]),
-        median,
-        values,
-    )
-
-
-def _bounded(finding, runs):
-    """The verdict on a ``published_bound`` claim (see the module docstring)."""
-    bound = finding["published_bound"]
-    published_text = _bound_text(bound) + (f" ({finding['source']})" if "source" in finding else "")
-    absent = [b["column"] for b in (bound, finding.get("fitted")) if b and b["column"] not in runs]
-    if absent:
-        reason = f"not measured in this run: no column {', '.join(absent)}"
-        return {
-            "claim": finding["claim"],
-            "published": published_text,
-            "ours": "-",
-            "verdict": "no verdict",
-            "reason": reason,
-        }
-    met, median, values = _meets(bound, runs)
-    ours = f"median {_number(median)} (seeds {_number(values.min())} to {_number(values.max())})"
-    row = {"claim": finding["claim"], "published": published_text, "ours": ours}
-    if "fitted" in finding:
-        fitted, fit_median, _ = _meets(finding["fitted"], runs)
-        if not fitted:
-            reason = f"not judged: the models did not fit ({finding['fitted']['column']} median {_number(fit_median)}; needs {_bound_text(finding['fitted'])})"
-            return {**row, "verdict": "no verdict", "reason": reason}
-    if met:
-        return {**row, "verdict": "reproduced", "reason": ""}
-    side = "at_least" if "at_least" in bound else "at_most"
-    meeting = int(np.sum(values >= bound[side] if side == "at_least" else values <= bound[side]))
-    reason = (
-        f"{meeting} of {len(values)} seeds meet the bound; {_bound_text(bound)} fails with {_number(median)}"
-    )
-    return {**row, "verdict": "not reproduced", "reason": reason}
-
-
 def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
     """Every finding of ``config`` whose cell is in this grid, classified (see :func:`classify`)."""
     rows = []
     steps = int(config["training"]["steps"])
     for finding in config.get("report", {}).get("findings", []):
-        cell_runs, cell_history = runs, history
-        for axis, value in finding["cell"].items():
-            cell_runs = cell_runs[cell_runs[axis] == value]
-            cell_history = cell_history[cell_history[axis] == value]
+        cell_runs = _select(runs, finding["cell"])
         if cell_runs.empty:
             continue  # the cell is not in this profile's grid
-        rows.append(classify(finding, cell_runs, cell_history, steps))
+        compared = finding.get("published_comparison")
+        other = _select(runs, {**finding["cell"], **compared["than"]}) if compared else None
+        rows.append(classify(finding, cell_runs, _select(history, finding["cell"]), steps, other))
     return rows
+
+
+def _select(frame, cell):
+    """The rows of ``frame`` in ``cell`` (grid axes and their values)."""
+    for axis, value in cell.items():
+        frame = frame[frame[axis] == value]
+    return frame

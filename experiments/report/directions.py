@@ -1,0 +1,149 @@
+"""Verdicts on claims the paper makes as a direction rather than a number.
+
+- ``published_bound``: a bound on one column's median over seeds (an agent's reward stays at or above 0,
+  say): reproduced when the median meets it, with the seeds' values as evidence.
+- ``published_comparison``: the claim's cell does better than another cell (``than``) on a measure (one
+  column, or the per-seed mean of ``columns``: an agent's reward over every instruction beyond the training
+  range, say), higher or lower as ``better`` says. Reproduced when the 95% bootstrap interval of the
+  difference of the two cells' medians (claim cell minus the other; the seeds of each cell resampled
+  independently, :data:`RESAMPLES` times, from a fixed generator) lies wholly on the better side of 0;
+  otherwise not reproduced, with the difference and its interval.
+
+With ``fitted`` (a bound on another column, such as the reward inside the training range) either kind is
+judged only where the median meets that first (for a comparison, in both cells), and is "no verdict"
+otherwise: a model that learned nothing says nothing about extrapolation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RESAMPLES = 10_000
+SIDES = {"at_least": ">=", "at_most": "<="}
+
+
+def number(value):
+    """A number as the reasons print it: three significant digits, or inf."""
+    if not np.isfinite(value):
+        return "inf" if value > 0 else str(value)
+    return f"{value:.3g}"
+
+
+def bound_text(bound):
+    """``median COLUMN >= X`` (or ``<=``) for a bound ``{column, at_least | at_most}``."""
+    side = "at_least" if "at_least" in bound else "at_most"
+    return f"median {bound['column']} {SIDES[side]} {bound[side]:g}"
+
+
+def meets(bound, runs):
+    """(whether the median of the bound's column meets it, the median, the seeds' values)."""
+    values = np.asarray(runs[bound["column"]], dtype=float)
+    median = float(np.median(values))
+    return (
+        (median >= bound["at_least"] if "at_least" in bound else median <= bound["at_most"]),
+        median,
+        values,
+    )
+
+
+def measure(comparison, runs):
+    """Each seed's value of a comparison's measure: its ``column``, or the mean of its ``columns``."""
+    columns = comparison.get("columns") or [comparison["column"]]
+    return runs[columns].to_numpy(dtype=float).mean(axis=1)
+
+
+def median_difference_interval(ours, theirs, resamples=RESAMPLES, seed=0):
+    """95% percentile-bootstrap interval of median(ours) - median(theirs), each resampled on its own."""
+    rng = np.random.default_rng(seed)
+    ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+    a = np.median(ours[rng.integers(0, len(ours), (resamples, len(ours)))], axis=1)
+    b = np.median(theirs[rng.integers(0, len(theirs), (resamples, len(theirs)))], axis=1)
+    low, high = np.percentile(a - b, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _columns_absent(finding, runs):
+    comparison = finding.get("published_comparison", {})
+    wanted = [b["column"] for b in (finding.get("published_bound"), finding.get("fitted")) if b]
+    wanted += comparison.get("columns") or ([comparison["column"]] if "column" in comparison else [])
+    return [column for column in wanted if column not in runs]
+
+
+def _unfitted(finding, cells):
+    """The reason a claim is not judged (a cell whose models did not fit), or None."""
+    if "fitted" not in finding:
+        return None
+    for name, runs in cells:
+        fitted, fit_median, _ = meets(finding["fitted"], runs)
+        if not fitted:
+            return (
+                f"not judged: the {name}models did not fit ({finding['fitted']['column']} median "
+                f"{number(fit_median)}; needs {bound_text(finding['fitted'])})"
+            )
+    return None
+
+
+def _comparison_text(comparison):
+    columns = comparison.get("columns") or [comparison["column"]]
+    what = (
+        columns[0] if len(columns) == 1 else f"mean of {columns[0]} to {columns[-1]} ({len(columns)} columns)"
+    )
+    than = ", ".join(f"{axis} {value}" for axis, value in comparison["than"].items())
+    return f"median {what} {comparison['better']} than {than}'s"
+
+
+def bounded(finding, runs):
+    """The verdict on a ``published_bound`` claim: a dict claim, published, ours, verdict, reason."""
+    bound = finding["published_bound"]
+    published = bound_text(bound) + (f" ({finding['source']})" if "source" in finding else "")
+    absent = _columns_absent(finding, runs)
+    if absent:
+        reason = f"not measured in this run: no column {', '.join(absent)}"
+        return {
+            "claim": finding["claim"],
+            "published": published,
+            "ours": "-",
+            "verdict": "no verdict",
+            "reason": reason,
+        }
+    met, median, values = meets(bound, runs)
+    ours = f"median {number(median)} (seeds {number(values.min())} to {number(values.max())})"
+    row = {"claim": finding["claim"], "published": published, "ours": ours}
+    unfitted = _unfitted(finding, [("", runs)])
+    if unfitted:
+        return {**row, "verdict": "no verdict", "reason": unfitted}
+    if met:
+        return {**row, "verdict": "reproduced", "reason": ""}
+    side = "at_least" if "at_least" in bound else "at_most"
+    meeting = int(np.sum(values >= bound[side] if side == "at_least" else values <= bound[side]))
+    reason = (
+        f"{meeting} of {len(values)} seeds meet the bound; {bound_text(bound)} fails with {number(median)}"
+    )
+    return {**row, "verdict": "not reproduced", "reason": reason}
+
+
+def compared(finding, runs, other):
+    """The verdict on a ``published_comparison`` claim: ``runs`` the claim cell's rows, ``other`` those of
+    the cell it is compared with (``than``)."""
+    comparison = finding["published_comparison"]
+    published = _comparison_text(comparison) + (f" ({finding['source']})" if "source" in finding else "")
+    row = {"claim": finding["claim"], "published": published, "ours": "-"}
+    absent = _columns_absent(finding, runs)
+    if absent or other.empty:
+        missing = f"no column {', '.join(absent)}" if absent else "the compared cell is not in this grid"
+        return {**row, "verdict": "no verdict", "reason": f"not measured in this run: {missing}"}
+    ours_values, their_values = measure(comparison, runs), measure(comparison, other)
+    difference = float(np.median(ours_values) - np.median(their_values))
+    low, high = median_difference_interval(ours_values, their_values)
+    row["ours"] = (
+        f"medians {number(np.median(ours_values))} against {number(np.median(their_values))}; difference "
+        f"{number(difference)} [{number(low)}, {number(high)}]"
+    )
+    unfitted = _unfitted(finding, [("", runs), ("compared cell's ", other)])
+    if unfitted:
+        return {**row, "verdict": "no verdict", "reason": unfitted}
+    higher = comparison["better"] == "higher"
+    if (low > 0) if higher else (high < 0):
+        return {**row, "verdict": "reproduced", "reason": ""}
+    side = "includes 0: no difference measured" if low <= 0 <= high else "lies on the other side of 0"
+    return {**row, "verdict": "not reproduced", "reason": f"the difference's 95% bootstrap interval {side}"}
