@@ -68,13 +68,32 @@ COMPARISON_KEYS = ("column", "columns", "than", "better")
 BETTER = ("higher", "lower")
 
 
-def _check_bound(source, where, bound):
-    """A bound on a result column's median over seeds: ``{column: NAME, at_least: X}`` (or ``at_most``)."""
+def _check_measure(source, where, spec):
+    """A measure of a bound or a comparison: ``column: NAME`` or ``columns: [NAMES]`` (their per-seed mean)."""
+    if ("column" in spec) == ("columns" in spec):
+        raise ConfigError(source, where, "needs exactly one of column and columns")
+    if "column" in spec:
+        check_value(source, f"{where}.column", Text(), spec["column"])
+        return
+    if not isinstance(spec["columns"], list) or not spec["columns"]:
+        raise ConfigError(
+            source, f"{where}.columns", f"{spec['columns']!r} is not allowed; must be a list of column names"
+        )
+    for column in spec["columns"]:
+        check_value(source, f"{where}.columns", Text(), column)
+
+
+def _check_bound(source, where, bound, trials=False):
+    """A bound on the median over seeds of a result column (or the per-seed mean of columns):
+    ``{column: NAME, at_least: X}`` (or ``at_most``); with ``trials`` allowed, the column holding each
+    seed's number of items (for a pooled share with its Wilson interval)."""
     bound = require_mapping(source, where, bound)
-    reject_unknown(source, f"{where}.", bound, ("column", *BOUND_SIDES))
-    if "column" not in bound:
-        raise ConfigError(source, f"{where}.column", "missing")
-    check_value(source, f"{where}.column", Text(), bound["column"])
+    reject_unknown(
+        source, f"{where}.", bound, ("column", "columns", *BOUND_SIDES, *(("trials",) if trials else ()))
+    )
+    _check_measure(source, where, bound)
+    if "trials" in bound:
+        check_value(source, f"{where}.trials", Text(), bound["trials"])
     if sum(side in bound for side in BOUND_SIDES) != 1:
         raise ConfigError(source, where, "needs exactly one of at_least and at_most")
     for side in BOUND_SIDES:
@@ -86,21 +105,10 @@ def _check_comparison(source, where, comparison, grid, allowed):
     """A comparison with another cell: ``{column: NAME (or columns: [NAMES]), than: CELL, better: higher}``."""
     comparison = require_mapping(source, where, comparison)
     reject_unknown(source, f"{where}.", comparison, COMPARISON_KEYS)
-    if ("column" in comparison) == ("columns" in comparison):
-        raise ConfigError(source, where, "needs exactly one of column and columns")
+    _check_measure(source, where, comparison)
     for key in ("than", "better"):
         if key not in comparison:
             raise ConfigError(source, f"{where}.{key}", "missing")
-    if "column" in comparison:
-        check_value(source, f"{where}.column", Text(), comparison["column"])
-    else:
-        columns = comparison["columns"]
-        if not isinstance(columns, list) or not columns:
-            raise ConfigError(
-                source, f"{where}.columns", f"{columns!r} is not allowed; must be a list of column names"
-            )
-        for column in columns:
-            check_value(source, f"{where}.columns", Text(), column)
     check_value(source, f"{where}.better", Choice(BETTER), comparison["better"])
     _check_cell(source, f"{where}.than", comparison["than"], grid, allowed)
 
@@ -156,7 +164,7 @@ def validate(source, report, grid, allowed, ranges):
         elif "published_outcome" in finding:
             check_value(source, f"{where}.published_outcome", Choice(OUTCOMES), finding["published_outcome"])
         elif "published_bound" in finding:
-            _check_bound(source, f"{where}.published_bound", finding["published_bound"])
+            _check_bound(source, f"{where}.published_bound", finding["published_bound"], trials=True)
         elif "published_comparison" in finding:
             _check_comparison(
                 source, f"{where}.published_comparison", finding["published_comparison"], grid, allowed

@@ -281,3 +281,24 @@ def test_the_bootstrap_interval_of_a_median_difference_in_closed_cases():
     assert directions.median_difference_interval([1.0, 4.0, 2.0], [0.0, 3.0]) == (
         directions.median_difference_interval([1.0, 4.0, 2.0], [0.0, 3.0])
     )
+
+
+def test_a_bound_on_the_mean_of_columns_pools_the_items_with_a_wilson_interval():
+    # 4 seeds, 50 images per digit count: accuracies at 0 and 1 digits; per-seed means 0.9, 0.8, 0.7, 0.6
+    runs = pd.DataFrame(
+        {
+            "accuracy_at_0": [1.0, 0.9, 0.8, 0.7],
+            "accuracy_at_1": [0.8, 0.7, 0.6, 0.5],
+            "test_images": 50,
+            "success": False,
+        }
+    )
+    bound = {"columns": ["accuracy_at_0", "accuracy_at_1"], "at_least": 0.7, "trials": "test_images"}
+    row = verdict({"published_bound": bound}, runs, None)
+    # by hand: (50 + 45 + 40 + 35) + (40 + 35 + 30 + 25) = 300 right of 400
+    low, high = verdicts.wilson_interval(300, 400)
+    assert row["verdict"] == "reproduced"
+    assert row["ours"] == (
+        f"median 0.75 (seeds 0.6 to 0.9); pooled 75.0% [{100 * low:.1f}, {100 * high:.1f}] of 400"
+    )
+    assert verdict({"published_bound": {**bound, "at_least": 0.8}}, runs, None)["verdict"] == "not reproduced"

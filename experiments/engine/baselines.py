@@ -39,21 +39,22 @@ def dense_output(y, bias=None, activation=None, alpha=None):
     return activations.get(activation)(y)
 
 
-def conv2d(x, kernel, bias=None, activation=None):
-    """2-D convolution, stride 1, no padding, written as patches times a matrix.
+def conv2d(x, kernel, bias=None, activation=None, stride=1):
+    """2-D convolution, no padding, ``stride`` pixels between windows (1: every position), written as
+    patches times a matrix.
 
     ``x`` is ``(..., height, width, channels)`` with any leading axes; ``kernel`` is
     ``(kh, kw, channels, filters)``, or stacked per seed ``(seeds, kh, kw, channels, filters)`` against
     ``x`` of shape ``(seeds or 1, count, height, width, channels)``.
     """
-    # y[i, j] = f(sum_{u, v, c} x[i + u, j + v, c] K[u, v, c] + b)
+    # y[i, j] = f(sum_{u, v, c} x[s i + u, s j + v, c] K[u, v, c] + b),  s = stride
     kh, kw, channels, filters = kernel.shape[-4:]
     height, width = x.shape[-3], x.shape[-2]
     lead = ops.shape(x)[:-3]
     patches = ops.image.extract_patches(
-        ops.reshape(x, (-1, height, width, channels)), (kh, kw), strides=(1, 1), padding="valid"
+        ops.reshape(x, (-1, height, width, channels)), (kh, kw), strides=(stride, stride), padding="valid"
     )
-    out_h, out_w = height - kh + 1, width - kw + 1
+    out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
     size = kh * kw * channels
     if len(kernel.shape) == 4:  # one kernel: an ordinary batched conv
         y = ops.matmul(patches, ops.reshape(kernel, (size, filters)))
@@ -119,11 +120,13 @@ def _dense_parameters(in_features, units, use_bias=True, activation=None, **_):
 BASELINE_UNITS: dict[str, Unit] = {
     "conv2d": Unit(  # an image encoder's layers (the MNIST tasks' CNN)
         parameters=_conv_parameters,
-        forward=lambda x, p, kernel_size=3, activation=None: conv2d(x, p["kernel"], p["bias"], activation),
+        forward=lambda x, p, kernel_size=3, activation=None, stride=1: conv2d(
+            x, p["kernel"], p["bias"], activation, stride
+        ),
         weights=lambda p: [],
-        output_shape=lambda in_shape, units, kernel_size=3, **_: (
-            in_shape[0] - kernel_size + 1,
-            in_shape[1] - kernel_size + 1,
+        output_shape=lambda in_shape, units, kernel_size=3, stride=1, **_: (
+            (in_shape[0] - kernel_size) // stride + 1,
+            (in_shape[1] - kernel_size) // stride + 1,
             units,
         ),
     ),

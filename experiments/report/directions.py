@@ -1,7 +1,10 @@
 """Verdicts on claims the paper makes as a direction rather than a number.
 
-- ``published_bound``: a bound on one column's median over seeds (an agent's reward stays at or above 0,
-  say): reproduced when the median meets it, with the seeds' values as evidence.
+- ``published_bound``: a bound on the median over seeds of one column, or of the per-seed mean of
+  ``columns`` (an agent's reward stays at or above 0, say): reproduced when the median meets it, with the
+  seeds' values as evidence. For a measure that is a share of items (an accuracy over test images), the
+  bound's ``trials`` names the column holding each seed's number of items per column; the row then shows
+  the share pooled over seeds and items with its Wilson 95% interval.
 - ``published_comparison``: the claim's cell does better than another cell (``than``) on a measure (one
   column, or the per-seed mean of ``columns``: an agent's reward over every instruction beyond the training
   range, say), higher or lower as ``better`` says. Reproduced when the 95% bootstrap interval of the
@@ -16,10 +19,22 @@ otherwise: a model that learned nothing says nothing about extrapolation.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 RESAMPLES = 10_000
 SIDES = {"at_least": ">=", "at_most": "<="}
+
+
+def wilson_interval(successes, trials, z=1.959964):
+    """95% Wilson score interval for a binomial proportion."""
+    if trials == 0:
+        return math.nan, math.nan
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def number(value):
@@ -29,15 +44,22 @@ def number(value):
     return f"{value:.3g}"
 
 
+def _measure_text(spec):
+    columns = spec.get("columns") or [spec["column"]]
+    return (
+        columns[0] if len(columns) == 1 else f"mean of {columns[0]} to {columns[-1]} ({len(columns)} columns)"
+    )
+
+
 def bound_text(bound):
-    """``median COLUMN >= X`` (or ``<=``) for a bound ``{column, at_least | at_most}``."""
+    """``median COLUMN >= X`` (or ``<=``) for a bound ``{column | columns, at_least | at_most}``."""
     side = "at_least" if "at_least" in bound else "at_most"
-    return f"median {bound['column']} {SIDES[side]} {bound[side]:g}"
+    return f"median {_measure_text(bound)} {SIDES[side]} {bound[side]:g}"
 
 
 def meets(bound, runs):
-    """(whether the median of the bound's column meets it, the median, the seeds' values)."""
-    values = np.asarray(runs[bound["column"]], dtype=float)
+    """(whether the median of the bound's measure meets it, the median, the seeds' values)."""
+    values = measure(bound, runs)
     median = float(np.median(values))
     return (
         (median >= bound["at_least"] if "at_least" in bound else median <= bound["at_most"]),
@@ -46,10 +68,21 @@ def meets(bound, runs):
     )
 
 
-def measure(comparison, runs):
-    """Each seed's value of a comparison's measure: its ``column``, or the mean of its ``columns``."""
-    columns = comparison.get("columns") or [comparison["column"]]
+def measure(spec, runs):
+    """Each seed's value of a bound's or comparison's measure: its ``column``, or the mean of its
+    ``columns``."""
+    columns = spec.get("columns") or [spec["column"]]
     return runs[columns].to_numpy(dtype=float).mean(axis=1)
+
+
+def pooled(bound, runs):
+    """A share pooled over seeds and items: (successes, trials) of the bound's columns, each seed holding
+    ``runs[bound["trials"]]`` items per column."""
+    columns = bound.get("columns") or [bound["column"]]
+    items = runs[bound["trials"]].to_numpy(dtype=float)[:, None]
+    return int(round(float((runs[columns].to_numpy(dtype=float) * items).sum()))), int(
+        items.sum() * len(columns)
+    )
 
 
 def median_difference_interval(ours, theirs, resamples=RESAMPLES, seed=0):
@@ -63,9 +96,11 @@ def median_difference_interval(ours, theirs, resamples=RESAMPLES, seed=0):
 
 
 def _columns_absent(finding, runs):
-    comparison = finding.get("published_comparison", {})
-    wanted = [b["column"] for b in (finding.get("published_bound"), finding.get("fitted")) if b]
-    wanted += comparison.get("columns") or ([comparison["column"]] if "column" in comparison else [])
+    wanted = []
+    for spec in (finding.get("published_bound"), finding.get("published_comparison"), finding.get("fitted")):
+        if spec:
+            wanted += spec.get("columns") or [spec["column"]]
+            wanted += [spec["trials"]] if "trials" in spec else []
     return [column for column in wanted if column not in runs]
 
 
@@ -84,10 +119,7 @@ def _unfitted(finding, cells):
 
 
 def _comparison_text(comparison):
-    columns = comparison.get("columns") or [comparison["column"]]
-    what = (
-        columns[0] if len(columns) == 1 else f"mean of {columns[0]} to {columns[-1]} ({len(columns)} columns)"
-    )
+    what = _measure_text(comparison)
     than = ", ".join(f"{axis} {value}" for axis, value in comparison["than"].items())
     return f"median {what} {comparison['better']} than {than}'s"
 
@@ -108,6 +140,10 @@ def bounded(finding, runs):
         }
     met, median, values = meets(bound, runs)
     ours = f"median {number(median)} (seeds {number(values.min())} to {number(values.max())})"
+    if "trials" in bound:
+        successes, trials = pooled(bound, runs)
+        low, high = wilson_interval(successes, trials)
+        ours += f"; pooled {100 * successes / trials:.1f}% [{100 * low:.1f}, {100 * high:.1f}] of {trials:,}"
     row = {"claim": finding["claim"], "published": published, "ours": ours}
     unfitted = _unfitted(finding, [("", runs)])
     if unfitted:

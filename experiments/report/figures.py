@@ -32,8 +32,10 @@ def _save(figure_, path):
 
 
 def sweep_figure(curves, provenance, path, dataset=None):
-    """Accuracy and mean absolute error against the swept value (log axis), one line per ``rows`` value."""
+    """Accuracy and mean absolute error against the swept value, one line per ``rows`` value (a log x axis
+    when the values are positive and span a factor of 100: sequence lengths, not digit counts from 0)."""
     plt = _pyplot()
+    log_x = curves["x"].min() > 0 and curves["x"].max() / curves["x"].min() >= 100
     config = provenance["config"]
     report = config.get("report", {})
     rows, _, _ = layout(config)
@@ -53,7 +55,8 @@ def sweep_figure(curves, provenance, path, dataset=None):
         (left, "accuracy (% of outputs exact), mean\nover seeds (band: min to max)"),
         (right, "mean absolute error,\nmean over seeds"),
     ):
-        axis.set_xscale("log")
+        if log_x:
+            axis.set_xscale("log")
         axis.set_xlabel(report.get("x_label", "x"))
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)

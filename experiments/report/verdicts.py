@@ -43,16 +43,7 @@ FITS = 1.0  # a kept model fits its interpolation data when its interpolation sc
 VERDICTS = ("reproduced", "refuted as published", "beyond this budget", "not reproduced", "no verdict")
 
 
-def wilson_interval(successes, trials, z=1.959964):
-    """95% Wilson score interval for a binomial proportion."""
-    if trials == 0:
-        return math.nan, math.nan
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
+wilson_interval = directions.wilson_interval
 _number = directions.number
 
 
