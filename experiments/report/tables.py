@@ -143,8 +143,8 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
         lines += [f"Dataset: **{dataset}**."]
     if "sweep" in blocks and curves is not None:
         lines += [
-            "Selected models (on interpolation validation data), measured on the test set of each "
-            f"{report.get('x_label', 'swept value')}."
+            "Selected models (on interpolation validation data), measured on one test set for each value "
+            f"below ({report.get('x_label', 'the swept value')})."
         ]
         lines += sweep_block(curves, rows, report.get("x_label", "x"))
     if "measures" in blocks and curves is not None:
