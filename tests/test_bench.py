@@ -25,8 +25,8 @@ def test_bench_breaks_a_step_into_its_parts():
 
 
 def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
-    rate, members = bench.configured_recurrent_rate(
-        2, jit_compile=True, profile="smoke", units=("nac", "nalu"), workers=2
+    rate, members = bench.configured_recurrent_rate(  # uncompiled: the lanes are what is checked here
+        2, jit_compile=False, profile="smoke", units=("nac", "nalu"), workers=2
     )
     assert rate > 0 and members == 2 * 2 * 2  # two units, each a stack of 2 ops x 2 seeds
     hours, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, workers=2)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import cli, config
+from experiments import config
 
 from experiments.tasks import identity_extrapolation
 from experiments.engine import MultiSeedTrainer
@@ -53,9 +53,8 @@ def test_prelu_matches_its_definition_and_learns_a_slope_per_unit():
     assert set(registry.UNITS["dense"].parameters(3, 3, activation="prelu")) == {"kernel", "bias", "alpha"}
 
 
-def test_smoke_run_writes_table_curve_and_figure(tmp_path, capsys):
-    assert cli.main(["run", str(CONFIG), "--profile", "smoke", "--results", str(tmp_path)]) == 0
-    out = tmp_path / "identity_extrapolation"
+def test_smoke_run_writes_table_curve_and_figure(smoke_results):
+    out = smoke_results / "identity_extrapolation"
     for name in ("runs.csv", "curves.csv", "summary.csv", "table.md", "figure.png", "provenance.json"):
         assert (out / name).stat().st_size > 0, name
     curves = pd.read_csv(out / "curves.csv")

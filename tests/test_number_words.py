@@ -94,11 +94,8 @@ def test_training_set_errors_are_the_kept_models_errors_on_it():
     assert errors.accuracy is None
 
 
-def test_smoke_run_writes_the_table_the_curve_and_the_figure(tmp_path):
-    from experiments import cli
-
-    assert cli.main(["run", str(CONFIG), "--profile", "smoke", "--results", str(tmp_path)]) == 0
-    out = tmp_path / "number_words"
+def test_smoke_run_writes_the_table_the_curve_and_the_figure(smoke_results):
+    out = smoke_results / "number_words"
     runs = pd.read_csv(out / "runs.csv")
     assert set(runs["unit"]) == {"linear", "nac", "nalu"} and len(runs) == 6
     assert runs["training_mae"].notna().all() and (runs["training_mae"] > 0).all()

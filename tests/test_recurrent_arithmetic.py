@@ -10,7 +10,6 @@ import tensorflow as tf
 
 import nalu_tf
 from experiments.engine import measures
-from experiments import cli
 from experiments.tasks import recurrent_arithmetic
 from experiments.engine import LayerSpec
 from experiments.engine import MultiSeedTrainer, StackedModel, Training
@@ -188,9 +187,8 @@ def test_training_batches_follow_the_stated_formula(op):
     assert batch_x.shape == (2, 5, 4, 10)
 
 
-def test_smoke_run_writes_tables_and_length_curve(tmp_path, capsys):
-    assert cli.main(["run", str(CONFIG), "--profile", "smoke", "--results", str(tmp_path)]) == 0
-    out = tmp_path / "recurrent_arithmetic"
+def test_smoke_run_writes_tables_and_length_curve(smoke_results):
+    out = smoke_results / "recurrent_arithmetic"
     for name in (
         "runs.csv",
         "curves.csv",
@@ -236,7 +234,9 @@ def test_recurrent_eigenvalues_are_the_moduli_of_the_hidden_block_largest_first(
 def test_a_compiled_step_reads_the_same_draws_and_trains_to_float_rounding():
     from experiments.engine import make_draw
 
-    task = recurrent_arithmetic.build({**POINT, "unit": "nalu", "test_length": 20})
+    task = recurrent_arithmetic.build(
+        {**POINT, "unit": "nalu", "train_length": 4, "test_length": 20, "sweep_lengths": [1, 5]}
+    )
 
     def batch(step):
         return task.sample(make_draw([0, 5], step, "independent", 0), 16)[0]

@@ -8,20 +8,12 @@ import textwrap
 
 import nbformat
 import pandas as pd
-import pytest
 from nbclient import NotebookClient
 
 from experiments import cli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG_NAMES = sorted(path.stem for path in (ROOT / "configs").glob("*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    assert cli.main(["reproduce", "--profile", "smoke", "--results", str(results)]) == 0
-    return results
 
 
 def test_reproduce_writes_an_index_with_every_experiment_and_figure(smoke_results):
