@@ -28,6 +28,12 @@ def run_cli(args, capsys):
     return code, captured.err.strip().splitlines()
 
 
+def comparison(published_comparison):
+    """An edit that makes the findings one claim comparing the add cell with another."""
+    finding = {"claim": "c", "cell": {"op": "add"}, "published_comparison": published_comparison}
+    return set_key("report", "findings", value=[finding])
+
+
 def set_key(*keys, value):
     def edit(data):
         node = data
@@ -117,32 +123,12 @@ CASES = {
         "must be at most training.steps",
     ),
     "a comparison with an unknown cell": (
-        set_key(
-            "report",
-            "findings",
-            value=[
-                {
-                    "claim": "c",
-                    "cell": {"op": "add"},
-                    "published_comparison": {"column": "x", "than": {"op": "pow"}, "better": "higher"},
-                }
-            ],
-        ),
+        comparison({"column": "x", "than": {"op": "pow"}, "better": "higher"}),
         "report.findings[0].published_comparison.than.op",
         "'pow'",
     ),
     "a comparison that is neither higher nor lower": (
-        set_key(
-            "report",
-            "findings",
-            value=[
-                {
-                    "claim": "c",
-                    "cell": {"op": "add"},
-                    "published_comparison": {"columns": ["x"], "than": {"op": "sub"}, "better": "faster"},
-                }
-            ],
-        ),
+        comparison({"columns": ["x"], "than": {"op": "sub"}, "better": "faster"}),
         "report.findings[0].published_comparison.better",
         "'faster'",
     ),
