@@ -41,7 +41,8 @@ def parser():
     run.add_argument(
         "--results",
         default=None,
-        help="results root (default results/, or results/PROFILE/ for a profile other than default)",
+        help="results root (default results/, or results/PROFILE/ for a profile other than default; "
+        "with --set, results/custom/ and results/custom/PROFILE/)",
     )
     run.add_argument(
         "--executor", default="local", help="local (default) or ray: one Ray task per grid point"
@@ -80,10 +81,13 @@ def parser():
 
 def results_root(arguments):
     """Where a command writes: --results if given, else results/ for the default profile and
-    results/PROFILE/ for any other, so a smoke or long run never touches the committed results."""
+    results/PROFILE/ for any other, so a smoke or long run never touches the committed results; a run
+    with --set writes under results/custom/ (results/custom/PROFILE/ for a profile other than default),
+    as the committed results are what the configs say as written."""
     if arguments.results is not None:
         return arguments.results
-    return "results" if arguments.profile == "default" else os.path.join("results", arguments.profile)
+    base = os.path.join("results", "custom") if getattr(arguments, "overrides", None) else "results"
+    return base if arguments.profile == "default" else os.path.join(base, arguments.profile)
 
 
 def _interrupt(signum, frame):

@@ -262,3 +262,19 @@ def test_progress_shows_eta_as_a_bar_on_a_terminal_and_lines_in_logs(tty, monkey
         assert text.startswith("\r[") and "\n" not in text
     else:
         assert not text.startswith("\r") and text.count("\n") == 2
+
+
+@pytest.mark.parametrize(
+    "argv, root",
+    [
+        (["run", "c.yaml"], "results"),
+        (["run", "c.yaml", "--profile", "long"], "results/long"),
+        (["run", "c.yaml", "--set", "seeds=3"], "results/custom"),
+        (["run", "c.yaml", "--profile", "long", "--set", "seeds=3"], "results/custom/long"),
+        (["run", "c.yaml", "--set", "seeds=3", "--results", "mine"], "mine"),
+        (["reproduce", "--profile", "smoke"], "results/smoke"),
+    ],
+)
+def test_a_run_with_set_never_writes_over_the_committed_results(argv, root):
+    # the committed results/ and results/long/ are what the configs say as written
+    assert cli.results_root(cli.parser().parse_args(argv)) == root
