@@ -302,3 +302,15 @@ def test_a_bound_on_the_mean_of_columns_pools_the_items_with_a_wilson_interval()
         f"median 0.75 (seeds 0.6 to 0.9); pooled 75.0% [{100 * low:.1f}, {100 * high:.1f}] of 400"
     )
     assert verdict({"published_bound": {**bound, "at_least": 0.8}}, runs, None)["verdict"] == "not reproduced"
+
+
+def test_a_fit_on_the_mean_of_columns_names_that_mean_when_a_cell_did_not_fit():
+    runs, history = agents(nac_far=[0.5] * 8, lstm_far=[-1.0] * 8, nac_near=0.2)
+    fitted = {"columns": ["reward_at_12", "reward_at_24"], "at_least": 0.5}
+    finding = {"published_bound": {"column": "reward_at_24", "at_least": 0.0}, "fitted": fitted}
+    row = verdict(finding, runs[runs.unit == "nac"], history)
+    assert row["verdict"] == "no verdict"
+    assert row["reason"] == (
+        "not judged: the models did not fit (mean of reward_at_12 to reward_at_24 (2 columns) median 0.35; "
+        "needs median mean of reward_at_12 to reward_at_24 (2 columns) >= 0.5)"
+    )

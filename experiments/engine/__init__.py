@@ -62,6 +62,7 @@ _HOMES = {
     "SupervisedRegression": "supervised",
     "ActorCritic": "actor_critic",
     "make_draw": "streams",
+    "draw_indices": "streams",
     "philox_uniform": "streams",
     "CHECKPOINT_SECONDS": "checkpoints",
 }

@@ -69,13 +69,14 @@ class ActorCritic(Learner):
 
         def advance(t, state, states, records):
             log_probs, value, states = self._policy(model, state, states)
+            probabilities = tf.exp(log_probs)
             # inverse CDF: the first action whose cumulative probability exceeds the step's uniform number
             uniform = tf.gather(uniforms, [t], axis=2)
-            below = tf.cast(tf.math.cumsum(tf.exp(log_probs), axis=-1) < uniform, tf.int32)
+            below = tf.cast(tf.math.cumsum(probabilities, axis=-1) < uniform, tf.int32)
             action = tf.minimum(tf.reduce_sum(below, axis=-1), self.environment.actions - 1)
             running = tf.cast(~self.environment.done(state), tf.float32)
             state, reward = self.environment.step(state, action)
-            entropy = -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1)
+            entropy = -tf.reduce_sum(probabilities * log_probs, axis=-1)
             taken = tf.gather(log_probs, action, axis=-1, batch_dims=2)
             parts = (taken, value, entropy, reward, running)
             return t + 1, state, states, [record.write(t, part) for record, part in zip(records, parts)]

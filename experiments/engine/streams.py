@@ -100,3 +100,10 @@ def replaying(draw):
         return replay
 
     return again
+
+
+def draw_indices(draw, shape, count):
+    """Uniform integer indices in [0, count) of shape (seeds or 1, *shape), int32, from ``draw`` (the
+    task's source of uniform numbers, as :func:`make_draw` makes it): floor(u * count), one draw; an upper
+    end of 1.0 still gives count - 1."""
+    return tf.cast(tf.minimum(tf.floor(draw(shape, 0.0, float(count))), count - 1), tf.int32)

@@ -44,8 +44,13 @@ def number(value):
     return f"{value:.3g}"
 
 
+def columns_of(spec):
+    """The columns a bound's or comparison's measure reads: its ``column``, or its ``columns``."""
+    return spec.get("columns") or [spec["column"]]
+
+
 def _measure_text(spec):
-    columns = spec.get("columns") or [spec["column"]]
+    columns = columns_of(spec)
     return (
         columns[0] if len(columns) == 1 else f"mean of {columns[0]} to {columns[-1]} ({len(columns)} columns)"
     )
@@ -57,32 +62,31 @@ def bound_text(bound):
     return f"median {_measure_text(bound)} {SIDES[side]} {bound[side]:g}"
 
 
+def _within(bound, values):
+    """Whether each of ``values`` meets the bound (at least or at most its value)."""
+    return values >= bound["at_least"] if "at_least" in bound else values <= bound["at_most"]
+
+
 def meets(bound, runs):
     """(whether the median of the bound's measure meets it, the median, the seeds' values)."""
     values = measure(bound, runs)
     median = float(np.median(values))
-    return (
-        (median >= bound["at_least"] if "at_least" in bound else median <= bound["at_most"]),
-        median,
-        values,
-    )
+    return bool(_within(bound, median)), median, values
 
 
 def measure(spec, runs):
     """Each seed's value of a bound's or comparison's measure: its ``column``, or the mean of its
     ``columns``."""
-    columns = spec.get("columns") or [spec["column"]]
-    return runs[columns].to_numpy(dtype=float).mean(axis=1)
+    return runs[columns_of(spec)].to_numpy(dtype=float).mean(axis=1)
 
 
 def pooled(bound, runs):
     """A share pooled over seeds and items: (successes, trials) of the bound's columns, each seed holding
     ``runs[bound["trials"]]`` items per column."""
-    columns = bound.get("columns") or [bound["column"]]
+    columns = columns_of(bound)
     items = runs[bound["trials"]].to_numpy(dtype=float)[:, None]
-    return int(round(float((runs[columns].to_numpy(dtype=float) * items).sum()))), int(
-        items.sum() * len(columns)
-    )
+    successes = int(round(float((runs[columns].to_numpy(dtype=float) * items).sum())))
+    return successes, int(items.sum() * len(columns))
 
 
 def median_difference_interval(ours, theirs, resamples=RESAMPLES, seed=0):
@@ -99,7 +103,7 @@ def _columns_absent(finding, runs):
     wanted = []
     for spec in (finding.get("published_bound"), finding.get("published_comparison"), finding.get("fitted")):
         if spec:
-            wanted += spec.get("columns") or [spec["column"]]
+            wanted += columns_of(spec)
             wanted += [spec["trials"]] if "trials" in spec else []
     return [column for column in wanted if column not in runs]
 
@@ -112,7 +116,7 @@ def _unfitted(finding, cells):
         fitted, fit_median, _ = meets(finding["fitted"], runs)
         if not fitted:
             return (
-                f"not judged: the {name}models did not fit ({finding['fitted']['column']} median "
+                f"not judged: the {name}models did not fit ({_measure_text(finding['fitted'])} median "
                 f"{number(fit_median)}; needs {bound_text(finding['fitted'])})"
             )
     return None
@@ -150,8 +154,7 @@ def bounded(finding, runs):
         return {**row, "verdict": "no verdict", "reason": unfitted}
     if met:
         return {**row, "verdict": "reproduced", "reason": ""}
-    side = "at_least" if "at_least" in bound else "at_most"
-    meeting = int(np.sum(values >= bound[side] if side == "at_least" else values <= bound[side]))
+    meeting = int(np.sum(_within(bound, values)))
     reason = (
         f"{meeting} of {len(values)} seeds meet the bound; {bound_text(bound)} fails with {number(median)}"
     )

@@ -230,29 +230,27 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
+    from experiments.engine import draw_indices  # its module loads TensorFlow
+
     data = data_of(point)
     pool = tf.constant(data.train.images)
     pool_counts = tf.constant(data.train.counts[:, None])
     size = len(data.train.counts)
 
     def sample(draw, batch_size):
-        picks = tf.cast(tf.minimum(tf.floor(draw((batch_size,), 0.0, float(size))), size - 1), tf.int32)
+        picks = draw_indices(draw, (batch_size,), size)
         return normalise(tf.cast(tf.gather(pool, picks), tf.float32)), tf.gather(pool_counts, picks)
 
-    beyond = [data.sweep[n] for n in data.sweep if n > point["train_max_digits"]] or [
-        data.sweep[max(data.sweep)]
-    ]
-    extrapolation = (
-        np.concatenate([pair(canvases)[0] for canvases in beyond]),
-        np.concatenate([pair(canvases)[1] for canvases in beyond]),
-    )
+    sweep = {count: pair(canvases) for count, canvases in data.sweep.items()}
+    beyond = [sweep[n] for n in sweep if n > point["train_max_digits"]] or [sweep[max(sweep)]]
+    extrapolation = tuple(np.concatenate(parts) for parts in zip(*beyond))
     return Task(
         input_size=(point["canvas"], point["canvas"], 1),
         layers=layers(point),
         sample=sample,
         validation=pair(data.validation),
         test=extrapolation,
-        sweep=[(count, pair(canvases)) for count, canvases in data.sweep.items()],
+        sweep=list(sweep.items()),
         accuracy=True,
         labels={"dataset": data.dataset},
     )

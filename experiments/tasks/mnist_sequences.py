@@ -121,6 +121,8 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
+    from experiments.engine import draw_indices  # its module loads TensorFlow
+
     digits = mnist_data.load(point["mnist_path"])
     table = np.concatenate([digits.x_train, digits.x_validation, digits.x_test]).astype("float32")
     train_count, validation_count = len(digits.y_train), len(digits.y_validation)
@@ -128,14 +130,15 @@ def build(point):
     length, target, every_step = point["train_length"], point["target"], point["every_step_loss"]
 
     def sample(draw, batch_size):
-        picks = tf.minimum(tf.floor(draw((batch_size, length), 0.0, float(train_count))), train_count - 1)
-        labels = tf.gather(train_labels, tf.cast(picks, tf.int32))
+        picks = draw_indices(draw, (batch_size, length), train_count)
+        labels = tf.gather(train_labels, picks)
         if target == "counting":
             y = tf.one_hot(labels, 10)
         else:
             y = tf.cast(labels, tf.float32)[..., None]
         # (seeds or 1, batch, time, outputs): the target after every step; or after the last one
-        return picks, tf.cumsum(y, axis=2) if every_step else tf.reduce_sum(y, axis=2)
+        # the inputs are the picks as table indices (floats, as every input)
+        return tf.cast(picks, tf.float32), tf.cumsum(y, axis=2) if every_step else tf.reduce_sum(y, axis=2)
 
     def test_set(sequence_length):
         offset = train_count + validation_count

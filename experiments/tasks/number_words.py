@@ -154,15 +154,15 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
+    from experiments.engine import draw_indices  # its module loads TensorFlow
+
     training, validation, test = split(point["split_seed"])
     training_x = encode(training)
     training_rows = tf.constant(training_x)
     training_values = tf.constant(training.astype("float32")[:, None])
 
     def sample(draw, batch_size):
-        picks = tf.cast(
-            tf.minimum(tf.floor(draw((batch_size,), 0.0, float(len(training)))), len(training) - 1), tf.int32
-        )
+        picks = draw_indices(draw, (batch_size,), len(training))
         return tf.gather(training_rows, picks), tf.gather(training_values, picks)
 
     def pair(numbers):

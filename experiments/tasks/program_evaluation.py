@@ -196,6 +196,8 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
+    from experiments.engine import draw_indices  # its module loads TensorFlow
+
     grammar, train_digits = point["grammar"], point["train_digits"]
     training = generate(grammar, point["training_programs"], train_digits, point["training_seed"])
     training_x, training_y = fixed_set(training)
@@ -203,7 +205,7 @@ def build(point):
     count = len(training.texts)
 
     def sample(draw, batch_size):
-        picks = tf.cast(tf.minimum(tf.floor(draw((batch_size,), 0.0, float(count))), count - 1), tf.int32)
+        picks = draw_indices(draw, (batch_size,), count)
         return tf.gather(training_rows, picks), tf.gather(training_values, picks)
 
     def test_set(digits):
