@@ -108,7 +108,12 @@ def test_a_followup_that_agrees_with_us_refutes_the_paper():
     finding = {"published_score": 0.0, "followup": {"published": 0.0, "source": "Madsen & Johansen (2020)"}}
     row = verdict(finding, *cell(0))
     assert row["verdict"] == "refuted as published"
-    assert row["reason"] == "ours 0% as Madsen & Johansen (2020) 0%, against the paper's score 0"
+    assert row["reason"] == (
+        "the median score is not the paper's, and on the rate: ours 0% as Madsen & Johansen (2020) 0%, "
+        "against the paper's score 0"
+    )
+    rate = verdict({"published": 1.0, "followup": {"published": 0.0, "source": "M"}}, *cell(0))
+    assert rate["reason"] == "ours 0% as M 0%, against the paper's 100%"  # a rate claim: the rate alone
 
 
 @pytest.mark.parametrize(
@@ -140,6 +145,7 @@ def test_findings_of_cells_outside_the_grid_are_left_out():
     runs, history = cell(3)
     runs["op"], history["op"] = "add", "add"
     config = {
+        "name": "static_arithmetic",
         "training": {"steps": STEPS},
         "report": {
             "findings": [
@@ -148,7 +154,7 @@ def test_findings_of_cells_outside_the_grid_are_left_out():
             ]
         },
     }
-    assert [row["claim"] for row in verdicts.finding_rows(runs, history, config)] == ["in"]
+    assert [row.claim for row in verdicts.finding_rows(runs, history, config)] == ["in"]
 
 
 @pytest.mark.parametrize(
@@ -228,9 +234,8 @@ def test_a_bound_on_a_median_is_judged_only_on_models_that_fitted():
     assert below["verdict"] == "not reproduced"
     assert below["reason"] == "4 of 8 seeds meet the bound; median reward_at_24 >= 0.5 fails with 0.45"
     unfitted = verdict(finding, nac.assign(reward_at_12=0.2), history)
-    assert (
-        unfitted["verdict"] == "no verdict" and "did not fit (reward_at_12 median 0.2" in unfitted["reason"]
-    )
+    assert unfitted["verdict"] == "not judged"
+    assert unfitted["reason"].startswith("the models did not fit (reward_at_12 median 0.2")
 
 
 def comparison(runs, history, columns=("reward_at_24", "reward_at_32")):
@@ -240,35 +245,30 @@ def comparison(runs, history, columns=("reward_at_24", "reward_at_32")):
         "published_comparison": {"columns": list(columns), "than": {"unit": "lstm"}, "better": "higher"},
         "fitted": FITTED,
     }
-    config = {"training": {"steps": STEPS}, "report": {"findings": [finding]}}
+    config = {"name": "grid_world", "training": {"steps": STEPS}, "report": {"findings": [finding]}}
     return verdicts.finding_rows(runs, history, config)[0]
 
 
 def test_a_comparison_is_reproduced_only_when_its_interval_excludes_no_difference():
     apart = comparison(*agents(nac_far=np.linspace(0.2, 0.6, 8), lstm_far=np.linspace(-1.0, -0.6, 8)))
-    assert apart["verdict"] == "reproduced", apart
+    assert apart.verdict == "reproduced", apart
+    assert (apart.experiment, apart.outcome, apart.unit) == ("grid_world", "success", "nac")
     # medians of the per-seed mean over T = 24 and 32: 0.15 against -1.05
-    assert apart["ours"].startswith("medians 0.15 against -1.05; difference 1.2 [")
+    assert apart.ours.startswith("medians 0.15 against -1.05; difference 1.2 [")
     overlapping = comparison(*agents(nac_far=np.linspace(-1.0, 0.4, 8), lstm_far=np.linspace(-0.9, 0.3, 8)))
-    assert overlapping["verdict"] == "not reproduced"
-    assert (
-        overlapping["reason"] == "the difference's 95% bootstrap interval includes 0: no difference measured"
-    )
+    assert overlapping.verdict == "not reproduced"
+    assert overlapping.reason == "the difference's 95% bootstrap interval includes 0: no difference measured"
     reversed_ = comparison(*agents(nac_far=np.linspace(-1.0, -0.6, 8), lstm_far=np.linspace(0.2, 0.6, 8)))
-    assert reversed_["reason"] == "the difference's 95% bootstrap interval lies on the other side of 0"
+    assert reversed_.reason == "the difference's 95% bootstrap interval lies on the other side of 0"
 
 
 def test_a_comparison_is_not_judged_when_either_cell_did_not_fit_or_a_column_is_missing():
     runs, history = agents(nac_far=np.linspace(0.2, 0.6, 8), lstm_far=np.linspace(-1.0, -0.6, 8))
     runs.loc[runs.unit == "lstm", "reward_at_12"] = 0.1
     row = comparison(runs, history)
-    assert row["verdict"] == "no verdict" and "the compared cell's models did not fit" in row["reason"]
+    assert row.verdict == "not judged" and row.reason.startswith("the compared cell's models did not fit")
     row = comparison(runs, history, columns=("reward_at_24", "reward_at_48"))
-    assert row == {
-        **row,
-        "verdict": "no verdict",
-        "reason": "not measured in this run: no column reward_at_48",
-    }
+    assert (row.verdict, row.reason) == ("no verdict", "not measured in this run: no column reward_at_48")
 
 
 def test_the_bootstrap_interval_of_a_median_difference_in_closed_cases():
@@ -309,8 +309,61 @@ def test_a_fit_on_the_mean_of_columns_names_that_mean_when_a_cell_did_not_fit():
     fitted = {"columns": ["reward_at_12", "reward_at_24"], "at_least": 0.5}
     finding = {"published_bound": {"column": "reward_at_24", "at_least": 0.0}, "fitted": fitted}
     row = verdict(finding, runs[runs.unit == "nac"], history)
-    assert row["verdict"] == "no verdict"
+    assert row["verdict"] == "not judged"
     assert row["reason"] == (
-        "not judged: the models did not fit (mean of reward_at_12 to reward_at_24 (2 columns) median 0.35; "
+        "the models did not fit (mean of reward_at_12 to reward_at_24 (2 columns) median 0.35; "
         "needs median mean of reward_at_12 to reward_at_24 (2 columns) >= 0.5)"
     )
+
+
+@pytest.mark.parametrize("claim", [{"published_outcome": "fails"}, {"published_score": 97.0}])
+def test_a_claim_of_failure_is_judged_only_on_models_that_fitted_their_training_range(claim):
+    # three seeds extrapolate, seven fail (score 50): the failure is reproduced where the models fitted
+    assert verdict(claim, *cell(3))["verdict"] == "reproduced"
+    assert verdict(claim, *cell(3, interpolation_score=verdicts.FITS))["verdict"] == "reproduced"  # at most
+    row = verdict(claim, *cell(3, interpolation_score=30.0))
+    assert row["verdict"] == "not judged"
+    assert (
+        row["reason"]
+        == "the model did not fit its training range: median interpolation score 30 (needs at most 1)"
+    )
+    # and before the seeds that do better: an unfitted model's extrapolation says nothing either way
+    assert verdict(claim, *cell(8, interpolation_score=30.0))["verdict"] == "not judged"
+
+
+def test_claims_of_success_and_rates_are_judged_whether_or_not_the_models_fitted():
+    runs, history = cell(8, interpolation_score=30.0)
+    assert verdict({"published_outcome": "extrapolates"}, runs, history)["verdict"] == "reproduced"
+    assert verdict({"published_score": 0.0}, runs, history)["verdict"] == "reproduced"
+    # a follow-up's rate counts a unit that never fits among its failures
+    assert verdict({"published": 0.0}, *cell(0, interpolation_score=30.0))["verdict"] == "reproduced"
+
+
+def test_a_score_row_says_that_its_verdict_rests_on_the_median_score():
+    row = verdict({"published_score": 0.0}, *cell(8))
+    assert row["ours"] == (
+        "verdict on the median score 0; within the threshold 80% [49, 94], met at some evaluation 8/10"
+    )
+
+
+@pytest.mark.parametrize(
+    "finding, expected",
+    [
+        ({"published_outcome": "extrapolates"}, "success"),
+        ({"published_outcome": "fails"}, "failure"),
+        ({"published_score": 0.0}, "success"),
+        ({"published_score": 9.9}, "success"),
+        ({"published_score": 10.0}, "failure"),
+        ({"published": 0.5}, "success"),
+        ({"published": 0.14}, "failure"),
+        ({"published_bound": {"column": "accuracy_at_5", "at_least": 0.9}}, "success"),
+        ({"published_bound": {"column": "accuracy_at_5", "at_most": 0.1}}, "failure"),
+        (
+            {"published_comparison": {"column": "reward", "than": {"unit": "lstm"}, "better": "higher"}},
+            "success",
+        ),
+        ({"published_unknown": "not in our notes"}, None),
+    ],
+)
+def test_what_a_claim_says_was_published(finding, expected):
+    assert verdicts.claimed_outcome(finding) == expected

@@ -1,5 +1,6 @@
-"""Turn results/<name>/runs.csv into summary.csv, table.md and figures, and results/README.md, from the
-files alone."""
+"""Turn results/<name>/runs.csv into summary.csv, table.md and figures, and results/README.md (with its
+scorecard, and the scorecard's sentence in the project README when the results are the repository's own),
+from the files alone."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import pathlib
 import pandas as pd
 
 from experiments.files import write_atomic, write_csv
+from experiments.report import scorecard
 from experiments.report.rewards import reward_figure
 from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
 from experiments.report.summary import dataset_of, summarise
-from experiments.report.verdicts import finding_rows
+from experiments.report.verdicts import FITS, finding_rows
 from experiments.report.tables import table_markdown
 from experiments.report_schema import FIGURE_FILES
 from experiments.results import compute_time, grid_axes
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]  # the project README and its results/ folder
 
 
 def figure_files(report):
@@ -92,21 +96,51 @@ def complete_experiments(results_root):
 
 
 def write_index(results_root="results"):
-    """Write results/README.md from the experiments' tables, figures and provenance."""
+    """Write results/README.md from the experiments' tables, figures and provenance; for the repository's
+    own results/, also the scorecard's sentence between the project README's markers."""
     done = complete_experiments(results_root)
-    if done:
-        write_atomic(pathlib.Path(results_root) / "README.md", index_markdown(done))
+    if not done:
+        return
+    findings = collect_findings(done)
+    write_atomic(pathlib.Path(results_root) / "README.md", index_markdown(done, findings))
+    if pathlib.Path(results_root).resolve() == REPOSITORY / "results" and findings:
+        readme = REPOSITORY / "README.md"
+        text = readme.read_text()
+        updated = scorecard.with_readme_block(text, findings)
+        if updated != text:
+            write_atomic(readme, updated)
+
+
+def _entries(directories):
+    """(directory, provenance) of each experiment, in the order of the paper (scorecard.EXPERIMENT_ORDER)."""
+    entries = [
+        (directory, json.loads((directory / "provenance.json").read_text())) for directory in directories
+    ]
+    return sorted(entries, key=lambda entry: scorecard.experiment_rank(entry[1]["config"]["name"]))
+
+
+def collect_findings(directories):
+    """Every finding of the experiments in ``directories``, classified (verdicts.Finding rows), in the order
+    of the paper and, within an experiment, of its config."""
+    return [
+        finding
+        for directory, provenance in _entries(directories)
+        if provenance["config"].get("report", {}).get("findings")
+        for finding in finding_rows(
+            pd.read_csv(directory / "runs.csv"), pd.read_csv(directory / "history.csv"), provenance["config"]
+        )
+    ]
 
 
 def _short_commit(commit):
     return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
 
 
-def index_markdown(directories):
-    """The one page a reader opens first: every experiment's result, figures and provenance."""
-    entries = [
-        (directory, json.loads((directory / "provenance.json").read_text())) for directory in directories
-    ]
+def index_markdown(directories, findings=None):
+    """The one page a reader opens first: the scorecard, every finding, every experiment's result, figures
+    and provenance, in the order of the paper; ``findings``: those of ``directories`` if already collected."""
+    entries = _entries(directories)
+    findings = collect_findings(directories) if findings is None else findings
     lines = [
         "# Results",
         "",
@@ -114,16 +148,9 @@ def index_markdown(directories):
         'Paper numbers marked "recalled" come from memory of the paper, not its text; we never tune to them.',
         "",
     ]
-    findings = [
-        (provenance["config"]["name"], row)
-        for directory, provenance in entries
-        if provenance["config"].get("report", {}).get("findings")
-        for row in finding_rows(
-            pd.read_csv(directory / "runs.csv"), pd.read_csv(directory / "history.csv"), provenance["config"]
-        )
-    ]
     if findings:
-        lines += [
+        lines += scorecard.scorecard_markdown(findings) + [
+            "",
             "## Findings",
             "",
             "Each published claim beside ours: a success rate over seeds with its Wilson 95% interval and the count of "
@@ -133,17 +160,20 @@ def index_markdown(directories):
             "the score the paper prints); refuted as published (a follow-up's published rate in our interval, against "
             "the paper's); beyond this budget (the failing seeds' median extrapolation error still falling over the "
             "last third of the run, or a published solved-at step beyond our steps); not reproduced (a plateau since "
-            "the step named, diverged seeds, or models that do not fit their interpolation data); no verdict where no "
-            "published number is known to us (ours is shown alone). The experiment "
+            "the step named, diverged seeds, or models that do not fit their interpolation data); not judged (a claim "
+            "that a model fails outside its training range, where our models did not fit inside it: median "
+            f"interpolation score above {FITS:g}; or a bound whose models miss the fit the config asks first); no "
+            "verdict where no published number is known to us (ours is shown alone). The experiment "
             "link leads to the table and figures that hold the evidence.",
             "",
             "| claim | experiment | published | ours [95%] | verdict | reason |",
             "|---|---|---|---|---|---|",
         ]
-        for name, row in findings:
+        for row in findings:
+            name = row.experiment
             lines.append(
-                f"| {row['claim']} | [{name}](#{name.replace('_', '-')}) | {row['published']} | {row['ours']} "
-                f"| {row['verdict']} | {row['reason']} |"
+                f"| {row.claim} | [{name}]({scorecard.anchor(name)}) | {row.published} | {row.ours} "
+                f"| {row.verdict} | {row.reason} |"
             )
         lines += [""]
     lines += [
@@ -155,7 +185,7 @@ def index_markdown(directories):
     for directory, provenance in entries:
         config = provenance["config"]
         lines.append(
-            f"| [{config['name']}](#{config['name'].replace('_', '-')}) | {config['profile']} | {len(config['seeds'])} "
+            f"| [{config['name']}]({scorecard.anchor(config['name'])}) | {config['profile']} | {len(config['seeds'])} "
             f"| {config['training']['steps']:,} | {compute_time(directory, config) / 60:.1f} min "
             f"| {provenance['points_run']} / {provenance['points_resumed']}, {provenance['wall_time_s'] / 60:.1f} min "
             f"| {', '.join(f'`{_short_commit(c)}`' for c in provenance.get('git_commits_of_points', [provenance['git_commit']]))} "

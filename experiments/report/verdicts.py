@@ -17,8 +17,17 @@ verdict:
 - **not reproduced**: otherwise, with the evidence: diverged seeds, kept models that do not fit their
   interpolation data, or a plateau (less than :data:`FALLING` lower over the last third, with its range);
   or, where the paper reports a failure or a low rate, how many of our seeds do better;
+- **not judged**: the claim is that a model fails outside its training range (``published_outcome: fails``,
+  or a published score at least :data:`FAILING_SCORE`), and its kept models' median interpolation score is
+  above :data:`FITS`: a model that did not fit the range it was trained on says nothing about extrapolation.
+  A bound or a comparison with a ``fitted`` bound that the models do not meet is not judged either. A
+  claim stated as a success rate is judged as it stands: the follow-ups' rates count a unit that never
+  fits the task among its failures;
 - **no verdict**: the claim has no published number we know (``published_unknown`` says why); our rate is
   shown alone.
+
+Each claim also says what its source published (:func:`claimed_outcome`): a success (the model
+extrapolates, learns, translates, counts, does better) or a failure; the scorecard counts them apart.
 
 A claim the paper makes as a direction rather than a number (an agent's reward stays at or above 0; one
 agent degrades more slowly than another) is a bound on one column's median over seeds
@@ -28,6 +37,7 @@ agent degrades more slowly than another) is a bound on one column's median over 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -39,8 +49,55 @@ FALLING = 2.0  # the failing seeds' median error fell more than this factor over
 STEADY = 1.1  # ... or fell at every evaluation of the last third, by more than this factor in all
 NEAR_EXACT = 0.05  # a published score below 1 is reproduced by a median score at most this much above it
 FAILING_SCORE = 10.0  # a published score at or above this is a failure to extrapolate; ours must be too
-FITS = 1.0  # a kept model fits its interpolation data when its interpolation score is at most this
-VERDICTS = ("reproduced", "refuted as published", "beyond this budget", "not reproduced", "no verdict")
+# A model fits data when its normalised score there (100 = a random model's error, 0 = exact) is at most this,
+# 1% of a random model's error: its training range (the interpolation score: a failing seed's evidence, and
+# whether a claim of failure outside the range is judged at all) or, for ``extrapolates``, beyond it.
+FITS = 1.0
+MAJORITY = 0.5  # a published success rate below this says that most seeds fail: a claim of failure
+NOT_JUDGED = "not judged"
+VERDICTS = (
+    "reproduced",
+    "refuted as published",
+    "beyond this budget",
+    "not reproduced",
+    NOT_JUDGED,
+    "no verdict",
+)
+OUTCOMES = ("success", "failure")  # what a source published (see claimed_outcome); None where none is known
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One row of the findings table: a published claim of ``experiment`` beside ours, its verdict and the
+    reason, what the source published (``outcome``: one of :data:`OUTCOMES`, or None where no published
+    number is known) and the unit of the claim's cell (None where the grid has no unit axis)."""
+
+    experiment: str
+    claim: str
+    published: str
+    ours: str
+    verdict: str
+    reason: str
+    outcome: str | None
+    unit: str | None
+
+
+def claimed_outcome(finding):
+    """What the source of ``finding`` published: "failure" for an outcome ``fails``, a score at least
+    :data:`FAILING_SCORE`, a success rate below :data:`MAJORITY` or a bound from above (``at_most``: every
+    bound the configs state is on a measure where higher is better, an accuracy or a reward); "success" for
+    the rest and for a comparison (one model does better than another); None where no number is known."""
+    if "published_outcome" in finding:
+        return "failure" if finding["published_outcome"] == "fails" else "success"
+    if "published_score" in finding:
+        return "failure" if float(finding["published_score"]) >= FAILING_SCORE else "success"
+    if "published" in finding:
+        return "failure" if float(finding["published"]) < MAJORITY else "success"
+    if "published_bound" in finding:
+        return "failure" if "at_most" in finding["published_bound"] else "success"
+    if "published_comparison" in finding:
+        return "success"
+    return None
 
 
 wilson_interval = directions.wilson_interval
@@ -150,9 +207,11 @@ def classify(finding, runs, history, steps, other=None):
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
     if "published_bound" in finding:
-        return directions.bounded(finding, runs)
+        return _not_judged_as_such(directions.bounded(finding, runs))
     if "published_comparison" in finding:
-        return directions.compared(finding, runs, runs.iloc[:0] if other is None else other)
+        return _not_judged_as_such(
+            directions.compared(finding, runs, runs.iloc[:0] if other is None else other)
+        )
     if "published_unknown" in finding:  # ours alone: nothing to judge against
         published_text = "not known here" + (f" ({finding['source']})" if "source" in finding else "")
         row = {"claim": finding["claim"], "published": published_text, "ours": rate}
@@ -171,7 +230,7 @@ def classify(finding, runs, history, steps, other=None):
         passes = score_matches(published, scores)
         reproduced = bool(score_matches(published, np.array([median]))[0])
         published_text = f"score {published:g}"
-        ours = f"median score {_number(median)}; within the threshold {rate}"
+        ours = f"verdict on the median score {_number(median)}; within the threshold {rate}"
         better = published >= FAILING_SCORE  # a reported failure that we do not see
     else:
         published = float(finding["published"])
@@ -183,16 +242,25 @@ def classify(finding, runs, history, steps, other=None):
     if "source" in finding:
         published_text += f" ({finding['source']})"
     row = {"claim": finding["claim"], "published": published_text, "ours": ours}
+    # a claim that a model fails outside its training range (an outcome or a score, not a rate) is judged
+    # only on models that fitted inside it
+    unfitted = (
+        _unfitted(runs) if "published" not in finding and claimed_outcome(finding) == "failure" else None
+    )
+    if unfitted:
+        return {**row, "verdict": NOT_JUDGED, "reason": unfitted}
     if reproduced:
         return {**row, "verdict": "reproduced", "reason": ""}
     followup = finding.get("followup")
     if followup and low - 1e-12 <= followup["published"] <= high + 1e-12:
+        # a score claim: the median score missed the paper's, and the rate within the threshold decides here
+        step = "" if "published" in finding else "the median score is not the paper's, and on the rate: "
         return {
             **row,
             "verdict": "refuted as published",
             "reason": (
-                f"ours {100 * successes / trials:.0f}% as {followup['source']} {100 * followup['published']:.0f}%, "
-                f"against the paper's {published_text}"
+                f"{step}ours {100 * successes / trials:.0f}% as {followup['source']} "
+                f"{100 * followup['published']:.0f}%, against the paper's {published_text}"
             ),
         }
     if better:
@@ -208,8 +276,32 @@ def classify(finding, runs, history, steps, other=None):
     return {**row, "verdict": verdict, "reason": reason}
 
 
+def _unfitted(runs):
+    """Why a claim of failure outside the training range is not judged on ``runs``: their kept models'
+    median interpolation score is above :data:`FITS`; None when it is not (or is not measured)."""
+    if "interpolation_score" not in runs:
+        return None
+    fit = float(np.median(_finite(runs["interpolation_score"])))
+    if fit <= FITS:
+        return None
+    return (
+        f"the model did not fit its training range: median interpolation score {_number(fit)} "
+        f"(needs at most {FITS:g})"
+    )
+
+
+def _not_judged_as_such(row):
+    """A direction's row whose ``fitted`` bound the models miss, as :data:`NOT_JUDGED`: directions.py gives
+    it "no verdict" and a reason that begins "not judged: "."""
+    prefix = "not judged: "
+    if row["verdict"] == "no verdict" and row["reason"].startswith(prefix):
+        return {**row, "verdict": NOT_JUDGED, "reason": row["reason"].removeprefix(prefix)}
+    return row
+
+
 def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
-    """Every finding of ``config`` whose cell is in this grid, classified (see :func:`classify`)."""
+    """Every finding of ``config`` whose cell is in this grid, classified (see :func:`classify`), as
+    :class:`Finding` rows of the experiment ``config["name"]``."""
     rows = []
     steps = int(config["training"]["steps"])
     for finding in config.get("report", {}).get("findings", []):
@@ -218,7 +310,9 @@ def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
             continue  # the cell is not in this profile's grid
         compared = finding.get("published_comparison")
         other = _select(runs, {**finding["cell"], **compared["than"]}) if compared else None
-        rows.append(classify(finding, cell_runs, _select(history, finding["cell"]), steps, other))
+        row = classify(finding, cell_runs, _select(history, finding["cell"]), steps, other)
+        outcome, unit = claimed_outcome(finding), finding["cell"].get("unit")
+        rows.append(Finding(experiment=config["name"], outcome=outcome, unit=unit, **row))
     return rows
 
 
