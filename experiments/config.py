@@ -111,7 +111,12 @@ class Config:
 # Training settings added after results existed, at the value that computes what was computed before them:
 # left out of a grid point's hash at that value, so finished points stay valid (a new setting must not
 # force every experiment to rerun). Any other value is part of the hash.
-NEUTRAL_TRAINING_DEFAULTS = {"jit_compile": False, "regularization_z": 0.0, "select_from": 0}
+NEUTRAL_TRAINING_DEFAULTS = {
+    "jit_compile": False,
+    "regularization_z": 0.0,
+    "select_from": 0,
+    "learning_rate_schedule": "constant",
+}
 
 
 def point_hash(resolved):

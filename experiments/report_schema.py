@@ -22,7 +22,18 @@ REPORT_KEYS = (
     "figure",
     "findings",
 )
-REPORT_BLOCKS = ("score", "mse", "mae", "success", "solved", "sweep", "measures", "eigenvalues", "exactness")
+REPORT_BLOCKS = (
+    "score",
+    "mse",
+    "mae",
+    "success",
+    "solved",
+    "sweep",
+    "measures",
+    "eigenvalues",
+    "exactness",
+    "parts",
+)
 # The figures a report can draw, each with its file name when it is not the first (the first is figure.png):
 # scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
 # fraction of seeds solved against the step), error_curves (error against the probe input or the sweep

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import json
 
-from experiments.engine import DATA_STREAMS, Training
+from experiments.engine import DATA_STREAMS, LEARNING_RATE_SCHEDULES, Training
 from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional
 from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
 from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS
@@ -38,6 +38,7 @@ TRAINING_SCHEMA = {
     "jit_compile": Boolean(),
     "regularization_z": Number(minimum=0),
     "select_from": Integer(minimum=0),
+    "learning_rate_schedule": Choice(LEARNING_RATE_SCHEDULES),
 }
 TRAINING_DEFAULTS = {
     field.name: field.default

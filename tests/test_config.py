@@ -86,6 +86,11 @@ CASES = {
     ),
     "unknown profile key": (set_key("profiles", "fast", value={"seeds": 1}), "profiles.fast", "unknown key"),
     "bad data stream": (set_key("training", "data_stream", value="mixed"), "training.data_stream", "'mixed'"),
+    "bad learning-rate schedule": (
+        set_key("training", "learning_rate_schedule", value="linear"),
+        "training.learning_rate_schedule",
+        "'linear'",
+    ),
     "missing task key": (delete_key("task", "input_size"), "task.input_size", "missing"),
     "jit_compile not a boolean": (
         set_key("training", "jit_compile", value="yes"),

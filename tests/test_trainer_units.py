@@ -127,6 +127,20 @@ def test_gradient_clipping_reaches_the_optimiser():
     assert MultiSeedTrainer(task(), [0], TRAINING).optimizer.clipvalue is None
 
 
+def test_a_cosine_schedule_falls_from_the_learning_rate_to_zero_over_the_steps():
+    trainer = MultiSeedTrainer(task(), [0], dataclasses.replace(TRAINING, learning_rate_schedule="cosine"))
+    rates = []
+    for step in (0, 75, 150, 300):
+        trainer.optimizer.iterations.assign(step)
+        rates.append(float(trainer.optimizer.learning_rate))
+    np.testing.assert_allclose(rates, [0.05, 0.05 * (1 + np.cos(np.pi / 4)) / 2, 0.025, 0.0], atol=1e-7)
+    constant = MultiSeedTrainer(task(), [0], TRAINING)
+    constant.optimizer.iterations.assign(300)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
+        MultiSeedTrainer(task(), [0], dataclasses.replace(TRAINING, learning_rate_schedule="step"))
+
+
 def test_single_module_data_and_success_threshold():
     both = task(range="both", op="mul", test_size=4000)
     x, y = both.test

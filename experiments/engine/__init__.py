@@ -48,8 +48,11 @@ import importlib
 # Each public name and the module of the package that defines it.
 _HOMES = {
     "DATA_STREAMS": "spec",
+    "LEARNING_RATE_SCHEDULES": "spec",
     "LayerSpec": "spec",
     "Task": "spec",
+    "ReaderParts": "spec",
+    "READINGS": "spec",
     "Training": "spec",
     "MultiSeedTrainer": "trainer",
     "StackedModel": "stacked",

@@ -3,14 +3,35 @@ sparsity and recurrence, and success, per member (what :meth:`MultiSeedTrainer.r
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
-from experiments.engine import measures
+from experiments.engine import measures, parts
 from experiments.engine.outcomes import SweepErrors
 
 
+@contextlib.contextmanager
+def traced_once_per_shape():
+    """TensorFlow's retracing warning silenced: the kept models are measured once per set, each set of
+    its own shape (a sweep's lengths), so every function here traces once per set by design."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def measure(trainer, initial, latest):
+    """As :func:`measure_kept`, with the expected retracing (one trace per set's shape) not reported."""
+    with traced_once_per_shape():
+        return measure_kept(trainer, initial, latest)
+
+
+def measure_kept(trainer, initial, latest):
     """(metrics, probe predictions or None, sweep errors) of ``trainer``'s kept models; ``initial`` and
     ``latest``: the first and last evaluations' (validation, test) MSE. ``metrics`` has every column of a
     result row but the wall time."""
@@ -28,11 +49,15 @@ def measure(trainer, initial, latest):
     if task.probe is not None:
         probe_predictions = learner.predict(trainer.model, task.probe[0], best).numpy()
     evaluate_best = tf.function(lambda x, y: learner.errors(trainer.model, (x, y), best, task.accuracy))
+    part_metrics, part_extra = {}, {}
+    if task.parts is not None:
+        part_metrics, part_extra = parts.measure(trainer.model, task.parts, best)
     sweep = []
     for index, (value, _) in enumerate(task.sweep or []):
         measured = evaluate_best(*learner.cells_set([cell.sweep[index][1] for cell in trainer.cells]))
         accuracy = None if measured.accuracy is None else measured.accuracy.numpy()
         extra = {name: tensor.numpy() for name, tensor in (measured.extra or {}).items()}
+        extra.update(part_extra.get(value, {}))
         sweep.append(SweepErrors(value, measured.mse.numpy(), measured.mae.numpy(), accuracy, extra))
     training_errors = {}
     if task.training_set is not None:
@@ -74,6 +99,7 @@ def measure(trainer, initial, latest):
         "diverged": diverged,
         "restarts": trainer.restarts.copy(),
         **training_errors,
+        **part_metrics,
         **recurrence,
     }
     return metrics, probe_predictions, sweep

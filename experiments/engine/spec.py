@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 DATA_STREAMS = ("independent", "shared")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,31 @@ class LayerSpec:
     # earlier layer (its output). Empty: the layer before it (the model's input for the first layer). A
     # model with such wiring runs one time step at a time (``experiments.engine.stepwise``), as an agent.
     inputs: tuple = ()
+
+
+READINGS = ("classes", "value")
+
+
+@dataclasses.dataclass
+class ReaderParts:
+    """How to measure a reader and its core apart, for a model that reads labelled items from its table.
+
+    ``reading``: what the reader gives the core per item: ``classes`` (class probabilities) or ``value``
+    (one number). The reader's classes are its own (an arithmetic core may read them in any order), so
+    ``calibration`` (table indices, labels) of training items names them: each class reads as the label
+    it most often fires for, and a label's ideal code is the one-hot of the class that label most often
+    fires; a ``value`` reader's scale is the least-squares slope b of its value on the label (through 0),
+    so it reads round(v / b) and a label's ideal code is b * label. ``items`` (table indices, labels):
+    the single test items the reader is scored on (``reader_accuracy``). ``sequences``:
+    ``[(value, labels (rows, length), targets (rows, outputs)), ...]``, for values of the task's sweep:
+    the core alone is fed each label's ideal code (``core_mae_at_V``, ``core_accuracy_at_V``), so its
+    error owes nothing to the reader.
+    """
+
+    reading: str
+    calibration: tuple[np.ndarray, np.ndarray]
+    items: tuple[np.ndarray, np.ndarray]
+    sequences: list
 
 
 @dataclasses.dataclass
@@ -64,6 +90,7 @@ class Task:
     (``recurrent_weight_error``), beside the block's eigenvalues. ``learner``: the class that trains the
     task (a :class:`experiments.engine.Learner`, built as ``learner(cells, seeds)``; its contract is in
     ``experiments.engine``'s docstring); None: supervised regression of ``sample``'s targets by MSE.
+    ``parts``, optional :class:`ReaderParts`: the kept models' reader and core measured apart.
     """
 
     input_size: int | tuple
@@ -83,6 +110,7 @@ class Task:
     exact_recurrence: np.ndarray | None = None
     learner: Callable | None = None
     labels: dict = dataclasses.field(default_factory=dict)
+    parts: ReaderParts | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +118,8 @@ class Training:
     """Optimisation settings shared by every experiment (a config may set some of them per unit).
 
     Adam with ``learning_rate`` and ``adam_epsilon`` (1e-8 as PyTorch, which the reference code uses;
-    Keras' own default is 1e-7). ``regularization`` is the largest weight of the units' own regularisers
+    Keras' own default is 1e-7). ``learning_rate_schedule``: ``constant``, or ``cosine`` (the rate falls
+    from ``learning_rate`` to 0 over ``steps`` along half a cosine; a unit's own rate is its start). ``regularization`` is the largest weight of the units' own regularisers
     (NAU, NMU: sparsity; iNALU: saturation), reached by a linear ramp from ``regularization_start`` to
     ``regularization_end`` (Madsen & Johansen 2020; a jump at the start if end <= start); 0 turns it off.
     With ``regularization_loss_below`` set, a seed's regulariser counts only on steps where its training
@@ -129,3 +158,4 @@ class Training:
     jit_compile: bool = False
     regularization_z: float = 0.0
     select_from: int = 0
+    learning_rate_schedule: str = "constant"

@@ -127,7 +127,10 @@ class StackedModel:
     def variables(self):
         return [v for params in self.params for v in params.values()]
 
-    def _encode(self, items, params):
+    def encode(self, items, params=None):
+        """The encoder's codes of raw items (1 or members, n, *item_shape): (members or 1, n, features),
+        what the first recurrent layer reads for each item (the layers before it; a model with a table)."""
+        params = params or self.params
         for layer, layer_params in zip(self.layers[: self.encoder_depth], params):
             items = registry.UNITS[layer.unit].forward(items, layer_params, **layer.options)
         return items
@@ -137,17 +140,17 @@ class StackedModel:
         indices = tf.cast(x, tf.int32)
         positions = int(np.prod(x.shape[1:]))
         if positions > int(self.table.shape[0]):  # encode every item once, then look the codes up
-            codes = self._encode(self.table[None], params)  # (seeds or 1, count, features)
+            codes = self.encode(self.table[None], params)  # (seeds or 1, count, features)
             if codes.shape[0] != indices.shape[0]:
                 shape = [max(codes.shape[0], indices.shape[0]), *indices.shape[1:]]
                 indices = tf.broadcast_to(indices, shape)
                 codes = tf.broadcast_to(codes, [shape[0], *codes.shape[1:]])
             return tf.gather(codes, indices, batch_dims=1)
         items = tf.gather(self.table, indices)  # (seeds or 1, batch, time, *item_shape)
-        codes = self._encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
+        codes = self.encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
         return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
 
-    def __call__(self, x, params=None, every_step=False, input_means=False):
+    def __call__(self, x, params=None, every_step=False, input_means=False, codes=False):
         """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
         the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
         whose members repeat the same seeds reads each seed's inputs once, without copying them).
@@ -157,11 +160,14 @@ class StackedModel:
         (members, batch, time, outputs).
 
         ``input_means``: also return, per member, the mean over batch and time of the first recurrent
-        layer's input ``[x_t, h_{t-1}]`` (members, in + width), which :meth:`input_regularizer` reads."""
+        layer's input ``[x_t, h_{t-1}]`` (members, in + width), which :meth:`input_regularizer` reads.
+
+        ``codes``: for a model with a table, x holds the encoder's codes (n, batch, time, features), not
+        indices: the layers from the first recurrent one on read them (the core alone, without its reader)."""
         if self.wired:
             raise ValueError("a model whose layers read chosen inputs runs step by step (engine.stepwise)")
         params = params or self.params
-        if self.table is not None:
+        if self.table is not None and not codes:
             x = self._read_table(x, params)
         steps, means = None, None
         for index in range(self.encoder_depth, len(self.layers)):

@@ -26,7 +26,7 @@ from experiments import files
 from experiments.engine import checkpoints, kept, measures
 from experiments.engine.cells import check_stack
 from experiments.engine.outcomes import TrainingResult
-from experiments.engine.spec import DATA_STREAMS, Task, Training
+from experiments.engine.spec import DATA_STREAMS, LEARNING_RATE_SCHEDULES, Task, Training
 from experiments.engine.stacked import StackedModel
 from experiments.engine.streams import make_draw
 from experiments.engine.supervised import SupervisedRegression
@@ -49,6 +49,11 @@ class MultiSeedTrainer:
     def __init__(self, task: Task, seeds, training: Training, unit_options=None):
         if training.data_stream not in DATA_STREAMS:
             raise ValueError(f"data_stream must be one of {DATA_STREAMS}, got {training.data_stream!r}")
+        if training.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, "
+                f"got {training.learning_rate_schedule!r}"
+            )
         self.cells = list(task) if isinstance(task, (list, tuple)) else [task]
         check_stack(self.cells)
         self.task = task = self.cells[0]
@@ -65,9 +70,10 @@ class MultiSeedTrainer:
             for p in self.model.params
         ]
         clipping = {"clipvalue": training.clip_value} if training.clip_value is not None else {}
-        self.optimizer = keras.optimizers.Adam(
-            training.learning_rate, epsilon=training.adam_epsilon, **clipping
-        )
+        rate = training.learning_rate
+        if training.learning_rate_schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=training.steps)
+        self.optimizer = keras.optimizers.Adam(rate, epsilon=training.adam_epsilon, **clipping)
         self.optimizer.build(self.model.variables)
         self._compiled_update = tf.function(self._update, jit_compile=True)
         self.step = tf.Variable(0, dtype=tf.int64)

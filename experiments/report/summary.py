@@ -25,6 +25,7 @@ METRICS = (
     "extrapolation_score",
     "training_mse",
     "training_mae",
+    "reader_accuracy",
 )
 
 

@@ -87,6 +87,41 @@ def measures_block(curves, rows, x_label):
     return _per_value_tables(curves, rows, x_label, tables)
 
 
+def _percent_spread(row, name):
+    cells = [100 * row[f"{name}_{q}"] for q in ("median", "q25", "q75")]
+    return f"{cells[0]:.1f} [{cells[1]:.1f}, {cells[2]:.1f}]"
+
+
+def parts_block(summary, curves, rows, x_label):
+    """The reader and the core measured apart (``ReaderParts``): the reader's share of single test items
+    read right, then, per swept value, the core alone (fed each item's ideal code) beside the whole model,
+    medians over seeds [q25, q75]."""
+    lines = [
+        "",
+        "### The reader and the core apart",
+        "",
+        "Reader: the share of single test digits the kept reader reads right (its classes named by the digit "
+        "each fires for most on the training digits; a value reader rounded on its own least-squares scale). "
+        "Core alone: the kept core fed each test sequence's digits as ideal codes (the one-hot class, or the "
+        "value on the reader's scale), so its error owes nothing to the reader. Whole model: as above. "
+        "Per seed in runs.csv (reader_accuracy, core_accuracy_at_N, core_mae_at_N).",
+        "",
+        f"| {rows} | single digits read right, % |",
+        "|---|---|",
+    ]
+    for _, row in summary.iterrows():
+        lines.append(f"| {row[rows]} | {_percent_spread(row, 'reader_accuracy')} |")
+    tables = [
+        (
+            "Core alone: accuracy, % median over seeds [q25, q75]",
+            lambda r: _percent_spread(r, "core_accuracy"),
+        ),
+        ("Core alone: MAE, median over seeds [q25, q75]", lambda r: _spread(r, "core_mae")),
+        ("Whole model: MAE, median over seeds [q25, q75]", lambda r: _spread(r, "mae")),
+    ]
+    return lines + _per_value_tables(curves, rows, x_label, tables)
+
+
 def _per_value_tables(curves, rows, x_label, tables):
     """One markdown table per (title, cell function): a line per ``rows`` value, a column per swept value."""
     values = sorted(dict.fromkeys(curves["x"]))
@@ -147,6 +182,8 @@ def table_markdown(summary, provenance, curves=None, dataset=None):
             f"below ({report.get('x_label', 'the swept value')})."
         ]
         lines += sweep_block(curves, rows, report.get("x_label", "x"))
+    if "parts" in blocks and curves is not None and "reader_accuracy_median" in summary:
+        lines += parts_block(summary, curves, rows, report.get("x_label", "x"))
     if "measures" in blocks and curves is not None:
         lines += [
             "Selected models (on interpolation validation data), measured on the fixed set of each value."

@@ -23,6 +23,10 @@ test sequences of every length in ``test_lengths`` from the test digits; the lon
 set (its error at every evaluation, the normalised score and the findings' verdicts). Accuracy: the
 fraction of outputs whose rounded value equals the target (for counting, each of the ten counts).
 
+The kept models' reader and core are also measured apart (``ReaderParts``): the reader's accuracy on
+single test digits (``reader_accuracy``), and the core alone fed each test sequence's digits as ideal
+codes (``core_mae_at_N``, ``core_accuracy_at_N``), beside the whole model (``mae_at_N``, ...).
+
 Images live in one table (training, validation, then test digits) and sequences are indices into it,
 so the CNN runs once per image position of a training batch, and once per image of the table when a
 long test sequence holds more positions than the table has images.
@@ -35,7 +39,7 @@ import numpy as np
 from experiments import schema
 
 from experiments.tasks import mnist_data
-from experiments.engine import LayerSpec, Task
+from experiments.engine import LayerSpec, ReaderParts, Task
 from experiments.unit_options import OPTION_SCHEMA
 
 CORES = {
@@ -140,8 +144,9 @@ def build(point):
         # the inputs are the picks as table indices (floats, as every input)
         return tf.cast(picks, tf.float32), tf.cumsum(y, axis=2) if every_step else tf.reduce_sum(y, axis=2)
 
+    offset = train_count + validation_count  # the test digits' first row in the table
+
     def test_set(sequence_length):
-        offset = train_count + validation_count
         return fixed_sequences(
             digits.y_test,
             offset,
@@ -152,6 +157,12 @@ def build(point):
         )
 
     sweep = [(n, test_set(n)) for n in point["test_lengths"]]
+    parts = ReaderParts(
+        reading="classes" if target == "counting" else "value",
+        calibration=(np.arange(train_count), digits.y_train),
+        items=(offset + np.arange(len(digits.y_test)), digits.y_test),
+        sequences=[(n, digits.y_test[x.astype(int) - offset], y) for n, (x, y) in sweep],
+    )
     validation = fixed_sequences(
         digits.y_validation,
         train_count,
@@ -173,4 +184,5 @@ def build(point):
         every_step_loss=every_step,
         exact_recurrence=exact_recurrence(outputs) if point["unit"] in ARITHMETIC_CORES else None,
         labels={"dataset": digits.name},
+        parts=parts,
     )

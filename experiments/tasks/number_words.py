@@ -14,7 +14,9 @@ what Madsen & Johansen report of the authors' setup (embedding about 256, about 
 
 Interpolation is measured on the validation numbers (model selection), extrapolation on the test
 numbers; the error on each test number is kept against its value (the curve), and the selected
-model's error on the whole training set is reported too. A seed succeeds when its kept model's test
+model's error on the whole training set is reported too. A step's batch is ``batch_size`` training
+numbers drawn with replacement, or, with ``batch_size`` at least the training set's size (169), the
+whole training set (full-batch training). A seed succeeds when its kept model's test
 MAE is below ``success_mae``.
 """
 
@@ -162,6 +164,8 @@ def build(point):
     training_values = tf.constant(training.astype("float32")[:, None])
 
     def sample(draw, batch_size):
+        if batch_size >= len(training):  # full batch: every training number once, each step
+            return training_rows[None], training_values[None]
         picks = draw_indices(draw, (batch_size,), len(training))
         return tf.gather(training_rows, picks), tf.gather(training_values, picks)
 
