@@ -13,14 +13,16 @@ import pandas as pd
 from experiments.files import write_atomic, write_csv
 from experiments.report import scorecard
 from experiments.report.rewards import reward_figure
-from experiments.report.figures import curve_figure, figure, solved_curve, success_heatmap, sweep_figure
+from experiments.report.figures import figure, solved_curve, success_heatmap
+from experiments.report.figures_sweep import curve_figure, sweep_figure
 from experiments.report.summary import dataset_of, summarise
-from experiments.report.verdicts import FITS, finding_rows
+from experiments.report.verdicts import FITS, Finding, finding_rows
 from experiments.report.tables import table_markdown
 from experiments.report_schema import FIGURE_FILES
 from experiments.results import compute_time, grid_axes
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]  # the project README and its results/ folder
+LONG_PROFILE = "long"  # `make long` writes that profile's results under results/long/<experiment>/
 
 
 def figure_files(report):
@@ -46,7 +48,8 @@ class ReportInputs:
         return pd.read_csv(self.directory / "history.csv")
 
 
-# Every figure kind a config's ``report: figure:`` may name, drawn by a function of figures.py. A new kind
+# Every figure kind a config's ``report: figure:`` may name, drawn by a function of figures.py (the grid's
+# figures), figures_sweep.py (curves against a swept value) or rewards.py, on figure_parts.py. A new kind
 # needs three edits: that function, its kind and file name in FIGURE_FILES (experiments/report_schema.py,
 # which the config check allows kinds from), and its entry here (a test checks the two lists agree).
 FIGURE_KINDS = {
@@ -132,6 +135,50 @@ def collect_findings(directories):
     ]
 
 
+@dataclasses.dataclass(frozen=True)
+class ProfileFinding:
+    """A claim's row in another profile's results (the long one): the profile, its steps, the row and the
+    link from the index to where that profile's evidence is."""
+
+    profile: str
+    steps: int
+    finding: Finding
+    link: str
+
+
+def profile_findings(results_root, profile=LONG_PROFILE):
+    """{(experiment, claim): ProfileFinding} of the results under ``results_root/profile/`` (each with its
+    own verdict, computed as the default profile's are); empty where there are none."""
+    directories = complete_experiments(pathlib.Path(results_root) / profile)
+    steps, links = {}, {}
+    for directory in directories:
+        config = json.loads((directory / "provenance.json").read_text())["config"]
+        name = config["name"]
+        steps[name] = int(config["training"]["steps"])
+        # its own index where `make report --results` wrote one, else the experiment's table
+        has_index = (directory.parent / "README.md").exists()
+        links[name] = f"{profile}/" + (
+            f"README.md{scorecard.anchor(name)}" if has_index else f"{directory.name}/table.md"
+        )
+    return {
+        (row.experiment, row.claim): ProfileFinding(
+            profile, steps[row.experiment], row, links[row.experiment]
+        )
+        for row in collect_findings(directories)
+    }
+
+
+def _findings_row(row, other=None):
+    """A findings table line; where another profile tested the same claim (``other``), its numbers and
+    verdict on a second line of the ours and verdict cells, linked to its results."""
+    ours, verdict = row.ours, row.verdict
+    if other is not None:
+        ours += f"<br>{other.profile} profile, {other.steps:,} steps: {other.finding.ours}"
+        verdict += f"<br>{other.profile} profile: {other.finding.verdict} ([results]({other.link}))"
+    name = row.experiment
+    return f"| {row.claim} | [{name}]({scorecard.anchor(name)}) | {row.published} | {ours} | {verdict} | {row.reason} |"
+
+
 def _short_commit(commit):
     return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
 
@@ -141,6 +188,7 @@ def index_markdown(directories, findings=None):
     and provenance, in the order of the paper; ``findings``: those of ``directories`` if already collected."""
     entries = _entries(directories)
     findings = collect_findings(directories) if findings is None else findings
+    others = profile_findings(pathlib.Path(directories[0]).parent) if directories else {}
     lines = [
         "# Results",
         "",
@@ -164,17 +212,20 @@ def index_markdown(directories, findings=None):
             "that a model fails outside its training range, where our models did not fit inside it: median "
             f"interpolation score above {FITS:g}; or a bound whose models miss the fit the config asks first); no "
             "verdict where no published number is known to us (ours is shown alone). The experiment "
-            "link leads to the table and figures that hold the evidence.",
+            "link leads to the table and figures that hold the evidence."
+            + (
+                f" Where the {LONG_PROFILE} profile (`make long`, results/{LONG_PROFILE}/) tested the same claim with "
+                "a larger budget, a second line gives its numbers and its verdict, linked to its results; the "
+                "verdict above it and the scorecard are those of this folder's runs."
+                if others
+                else ""
+            ),
             "",
             "| claim | experiment | published | ours [95%] | verdict | reason |",
             "|---|---|---|---|---|---|",
         ]
         for row in findings:
-            name = row.experiment
-            lines.append(
-                f"| {row.claim} | [{name}]({scorecard.anchor(name)}) | {row.published} | {row.ours} "
-                f"| {row.verdict} | {row.reason} |"
-            )
+            lines.append(_findings_row(row, others.get((row.experiment, row.claim))))
         lines += [""]
     lines += [
         "## Experiments",
@@ -208,6 +259,13 @@ def index_markdown(directories, findings=None):
             "",
             f"**{report.get('title', config['name'])}** (`{config['source']}`).",
         ]
+        other = next((row for row in others.values() if row.finding.experiment == config["name"]), None)
+        if other is not None:
+            lines += [
+                "",
+                f"The {other.profile} profile's results ({other.steps:,} steps) are in "
+                f"[results/{other.profile}/]({other.link}).",
+            ]
         if report.get("notes"):
             lines += ["", "### Where we differ from the paper, and why", "", report["notes"].strip()]
         for _, figure_name in figure_files(report):  # every figure the config draws, in its order

@@ -4,20 +4,21 @@ median over seeds with its quartiles, the training range shaded (from curves.csv
 
 from __future__ import annotations
 
-from experiments.report.figures import _pyplot, _save
+from experiments.report.figure_parts import grid_order, legend_outside, pyplot, save
 from experiments.report.summary import layout
 
 
 def reward_figure(curves, provenance, path):
     """Two panels: mean episode reward (median over seeds, quartile band) and the share of episodes that
-    end exactly on time (mean over seeds), against the swept value, one line per ``columns`` value."""
-    plt = _pyplot()
+    end exactly on time (mean over seeds), against the swept value, one line per ``columns`` value (in the
+    config's grid order), the legend beside the panels. Returns the figure."""
+    plt = pyplot()
     config = provenance["config"]
     report = config.get("report", {})
     _, columns, _ = layout(config)
-    figure_, (reward_axis, on_time_axis) = plt.subplots(1, 2, figsize=(11.5, 4.2))
-    for name, curve in curves.groupby(columns, sort=False):
-        curve = curve.sort_values("x")
+    figure_, (reward_axis, on_time_axis) = plt.subplots(1, 2, figsize=(11.5, 4.2), layout="constrained")
+    for name in grid_order(config, columns, curves[columns]):
+        curve = curves[curves[columns] == name].sort_values("x")
         (line,) = reward_axis.plot(curve["x"], curve["reward_median"], marker=".", lw=1.4, label=str(name))
         reward_axis.fill_between(
             curve["x"], curve["reward_q25"], curve["reward_q75"], color=line.get_color(), alpha=0.15, lw=0
@@ -35,7 +36,6 @@ def reward_figure(curves, provenance, path):
     on_time_axis.set_ylabel("share of episodes exactly on time")
     on_time_axis.set_title("on time: mean over seeds", fontsize=9)
     on_time_axis.set_ylim(-0.02, 1.02)
-    figure_.legend(*reward_axis.get_legend_handles_labels(), loc="center right", fontsize=8)
+    legend_outside(figure_, [reward_axis], where="right upper")
     figure_.suptitle(report.get("title", config.get("experiment", "")), fontsize=10)
-    figure_.tight_layout(rect=(0, 0, 0.86, 0.95))
-    _save(figure_, path)
+    return save(figure_, path)

@@ -96,14 +96,19 @@ def summary_sentence(findings):
     followups = [
         finding for finding in findings if finding.outcome is not None and not is_paper_claim(finding)
     ]
-    sentence = (
-        f"Of the {_claims(paper)} of Trask et al. (2018) tested here, {counts_text(paper, with_verb=True)}"
-    )
+    parts = []
+    if paper:
+        parts.append(
+            f"Of the {_claims(paper)} of Trask et al. (2018) tested here, {counts_text(paper, with_verb=True)}"
+        )
     if nalu:
-        sentence += f"; of its {_claims(nalu)} about the NALU, {_reproduced(nalu)}"
+        parts.append(f"of its {_claims(nalu)} about the NALU, {_reproduced(nalu)}")
     if followups:
-        sentence += f"; of {_claims(followups)} of follow-up studies, {_reproduced(followups)}"
-    return sentence + "."
+        parts.append(f"of {_claims(followups)} of follow-up studies, {_reproduced(followups)}")
+    if not parts:
+        return "No claim with a published outcome is tested here."
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
 
 
 def _claims(findings):
