@@ -7,6 +7,7 @@ import os
 import pathlib
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -152,9 +153,37 @@ def command_run(arguments):
 def command_report(arguments):
     from experiments import report
 
-    for directory in report.report_all(arguments.results):
+    check_report_folders(arguments.results)
+    try:
+        directories = report.report_all(arguments.results)
+    except OSError as error:  # the disk filled, a file was made read-only meanwhile, ...: files are whole
+        where = (
+            getattr(error, "filename2", None) or error.filename or arguments.results
+        )  # os.replace: the target
+        raise ConfigError(str(where), "(report)", f"cannot write the report ({error.strerror})") from None
+    for directory in directories:
         print(f"report: {directory}")
     return 0
+
+
+def check_report_folders(root):
+    """Before any file is written, check that ``report`` can write in the results root and in every
+    finished experiment folder under it (those with runs.csv and provenance.json); else one line."""
+    root = pathlib.Path(root)
+    if not root.is_dir():
+        raise ConfigError(str(root), "--results", "no such folder; give a results root, e.g. results")
+    finished = [
+        d for d in sorted(root.glob("*/")) if (d / "runs.csv").exists() and (d / "provenance.json").exists()
+    ]
+    for folder in [root, *finished]:
+        try:
+            tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.").close()
+        except OSError as error:
+            raise ConfigError(
+                str(folder),
+                "(folder)",
+                f"cannot write the report here ({error.strerror}); nothing was written",
+            ) from None
 
 
 def command_reproduce(arguments):

@@ -22,11 +22,12 @@ import yaml
 
 from experiments import report_schema, tasks
 from experiments.schema import reject_unknown as _unknown, require_mapping as _mapping
-from experiments.schema import ConfigError, Integer, Range, check_value
+from experiments.schema import ConfigError, Integer, Range, check_value, shown
 from experiments.engine import Training
 from experiments.unit_options import OPTION_SCHEMA
 from experiments.validation import UNIT_TRAINING_KEYS, allowed_values, grid_points, grid_union
 from experiments.validation import check_grid, check_task, check_training, check_units
+from experiments.yamlio import YAMLProblem, problem_of
 from experiments.yamlio import apply_override, deep_merge, parse_override, parse_yaml  # noqa: F401 (re-exported)
 
 PROFILES = (
@@ -152,19 +153,11 @@ def load(path, profile="default", overrides=()):
     """Read ``path``, apply ``profile`` and ``--set`` overrides, validate everything, return a Config."""
     path = pathlib.Path(path)
     source = str(path)
-    if not path.is_file():
-        raise ConfigError(source, "(file)", "no such file")
-    try:
-        raw = parse_yaml(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(source, where, f"not valid YAML: {getattr(error, 'problem', error)}") from None
-    raw = _mapping(source, "(top level)", raw if raw is not None else [])
+    raw = _mapping(source, "(top level)", read_config(path))
     _unknown(source, "", raw, TOP_LEVEL)
     if profile not in PROFILES:
         raise ConfigError(
-            source, "--profile", f"{profile!r} is not allowed; choose from {', '.join(PROFILES)}"
+            source, "--profile", f"{shown(profile)} is not allowed; choose from {', '.join(PROFILES)}"
         )
 
     profiles = _mapping(source, "profiles", raw.get("profiles", {}))
@@ -172,7 +165,7 @@ def load(path, profile="default", overrides=()):
     if profile != "default" and profile not in profiles:  # never the default's points under another label
         defined = ", ".join(["default", *(name for name in PROFILES if name in profiles)])
         raise ConfigError(
-            source, "--profile", f"{profile!r} is not defined in this config; it defines: {defined}"
+            source, "--profile", f"{shown(profile)} is not defined in this config; it defines: {defined}"
         )
     base = {k: v for k, v in raw.items() if k != "profiles"}
     parsed = [parse_override(text) for text in overrides]
@@ -194,6 +187,35 @@ def load(path, profile="default", overrides=()):
     return chosen
 
 
+def read_config(path):
+    """The YAML of the config file at ``path`` ([] for an empty file); every way it cannot be read (no
+    file, a folder, bytes that are not UTF-8, a syntax error, a key twice, an alias bomb) a
+    :class:`ConfigError` in one line."""
+    source = str(path)
+    if path.is_dir():
+        raise ConfigError(source, "(file)", "is a directory; give a config file, e.g. configs/NAME.yaml")
+    if not path.is_file():
+        raise ConfigError(source, "(file)", "no such file" if not path.exists() else "not a regular file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        message = f"byte 0x{error.object[error.start]:02x} at offset {error.start} is not UTF-8; a config is YAML text"
+        raise ConfigError(source, "(file)", f"not a text file: {message}") from None
+    except OSError as error:
+        raise ConfigError(source, "(file)", f"cannot be read ({error.strerror})") from None
+    try:
+        raw = parse_yaml(text)
+    except YAMLProblem as error:
+        raise ConfigError(source, error.key, error.problem) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(source, where, f"not valid YAML: {problem_of(error)}") from None
+    except RecursionError:
+        raise ConfigError(source, "(file)", "nested too deeply to be a config") from None
+    return raw if raw is not None else []
+
+
 def _validate(source, name, profile, merged, overrides):
     """One profile's merged config, checked (its experiment module here, then each block in turn) as a
     :class:`Config`."""
@@ -206,16 +228,18 @@ def _validate(source, name, profile, merged, overrides):
         raise ConfigError(
             source,
             "experiment",
-            f"{experiment!r} is not allowed; choose from {', '.join(allowed)}, or give a dotted module path",
+            f"{shown(experiment)} is not allowed; choose from {', '.join(allowed)}, or give a dotted module path",
         )
     try:
         module = experiment_module(experiment)
     except ImportError as error:
-        raise ConfigError(source, "experiment", f"{experiment!r} cannot be imported ({error})") from None
+        raise ConfigError(source, "experiment", f"{shown(experiment)} cannot be imported ({error})") from None
     missing = [name for name in ("AXES", "TASK_SCHEMA", "build") if not hasattr(module, name)]
     if missing:
         raise ConfigError(
-            source, "experiment", f"{experiment!r} is not an experiment module; it lacks {', '.join(missing)}"
+            source,
+            "experiment",
+            f"{shown(experiment)} is not an experiment module; it lacks {', '.join(missing)}",
         )
 
     count = check_value(source, "seeds", Integer(minimum=1), merged["seeds"])

@@ -18,11 +18,17 @@ import pandas as pd
 
 class Progress:
     """Progress with ETA on stderr: a live bar on a terminal, a plain line at most every 15 s in logs.
-    Safe to call from several threads (stacks training at once)."""
+    Safe to call from several threads (stacks training at once).
+
+    The rate, and so the ETA, is measured from the first report on: the work before it includes tracing
+    and compiling the training graph, which can take longer than many chunks after it (a 79 s run first
+    showed an ETA of 9:31:20). Until a second report there is no rate to show; elapsed counts from the start.
+    """
 
     def __init__(self, total, label, stream=None):
         self.total, self.label, self.stream = max(total, 1), label, stream or sys.stderr
         self.done, self.started, self.last_line = 0, time.perf_counter(), 0.0
+        self.clock = None  # (time, work done) at the first report: where the rate is measured from
         self.live = self.stream.isatty()
         self.lock = threading.RLock()
 
@@ -31,22 +37,28 @@ class Progress:
             self._report(amount)
 
     def _report(self, amount):
+        now = time.perf_counter()
         self.done += amount
-        elapsed = time.perf_counter() - self.started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if self.clock is None:
+            self.clock = (now, self.done)
+        since, done_then = self.clock
+        rate = (self.done - done_then) / (now - since) if now > since else 0.0
         remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
+        if self.done >= self.total:
+            remaining = 0.0
         fraction = min(self.done / self.total, 1.0)
         text = (
             f"{self.label} {100 * fraction:5.1f}% {self.done:,}/{self.total:,} seed-steps, "
-            f"{rate:,.0f}/s, elapsed {_clock(elapsed)}, ETA {_clock(remaining)}"
+            f"{f'{rate:,.0f}' if rate > 0 else '--'}/s, elapsed {_clock(now - self.started)}, "
+            f"ETA {_clock(remaining)}"
         )
         if self.live:
             bar = "#" * int(24 * fraction)
             self.stream.write(f"\r[{bar:<24}] {text}")
             self.stream.flush()
-        elif time.perf_counter() - self.last_line >= 15 or self.done >= self.total:
+        elif now - self.last_line >= 15 or self.done >= self.total:
             self.stream.write(text + "\n")
-            self.last_line = time.perf_counter()
+            self.last_line = now
 
     def skip(self, amount):
         """Work restored from a checkpoint: no longer to do, and not counted in the rate."""

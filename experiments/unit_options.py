@@ -5,7 +5,9 @@ a table in its ``task:`` block (a task's schema takes the entry from here: ``"ep
 OPTION_SCHEMA["epsilon"]``) or for one unit in its ``units:`` block (``units: {inalu: {max_log: 10}}``);
 the trainer gives each layer those its unit declares (``experiments.engine.registry``).
 :data:`UNIT_OPTIONS` lists what each unit's forward pass takes; a test checks it against the maths'
-signatures. The library checks the values again itself (``nalu_tf.checks``): it knows nothing of YAML.
+signatures. :data:`REGULARIZED_UNITS` lists the units whose own regulariser the ``regularization*``
+training settings weigh. The library checks the values again itself (``nalu_tf.checks``): it knows
+nothing of YAML.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ OPTION_SCHEMA = {
     "max_log": Number(minimum=0, exclusive_minimum=True),  # iNALU's clip of its log path
 }
 UNIT_OPTIONS = {"nalu": ("epsilon",), "inalu": ("epsilon", "max_log"), "real_npu": ("epsilon",)}
+# The units with a regulariser of their own (NAU, NMU: sparsity; iNALU: saturation), as the library's
+# ``maths.UNITS[name].regularizer`` says (a test checks): the training settings that weigh and ramp it
+# mean something only for these, as the library's NAC(regularization=1) is an error. A task whose axis
+# value names a model holding such a layer under another name lists its own ``REGULARIZED_UNITS``.
+REGULARIZED_UNITS = ("nau", "nmu", "inalu")
 
 
 def point_settings(resolved):

@@ -13,9 +13,9 @@ import itertools
 import json
 
 from experiments.engine import DATA_STREAMS, LEARNING_RATE_SCHEDULES, Training
-from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional
+from experiments.schema import Boolean, Choice, ConfigError, Integer, Number, Optional, shown
 from experiments.schema import check_value as _check, reject_unknown as _unknown, require_mapping as _mapping
-from experiments.unit_options import OPTION_SCHEMA, UNIT_OPTIONS
+from experiments.unit_options import OPTION_SCHEMA, REGULARIZED_UNITS, UNIT_OPTIONS
 
 TRAINING_SCHEMA = {
     "steps": Integer(minimum=1),
@@ -62,6 +62,13 @@ UNIT_TRAINING_KEYS = (
     "reinitialise_above",
     "regularization_z",
 )
+# The settings of a unit's own regulariser: a unit without one cannot use them (unit_options.REGULARIZED_UNITS).
+REGULARIZATION_KEYS = (
+    "regularization",
+    "regularization_start",
+    "regularization_end",
+    "regularization_loss_below",
+)
 
 
 def allowed_values(choices, task):
@@ -78,25 +85,25 @@ def check_training(source, raw):
             raise ConfigError(source, f"training.{key}", "missing")
         training[key] = _check(source, f"training.{key}", field, training[key])
     if training["select_from"] > training["steps"]:
-        message = f"{training['select_from']!r} is not allowed; must be at most training.steps ({training['steps']!r})"
+        message = f"{shown(training['select_from'])} is not allowed; must be at most training.steps ({shown(training['steps'])})"
         raise ConfigError(source, "training.select_from", message)
     return training
 
 
 def check_units(source, raw, module, experiment, training):
     """The ``units:`` block: per unit of the task's ``unit`` axis, its own training settings (of
-    :data:`UNIT_TRAINING_KEYS`) and options (of the unit's ``UNIT_OPTIONS``), each checked; then the L1
-    ramp of every unit with its own settings on top of ``training``."""
+    :data:`UNIT_TRAINING_KEYS`; those of :data:`REGULARIZATION_KEYS` only for a unit with a regulariser)
+    and options (of the unit's ``UNIT_OPTIONS``), each checked; then the L1 ramp of every unit with its
+    own settings on top of ``training``."""
     units = _mapping(source, "units", raw)
     if units and "unit" not in module.AXES:
         raise ConfigError(
-            source, "units", f"{experiment!r} has no unit axis, so per-unit settings do not apply"
+            source, "units", f"{shown(experiment)} has no unit axis, so per-unit settings do not apply"
         )
     for unit, settings in units.items():
         _check(source, "units", Choice(module.AXES["unit"]), unit)
         settings = _mapping(source, f"units.{unit}", settings or {})
-        options = UNIT_OPTIONS.get(unit, ())
-        _unknown(source, f"units.{unit}.", settings, (*UNIT_TRAINING_KEYS, *options))
+        _check_unit_keys(source, unit, settings, module)
         units[unit] = {
             key: _check(source, f"units.{unit}.{key}", {**TRAINING_SCHEMA, **OPTION_SCHEMA}[key], value)
             for key, value in settings.items()
@@ -105,11 +112,33 @@ def check_units(source, raw, module, experiment, training):
         effective = {**training, **{k: v for k, v in settings.items() if k in UNIT_TRAINING_KEYS}}
         if effective["l1_start"] > 0 and effective["l1_end"] < effective["l1_start"]:
             key = f"units.{unit}.l1_end" if unit else "training.l1_end"
-            message = (
-                f"{effective['l1_end']!r} is not allowed; must be >= l1_start ({effective['l1_start']!r})"
-            )
+            message = f"{shown(effective['l1_end'])} is not allowed; must be >= l1_start ({shown(effective['l1_start'])})"
             raise ConfigError(source, key, message)
     return units
+
+
+def unit_keys(unit, module):
+    """What a ``units:`` block may set for ``unit`` of an experiment ``module``: the training settings
+    (less those of a regulariser, unless the unit has one) and the unit's own options."""
+    regularized = getattr(module, "REGULARIZED_UNITS", REGULARIZED_UNITS)
+    training = [k for k in UNIT_TRAINING_KEYS if unit in regularized or k not in REGULARIZATION_KEYS]
+    return (*training, *UNIT_OPTIONS.get(unit, ()))
+
+
+def _check_unit_keys(source, unit, settings, module):
+    """Reject a setting ``unit`` cannot use: unknown, or a regulariser's where the unit has none."""
+    allowed = unit_keys(unit, module)
+    for key in settings:
+        if key in REGULARIZATION_KEYS and key not in allowed:
+            regularized = getattr(module, "REGULARIZED_UNITS", REGULARIZED_UNITS)
+            having = [name for name in module.AXES["unit"] if name in regularized]
+            raise ConfigError(
+                source,
+                f"units.{unit}.{key}",
+                f"{unit} has no regulariser, so this setting would do nothing; allowed for {unit}: "
+                f"{', '.join(allowed)} (the regulariser settings are for {', '.join(having) or 'no unit here'})",
+            )
+    _unknown(source, f"units.{unit}.", settings, allowed)
 
 
 def check_task(source, raw, module):
@@ -148,7 +177,7 @@ def check_grid(source, raw_grid, module, task):
                 raise ConfigError(
                     source,
                     f"grid[{index}]",
-                    f"{point!r} is already in an earlier block; list a point once",
+                    f"{shown(point)} is already in an earlier block; list a point once",
                 )
             seen.add(key)
     return blocks
@@ -165,7 +194,7 @@ def _grid_block(source, where, module, task, block):
     for axis, values in block.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(
-                source, f"{where}.{axis}", f"{values!r} is not allowed; must be a non-empty list"
+                source, f"{where}.{axis}", f"{shown(values)} is not allowed; must be a non-empty list"
             )
         if axis in module.AXES:
             field = Choice(allowed_values(module.AXES[axis], task))
@@ -173,7 +202,7 @@ def _grid_block(source, where, module, task, block):
             field = module.TASK_SCHEMA[axis]
         checked[axis] = [_check(source, f"{where}.{axis}", field, value) for value in values]
         if len({json.dumps(v, sort_keys=True) for v in checked[axis]}) != len(checked[axis]):
-            raise ConfigError(source, f"{where}.{axis}", f"{values!r} lists a value twice")
+            raise ConfigError(source, f"{where}.{axis}", f"{shown(values)} lists a value twice")
     return checked
 
 

