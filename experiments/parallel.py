@@ -4,8 +4,9 @@ On a small CPU most of our graphs are too small to keep two cores busy: one NALU
 task trains as fast on one thread as on two (26k against 25k seed-steps/s on this 2-core machine),
 and two such processes side by side reach 27k each. So ``reproduce --jobs N`` runs N configs at a
 time, longest first (by the compute time of the results already on disk), each process limited to
-``cores // N`` TensorFlow threads. Every config still writes only its own results folder, resumes
-from its own points and records its own provenance, as when run alone.
+``cores // N`` TensorFlow threads and training as many stacks at once as there are cores, so that the
+last config left still uses every core (:func:`config_command`). Every config still writes only its own
+results folder, resumes from its own points and records its own provenance, as when run alone.
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ def thread_environment(jobs):
     return {**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}
 
 
+def config_command(path, profile, results_root):
+    """The command line of one config's process. It trains as many stacks at once as the machine has
+    cores, each on one TensorFlow thread of its own (its share, :func:`thread_environment`): while every
+    job runs, the cores are shared among more stacks than cores; once the last config is left, its stacks
+    still keep every core busy instead of one (a stack computes the same numbers either way)."""
+    return [
+        *(sys.executable, "-m", "experiments", "run", path),
+        *("--profile", profile, "--results", results_root, "--stacks", str(usable_cpus())),
+    ]
+
+
 def run_configs(paths, loaded, profile, results_root, jobs):
     """Run ``python -m experiments run`` for every config, ``jobs`` at a time; return (name, wall
     seconds) per config in the order given. A failed config stops no other; the failures are raised
@@ -125,17 +137,7 @@ def run_configs(paths, loaded, profile, results_root, jobs):
         while (order and not stop) or running:
             while order and not stop and len(running) < jobs:
                 index = order.pop(0)
-                command = [
-                    sys.executable,
-                    "-m",
-                    "experiments",
-                    "run",
-                    paths[index],
-                    "--profile",
-                    profile,
-                    "--results",
-                    results_root,
-                ]
+                command = config_command(paths[index], profile, results_root)
                 running[index] = (
                     subprocess.Popen(command, env=environment, start_new_session=True),
                     time.perf_counter(),

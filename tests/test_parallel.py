@@ -31,6 +31,12 @@ def test_each_job_gets_its_share_of_the_cores(monkeypatch):
     assert environment["TF_NUM_INTRAOP_THREADS"] == environment["TF_NUM_INTEROP_THREADS"] == "2"
 
 
+def test_a_config_process_trains_a_stack_per_core_so_the_last_one_left_uses_every_core(monkeypatch):
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    command = parallel.config_command("configs/x.yaml", "default", "results")
+    assert command[-6:] == ["--profile", "default", "--results", "results", "--stacks", "4"]
+
+
 def test_two_configs_run_side_by_side_and_a_failure_is_reported(tmp_path, monkeypatch):
     paths = [str(CONFIGS / "identity_extrapolation.yaml"), str(CONFIGS / "static_arithmetic.yaml")]
     loaded = [config.load(path, "smoke") for path in paths]

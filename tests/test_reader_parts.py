@@ -88,3 +88,26 @@ def test_the_mnist_task_hands_its_test_sequences_labels_to_the_core(tmp_path):
         assert value == length and labels.shape == x.shape
         np.testing.assert_array_equal(labels, np.vectorize(label_of.get)(x.astype(int)))
         np.testing.assert_array_equal(targets, y)
+
+
+def test_a_finding_names_the_part_that_limits_a_reader_and_core_model():
+    import pandas as pd
+
+    from experiments.report.limits import limiting_part
+
+    runs = pd.DataFrame(
+        {
+            "reader_accuracy": [0.8, 0.85, 0.9],
+            "mae_at_10": [1.0, 1.0, 1.0],
+            "core_mae_at_10": [0.9, 0.9, 0.9],
+            "mae_at_100": [10.0, 12.0, 14.0],
+            "core_mae_at_100": [1.0, 2.0, 3.0],
+        }
+    )
+    assert limiting_part(runs) == (
+        "limited by the reader: single digits read right 85.0%; at length 100 MAE 12 for the whole model, "
+        "2 for the core alone fed ideal codes (medians over seeds)"
+    )
+    runs["core_mae_at_100"] = [9.0, 11.0, 13.0]  # fed ideal codes, the core errs about as much
+    assert limiting_part(runs).startswith("limited by the core:")
+    assert limiting_part(runs.drop(columns="reader_accuracy")) is None

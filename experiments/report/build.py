@@ -201,18 +201,22 @@ def index_markdown(directories, findings=None):
             "",
             "## Findings",
             "",
-            "Each published claim beside ours: a success rate over seeds with its Wilson 95% interval and the count of "
-            "seeds that met the criterion at some evaluation, or the paper's normalised extrapolation score (median over "
-            "seeds; 100 = a randomly initialised model, 0 = exact). The verdict and its reason are computed from the "
-            "runs and history.csv (experiments/report/verdicts.py): reproduced (the published rate in our interval, or "
-            "the score the paper prints); refuted as published (a follow-up's published rate in our interval, against "
-            "the paper's); beyond this budget (the failing seeds' median extrapolation error still falling over the "
-            "last third of the run, or a published solved-at step beyond our steps); not reproduced (a plateau since "
-            "the step named, diverged seeds, or models that do not fit their interpolation data); not judged (a claim "
-            "that a model fails outside its training range, where our models did not fit inside it: median "
-            f"interpolation score above {FITS:g}; or a bound whose models miss the fit the config asks first); no "
-            "verdict where no published number is known to us (ours is shown alone). The experiment "
-            "link leads to the table and figures that hold the evidence."
+            "Each row: a published claim, the published value, ours (a success rate over seeds with its Wilson 95% "
+            "interval and the seeds that met the criterion at some evaluation, or the paper's normalised score: the "
+            "median over seeds, 100 = a random model, 0 = exact), and a verdict computed from runs.csv and "
+            "history.csv (experiments/report/verdicts.py). The verdicts:",
+            "",
+            "- **reproduced**: the published rate lies in our interval, or our median score is the paper's;",
+            "- **refuted as published**: a follow-up's published rate lies in our interval, the paper's does not;",
+            "- **beyond this budget**: the failing seeds' error was still falling over the last third of the run, "
+            "or the published solved-at step lies beyond our steps;",
+            "- **not reproduced**: a plateau since the step named, diverged seeds, or models that do not fit their "
+            "interpolation data;",
+            f"- **not judged**: a claim that a model fails outside its training range, where ours did not fit inside "
+            f"it (median interpolation score above {FITS:g}), or a bound whose models miss the fit the config asks first;",
+            "- **no verdict**: no published number is known to us (ours is shown alone).",
+            "",
+            "The experiment link leads to the table and figures that hold the evidence."
             + (
                 f" Where the {LONG_PROFILE} profile (`make long`, results/{LONG_PROFILE}/) tested the same claim with "
                 "a larger budget, a second line gives its numbers and its verdict, linked to its results; the "

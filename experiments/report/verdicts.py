@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.report import directions
+from experiments.report.limits import limiting_part
 
 FALLING = 2.0  # the failing seeds' median error fell more than this factor over the last third: still falling
 STEADY = 1.1  # ... or fell at every evaluation of the last third, by more than this factor in all
@@ -311,6 +312,9 @@ def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
         compared = finding.get("published_comparison")
         other = _select(runs, {**finding["cell"], **compared["than"]}) if compared else None
         row = classify(finding, cell_runs, _select(history, finding["cell"]), steps, other)
+        limit = limiting_part(cell_runs)
+        if limit:  # a reader-and-core model: the part that limits it, measured apart
+            row["reason"] = f"{row['reason']}; {limit}" if row["reason"] else limit
         outcome, unit = claimed_outcome(finding), finding["cell"].get("unit")
         rows.append(Finding(experiment=config["name"], outcome=outcome, unit=unit, **row))
     return rows
