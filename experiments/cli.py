@@ -1,4 +1,5 @@
-"""Command line: run one config, rebuild reports, reproduce everything, or benchmark."""
+"""Command line: list the configs, run one (or show what it would run), rebuild reports, reproduce
+everything, or benchmark."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def parser():
         "with --set, results/custom/ and results/custom/PROFILE/)",
     )
     run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the grid, the points (which are already complete), seeds, steps, where it would write "
+        "and an estimate; train and write nothing",
+    )
+    run.add_argument(
         "--executor", default="local", help="local (default) or ray: one Ray task per grid point"
     )
     run.add_argument(
@@ -61,6 +68,10 @@ def parser():
     run.add_argument(
         "--num-gpus", type=float, default=0.0, help="Ray: GPUs requested per grid point (default 0)"
     )
+    list_command = commands.add_parser(
+        "list", help="one line per configs/*.yaml: what it reproduces, profiles, size, time"
+    )
+    list_command.add_argument("--results", default="results", help="results root the times are read from")
     report = commands.add_parser("report", help="rebuild every table and figure from the CSVs")
     report.add_argument("--results", default="results")
     reproduce = commands.add_parser(
@@ -122,14 +133,16 @@ def main(argv=None):
 
 
 def _run_and_report(loaded, results_root, executor=None):
-    """Run one loaded config and rebuild its report, holding its results folder's lock (taken, and the
-    folder checked writable, before TensorFlow loads or any work starts); return (directory, wall)."""
+    """Run one loaded config and rebuild its report and the results root's index (README.md, so that it
+    shows what is on disk), holding its results folder's lock (taken, and the folder checked writable,
+    before TensorFlow loads or any work starts); return (directory, wall)."""
     from experiments import files, report, runner
 
     with files.results_lock(runner.results_directory(loaded, results_root)):
         quiet.import_tensorflow()
         directory, wall = runner.run(loaded, results_root, executor=executor)
         report.report_experiment(directory)
+        report.write_index(results_root)
     return directory, wall
 
 
@@ -138,6 +151,11 @@ def command_run(arguments):
     from experiments.runner import config_stacks
 
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
+    if arguments.dry_run:
+        from experiments import listing
+
+        listing.print_dry_run(loaded, results_root(arguments))
+        return 0
     workers = 1
     if arguments.executor == "local":
         workers = parallel.stack_workers(arguments.stacks, len(config_stacks(loaded)))
@@ -148,6 +166,13 @@ def command_run(arguments):
     directory, wall = _run_and_report(loaded, results_root(arguments), executor)
     print(f"{loaded.name}: results in {directory} ({wall:.0f} s)")
     return 0
+
+
+def command_list(arguments):
+    from experiments import listing
+
+    paths = [os.path.relpath(path) for path in sorted(CONFIGS_DIR.glob("*.yaml"))]
+    return 2 if listing.list_configs(paths, arguments.results) else 0
 
 
 def command_report(arguments):
@@ -219,6 +244,7 @@ def command_bench(arguments):
 
 
 COMMANDS = {
+    "list": command_list,
     "run": command_run,
     "report": command_report,
     "reproduce": command_reproduce,

@@ -73,8 +73,9 @@ class NACCell(_RecurrentUnit, layers.NAC):
     """NAC recurrent cell: ``h_t = [x_t, h_{t-1}] W`` with ``W = tanh(w_hat) * sigmoid(m_hat)``.
 
     With ideal weights (ones for every row) it keeps an exact running sum, but tanh and sigmoid reach 1
-    only in the limit, so a trained NAC cell stays a little short of it (see the README: weights of
-    0.997 and 0.998 after 5,000 steps on sums of 10 numbers are 59% off at length 1,000). Use inside ``keras.layers.RNN(NACCell(units))``.
+    only in the limit, so a trained NAC cell stays a little short of it (see docs/library.md: weights of
+    0.997 and 0.998 after 5,000 steps on sums of 10 numbers are 59% off at length 1,000). Use inside
+    ``keras.layers.RNN(NACCell(units))``.
     Arguments as :class:`nalu_tf.NAC`.
 
     Example:

@@ -96,8 +96,8 @@ def test_cell_regularization_loss_is_its_weight_times_the_regularizer():
 
 
 def accumulator(cell, steps, seed=0):
-    """``keras.layers.RNN(cell)`` fitted to the running sum of sequences of 10 numbers in U[0, 1] (the
-    README's example), then measured on sequences of 1,000: (weights, relative error at 1,000)."""
+    """``keras.layers.RNN(cell)`` fitted to the running sum of sequences of 10 numbers in U[0, 1] (the example
+    of docs/library.md), then measured on sequences of 1,000: (weights, relative error at 1,000)."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((None, 1)), keras.layers.RNN(cell)])
     model.compile(keras.optimizers.Adam(1e-2), "mse")
