@@ -4,6 +4,7 @@ import pathlib
 
 import pandas as pd
 import pytest
+import yaml
 
 from experiments import config, parallel
 from experiments.executors import RunFailed
@@ -37,8 +38,25 @@ def test_a_config_process_trains_a_stack_per_core_so_the_last_one_left_uses_ever
     assert command[-6:] == ["--profile", "default", "--results", "results", "--stacks", "4"]
 
 
+def small(tmp_path, name, grid):
+    """A copy of configs/NAME.yaml in tmp_path whose smoke profile trains ``grid`` for 20 steps (the
+    scheduling is under test here, not the experiments)."""
+    raw = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    smoke = raw["profiles"]["smoke"]
+    smoke["grid"] = grid
+    smoke["training"] = {**smoke.get("training", {}), "steps": 20, "eval_every": 10}
+    if "select_from" in smoke["training"]:
+        smoke["training"]["select_from"] = 10
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path)
+
+
 def test_two_configs_run_side_by_side_and_a_failure_is_reported(tmp_path, monkeypatch):
-    paths = [str(CONFIGS / "identity_extrapolation.yaml"), str(CONFIGS / "static_arithmetic.yaml")]
+    paths = [
+        small(tmp_path, "identity_extrapolation", {"unit": ["linear", "nac"]}),
+        small(tmp_path, "static_arithmetic", {"op": ["add"], "unit": ["nac"], "range": ["madsen"]}),
+    ]
     loaded = [config.load(path, "smoke") for path in paths]
     walls = parallel.run_configs(paths, loaded, "smoke", str(tmp_path), 2)
     assert [name for name, _ in walls] == ["identity_extrapolation", "static_arithmetic"]
@@ -47,7 +65,7 @@ def test_two_configs_run_side_by_side_and_a_failure_is_reported(tmp_path, monkey
     # A config that fails while running (an unreadable MNIST file) is named; the other still finishes.
     (tmp_path / "bad.npz").write_text("not a zip")
     monkeypatch.setenv("NALU_MNIST_PATH", str(tmp_path / "bad.npz"))
-    paths = [str(CONFIGS / "mnist_counting.yaml"), str(CONFIGS / "number_words.yaml")]
+    paths = [str(CONFIGS / "mnist_counting.yaml"), small(tmp_path, "number_words", {"unit": ["linear"]})]
     loaded = [config.load(path, "smoke") for path in paths]
     with pytest.raises(RunFailed, match=r"1 config\(s\) failed: .*mnist_counting.yaml \(exit 2\)"):
         parallel.run_configs(paths, loaded, "smoke", str(tmp_path), 2)

@@ -37,7 +37,7 @@ def local_ray():
 
 
 def test_ray_executor_gives_the_same_runs_as_local(local_ray, tmp_path, capsys):
-    common = ["run", str(STATIC), "--profile", "smoke"]
+    common = ["run", str(STATIC), "--profile", "smoke", "--set", "grid.op=[add]"]
     assert cli.main([*common, "--results", str(tmp_path / "local")]) == 0
     assert cli.main([*common, "--results", str(tmp_path / "ray"), "--executor", "ray"]) == 0
     local = pd.read_csv(tmp_path / "local" / "static_arithmetic" / "runs.csv")
