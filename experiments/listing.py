@@ -2,8 +2,8 @@
 
 Both stay on the configuration side: loading a config never imports TensorFlow (a task imports it inside
 ``build``), and the check of which grid points are finished is the runner's own
-(:func:`experiments.points.damaged_point` on the files named by :func:`experiments.config.point_hash`),
-so a dry run calls complete exactly the points a run would skip. Neither writes anything.
+(:func:`experiments.runner.point_damage`), so a dry run calls complete exactly the points a run would
+skip. Neither writes anything.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import pathlib
 import pandas as pd
 
 from experiments import config as configuration
-from experiments.config import Config, point_hash
-from experiments.points import damaged_point
+from experiments.config import Config
 from experiments.results import compute_time
-from experiments.runner import config_stacks, results_directory
+from experiments.runner import config_stacks, point_damage, results_directory
 from experiments.schema import ConfigError
 
 
@@ -163,13 +162,10 @@ def shown_estimate(guess: Estimate):
 def point_states(loaded: Config, directory):
     """The :class:`PointState` of every grid point of ``loaded`` against the results in ``directory``:
     the runner's own resume check, so the points called complete are those a run would skip."""
-    states = []
-    for point in loaded.points():
-        damage = damaged_point(
-            pathlib.Path(directory) / "points", point_hash(loaded.resolve(point)), loaded.seeds
-        )
-        states.append(PointState(point, loaded.training_for(point).steps, damage))
-    return states
+    return [
+        PointState(point, loaded.training_for(point).steps, damage)
+        for point, damage in zip(loaded.points(), point_damage(loaded, directory))
+    ]
 
 
 def estimate(seed_steps, references):

@@ -95,6 +95,16 @@ def results_directory(config: Config, results_root="results"):
     return pathlib.Path(results_root) / config.name
 
 
+def point_damage(config: Config, out):
+    """Per grid point of ``config``, in order, what keeps its result in the results folder ``out`` from
+    being complete (:func:`~experiments.points.damaged_point`: None when complete, "missing" when it never
+    finished): the one check by which a run skips a point and a dry run calls it complete."""
+    return [
+        damaged_point(pathlib.Path(out) / "points", hash_of_point(config.resolve(point)), config.seeds)
+        for point in config.points()
+    ]
+
+
 def run(config: Config, results_root="results", log=None, executor=None):
     """Run every missing grid point of ``config``, then write runs.csv and provenance.json.
 
@@ -111,8 +121,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
     resolved = [config.resolve(point) for point in points]
     hashes = [hash_of_point(item) for item in resolved]
     pending = []
-    for index, point_hash in enumerate(hashes):
-        damage = damaged_point(out / "points", point_hash, config.seeds)
+    for index, (point_hash, damage) in enumerate(zip(hashes, point_damage(config, out))):
         if damage is None:
             continue
         if damage != "missing":
