@@ -13,7 +13,7 @@
   otherwise not reproduced, with the difference and its interval.
 
 With ``fitted`` (a bound on another column, such as the reward inside the training range) either kind is
-judged only where the median meets that first (for a comparison, in both cells), and is "no verdict"
+judged only where the median meets that first (for a comparison, in both cells), and is "not judged"
 otherwise: a model that learned nothing says nothing about extrapolation.
 """
 
@@ -25,6 +25,9 @@ import numpy as np
 
 RESAMPLES = 10_000
 SIDES = {"at_least": ">=", "at_most": "<="}
+
+
+NOT_JUDGED = "not judged"  # the verdict on a claim whose models did not fit first
 
 
 def wilson_interval(successes, trials, z=1.959964):
@@ -116,7 +119,7 @@ def _unfitted(finding, cells):
         fitted, fit_median, _ = meets(finding["fitted"], runs)
         if not fitted:
             return (
-                f"not judged: the {name}models did not fit ({_measure_text(finding['fitted'])} median "
+                f"the {name}models did not fit ({_measure_text(finding['fitted'])} median "
                 f"{number(fit_median)}; needs {bound_text(finding['fitted'])})"
             )
     return None
@@ -151,7 +154,7 @@ def bounded(finding, runs):
     row = {"claim": finding["claim"], "published": published, "ours": ours}
     unfitted = _unfitted(finding, [("", runs)])
     if unfitted:
-        return {**row, "verdict": "no verdict", "reason": unfitted}
+        return {**row, "verdict": NOT_JUDGED, "reason": unfitted}
     if met:
         return {**row, "verdict": "reproduced", "reason": ""}
     meeting = int(np.sum(_within(bound, values)))
@@ -180,7 +183,7 @@ def compared(finding, runs, other):
     )
     unfitted = _unfitted(finding, [("", runs), ("compared cell's ", other)])
     if unfitted:
-        return {**row, "verdict": "no verdict", "reason": unfitted}
+        return {**row, "verdict": NOT_JUDGED, "reason": unfitted}
     higher = comparison["better"] == "higher"
     if (low > 0) if higher else (high < 0):
         return {**row, "verdict": "reproduced", "reason": ""}

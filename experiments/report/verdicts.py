@@ -55,7 +55,7 @@ FAILING_SCORE = 10.0  # a published score at or above this is a failure to extra
 # whether a claim of failure outside the range is judged at all) or, for ``extrapolates``, beyond it.
 FITS = 1.0
 MAJORITY = 0.5  # a published success rate below this says that most seeds fail: a claim of failure
-NOT_JUDGED = "not judged"
+NOT_JUDGED = directions.NOT_JUDGED
 VERDICTS = (
     "reproduced",
     "refuted as published",
@@ -208,11 +208,9 @@ def classify(finding, runs, history, steps, other=None):
     met = int(runs["solved_at"].notna().sum()) if "solved_at" in runs else 0
     rate = f"{100 * successes / trials:.0f}% [{100 * low:.0f}, {100 * high:.0f}], met at some evaluation {met}/{trials}"
     if "published_bound" in finding:
-        return _not_judged_as_such(directions.bounded(finding, runs))
+        return directions.bounded(finding, runs)
     if "published_comparison" in finding:
-        return _not_judged_as_such(
-            directions.compared(finding, runs, runs.iloc[:0] if other is None else other)
-        )
+        return directions.compared(finding, runs, runs.iloc[:0] if other is None else other)
     if "published_unknown" in finding:  # ours alone: nothing to judge against
         published_text = "not known here" + (f" ({finding['source']})" if "source" in finding else "")
         row = {"claim": finding["claim"], "published": published_text, "ours": rate}
@@ -289,15 +287,6 @@ def _unfitted(runs):
         f"the model did not fit its training range: median interpolation score {_number(fit)} "
         f"(needs at most {FITS:g})"
     )
-
-
-def _not_judged_as_such(row):
-    """A direction's row whose ``fitted`` bound the models miss, as :data:`NOT_JUDGED`: directions.py gives
-    it "no verdict" and a reason that begins "not judged: "."""
-    prefix = "not judged: "
-    if row["verdict"] == "no verdict" and row["reason"].startswith(prefix):
-        return {**row, "verdict": NOT_JUDGED, "reason": row["reason"].removeprefix(prefix)}
-    return row
 
 
 def finding_rows(runs: pd.DataFrame, history: pd.DataFrame, config):
