@@ -25,10 +25,14 @@ excluded everywhere. Rows:
   length-10 sequences), its stacks as many at once as ``run`` trains them, against the former design (the
   3x3x8 CNN digit reader, 3 seeds, uncompiled update, one stack after another, kept as this row through
   --set overrides). Its target is >= 5x.
+- the static experiments as configured (static_arithmetic, static_arithmetic_madsen and
+  single_module_benchmark): seed-major stacks (every unit of a table on one draw per seed and step, dealt
+  into one stack per lane) against one model per stack (the design before them), each trained as ``run``
+  trains it.
 - the paper profile of configs/static_arithmetic_madsen.yaml projected: each stack it would form measured
   for a few steps beside the stacks it would train with, and one evaluation, times its steps and
-  evaluations, laid out as the runner's threads take them (and one after another). Its target is 24 h or
-  less.
+  evaluations, laid out as the runner's threads take them; seed-major and one model per stack. Its target
+  is 24 h or less.
 - the grid world as configured (configs/grid_world.yaml: four agents x 8 seeds, each stepping 32
   environments through a whole training rollout per step): environment-steps per second.
 - where one step of the long profile's 20-member NMU stack goes, uncompiled (before) and as configured
@@ -95,6 +99,8 @@ RECURRENT_CONFIG = CONFIGS / "recurrent_arithmetic.yaml"
 MNIST_CONFIG = CONFIGS / "mnist_counting.yaml"
 MADSEN_CONFIG = CONFIGS / "static_arithmetic_madsen.yaml"
 GRID_CONFIG = CONFIGS / "grid_world.yaml"
+STATIC_CONFIG = CONFIGS / "static_arithmetic.yaml"
+SINGLE_CONFIG = CONFIGS / "single_module_benchmark.yaml"
 PAPER_HOURS_TARGET = 24  # the projected paper profile of static_arithmetic_madsen, hours on this machine
 MNIST_TARGET = 5  # the MNIST step as configured, as a multiple of the former design's
 # The former MNIST design (until the exact-core protocol): the 3x3x8 CNN reader, 3 seeds, the update
@@ -201,13 +207,24 @@ def main(seeds=100, steps=500, workers=None):
         f"grid_world as configured: {members} agents (4 kinds x 8 seeds), 32 environments each, rollouts of "
         f"{horizon} steps, {workers} stacks at once: {rate:,.0f} environment-steps/s in training"
     )
-    alone, _, _ = timing.projected_hours(MADSEN_CONFIG, "paper", steps=100)
-    hours, stacks, members = timing.projected_hours(MADSEN_CONFIG, "paper", steps=100, workers=workers)
-    print(f"static_arithmetic_madsen paper profile, one stack after another: {alone:.1f} h")
+    for path in (STATIC_CONFIG, MADSEN_CONFIG, SINGLE_CONFIG):
+        former, members = timing.configured_rate(path, steps // 5, workers=workers, seed_major=False)
+        current, _ = timing.configured_rate(path, steps // 5, workers=workers)
+        print(
+            f"{path.stem} as configured: {members} members, {workers} stacks at once: seed-major stacks "
+            f"{current:,.0f} member-steps/s against one model per stack {former:,.0f}, {current / former:.2f}x"
+        )
+    former, stacks, _ = timing.projected_hours(
+        MADSEN_CONFIG, "paper", steps=100, workers=workers, seed_major=False
+    )
     print(
-        f"static_arithmetic_madsen paper profile, projected on this machine: {stacks} stacks, {members:,} "
-        f"members, 5e6 steps each, evaluation every 1,000 steps included, {workers} stacks at once "
-        f"({threads}): {hours:.1f} h"
+        f"static_arithmetic_madsen paper profile, one model per stack ({stacks} stacks, before): {former:.1f} h"
+    )
+    hours, stacks, members = timing.projected_hours(MADSEN_CONFIG, "paper", steps=100, workers=workers)
+    print(
+        f"static_arithmetic_madsen paper profile, projected on this machine: {stacks} seed-major stacks, "
+        f"{members:,} members, 5e6 steps each, evaluation every 1,000 steps included, {workers} stacks at "
+        f"once ({threads}): {hours:.1f} h ({former / hours:.2f}x the stack per model)"
     )
     print(f"target: <= {PAPER_HOURS_TARGET} h: {'met' if hours <= PAPER_HOURS_TARGET else 'NOT met'}")
     for label, overrides in (("uncompiled (before)", ["training.jit_compile=false"]), ("as configured", [])):

@@ -158,7 +158,8 @@ def command_run(arguments):
         return 0
     workers = 1
     if arguments.executor == "local":
-        workers = parallel.stack_workers(arguments.stacks, len(config_stacks(loaded)))
+        lanes = parallel.stack_workers(arguments.stacks, 1 << 30)  # seed-major stacks split to fill them
+        workers = parallel.stack_workers(arguments.stacks, len(config_stacks(loaded, lanes=lanes)))
         parallel.share_threads(workers)  # before TensorFlow loads
     executor = executors.make_executor(
         arguments.executor, arguments.ray_address, arguments.retries, arguments.num_gpus, workers

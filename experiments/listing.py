@@ -15,6 +15,7 @@ import pathlib
 import pandas as pd
 
 from experiments import config as configuration
+from experiments import parallel
 from experiments.config import Config
 from experiments.results import compute_time
 from experiments.runner import config_stacks, point_damage, results_directory
@@ -210,7 +211,8 @@ def print_dry_run(loaded: Config, results_root, out=print):
     pending_seed_steps = sum(states[index].steps for index in pending) * len(seeds)
     out(
         f"writes: {directory} ({len(states) - len(pending)} already complete, {len(pending)} to run "
-        f"in {len(config_stacks(loaded, pending))} stacks, {pending_seed_steps:,} seed-steps)"
+        f"in {len(config_stacks(loaded, pending, lanes=parallel.stack_workers('auto', 1 << 30)))} stacks, "
+        f"{pending_seed_steps:,} seed-steps)"
     )
     guess = estimate(pending_seed_steps, [directory, results_directory(loaded, "results")])
     if not pending:

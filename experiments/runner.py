@@ -30,38 +30,61 @@ def run_point(resolved, progress=None):
 
 
 def stack_trainer(stack):
-    """The tasks of the grid points in ``stack`` (resolved configs that differ only on the experiment's
-    stack axes) and the one trainer of all their seeds."""
-    from experiments.engine import MultiSeedTrainer  # loads TensorFlow: only once work starts
+    """The tasks of the grid points in ``stack`` and the one trainer of all their seeds: a
+    ``MultiSeedTrainer`` when they differ only on the experiment's ``STACK_AXES`` (one model), else a
+    ``SeedMajorStack`` of one such trainer per model (points that differ on ``SEED_MAJOR_AXES`` too, each
+    model with its own training settings, on one draw per seed and step). The tasks are in the order of
+    the trainers' members."""
+    from experiments.engine import MultiSeedTrainer, SeedMajorStack  # loads TensorFlow: only once work starts
 
-    first = stack[0]
-    if any(
-        resolved["training"] != first["training"] or resolved["seeds"] != first["seeds"] for resolved in stack
-    ):
-        raise ValueError("grid points of one stack must share their training settings and seeds")
-    module = experiment_module(first["experiment"])
-    tasks = [module.build(resolved["task"]) for resolved in stack]
-    return tasks, MultiSeedTrainer(
-        tasks, first["seeds"], Training(**first["training"]), point_settings(first)
-    )
+    module = experiment_module(stack[0]["experiment"])
+    if any(resolved["seeds"] != stack[0]["seeds"] for resolved in stack):
+        raise ValueError("grid points of one stack must share their seeds")
+    tasks, trainers = [], []
+    for positions in model_groups(stack):
+        first = stack[positions[0]]
+        model_tasks = [module.build(stack[position]["task"]) for position in positions]
+        tasks += model_tasks
+        trainers.append(
+            MultiSeedTrainer(
+                model_tasks, first["seeds"], Training(**first["training"]), point_settings(first)
+            )
+        )
+    return tasks, trainers[0] if len(trainers) == 1 else SeedMajorStack(trainers)
+
+
+def model_groups(stack):
+    """The positions in ``stack`` (resolved grid points) of each model's points: those equal but on the
+    experiment's ``STACK_AXES``, in order of first appearance. The trainers' members follow this order."""
+    stack_axes = getattr(experiment_module(stack[0]["experiment"]), "STACK_AXES", ())
+    models = {}
+    for position, resolved in enumerate(stack):
+        shared = {**resolved, "task": {k: v for k, v in resolved["task"].items() if k not in stack_axes}}
+        models.setdefault(json.dumps(shared, sort_keys=True), []).append(position)
+    return list(models.values())
 
 
 def run_stack(stack, progress=None, checkpoint=None):
     """Train every seed of every grid point in ``stack`` (see :func:`stack_trainer`) together: each seed's
     data is drawn once per step for all of them. Pure in ``stack``; returns one :class:`PointResult` per
-    point, as if each had been trained alone. With a ``checkpoint`` path the stack saves its state there
-    every few minutes and resumes from it."""
+    point, in the stack's order, as if each had been trained alone. With a
+    ``checkpoint`` path the stack saves its state there every few minutes and resumes from it."""
     tasks, trainer = stack_trainer(stack)
-    first = stack[0]
-    result = trainer.run(progress, checkpoint)
-    result.metrics["wall_time_s"] = result.metrics["wall_time_s"] / len(
-        tasks
-    )  # each point's share of the stack's time
-    count = len(first["seeds"])
-    return [
-        point_result(task, result.member_slice(slice(c * count, (c + 1) * count)))
-        for c, task in enumerate(tasks)
+    results = trainer.run(progress, checkpoint)
+    results = results if isinstance(results, list) else [results]
+    count = len(stack[0]["seeds"])
+    cells = [
+        result.member_slice(slice(c * count, (c + 1) * count))
+        for result in results
+        for c in range(len(result.metrics["wall_time_s"]) // count)
     ]
+    for cell in cells:  # each point's share of the stack's time
+        cell.metrics["wall_time_s"] = cell.metrics["wall_time_s"] / len(tasks)
+    positions = [position for group in model_groups(stack) for position in group]
+    ordered = [None] * len(stack)
+    for position, task, cell in zip(positions, tasks, cells):
+        ordered[position] = point_result(task, cell)
+    return ordered
 
 
 def _run_work(work, progress=None):
@@ -82,12 +105,29 @@ def stack_points(points, pending, stack_axes):
     return list(stacks.values())
 
 
-def config_stacks(config: Config, pending=None):
+def config_stacks(config: Config, pending=None, seed_major=True, lanes=1):
     """The stacks of a config's grid points (all of them, or the ``pending`` indices), as lists of point
-    indices: :func:`stack_points` along the experiment's ``STACK_AXES``."""
+    indices: :func:`stack_points` along the experiment's ``STACK_AXES`` (one model per stack). Unless
+    ``seed_major`` is False (as ``make bench`` measures the design before seed-major stacks), the stacks
+    that differ only on its ``SEED_MAJOR_AXES`` then train as one, dealt round-robin into at most
+    ``lanes`` stacks (one per stack trained at once: a stack's step runs on one core, and each stack
+    draws the seeds' numbers once per step for all its models)."""
     points = config.points()
     pending = range(len(points)) if pending is None else pending
-    return stack_points(points, pending, getattr(config.module, "STACK_AXES", ()))
+    stack_axes = getattr(config.module, "STACK_AXES", ())
+    stacks = stack_points(points, pending, stack_axes)
+    seed_major_axes = getattr(config.module, "SEED_MAJOR_AXES", ()) if seed_major else ()
+    if not seed_major_axes:
+        return stacks
+    groups = {}
+    for stack in stacks:
+        shared = {k: v for k, v in points[stack[0]].items() if k not in (*stack_axes, *seed_major_axes)}
+        groups.setdefault(json.dumps(shared, sort_keys=True), []).append(stack)
+    joined = []
+    for models in groups.values():
+        parts = min(max(1, lanes), len(models))
+        joined += [[i for stack in models[part::parts] for i in stack] for part in range(parts)]
+    return joined
 
 
 def results_directory(config: Config, results_root="results"):
@@ -135,7 +175,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
     commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
     seed_steps = len(config.seeds) * config.training.steps
     progress = Progress(len(pending) * seed_steps, config.name, log)
-    stacks = config_stacks(config, pending)
+    stacks = config_stacks(config, pending, lanes=getattr(executor, "workers", 1))
     checkpoints = [
         out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks
     ]

@@ -34,15 +34,17 @@ def task_rate(module, point, ops, seeds, steps, batch_size, data_stream="indepen
     return member_rate(MultiSeedTrainer(tasks, range(seeds), training), steps)
 
 
-def configured_stacks(config_path, profile="default", overrides=()):
-    """The stacks a profile of a config forms, as the runner groups them: a list of resolved points per
-    stack, and a function that builds one stack's trainer (``runner.stack_trainer``)."""
+def configured_stacks(config_path, profile="default", overrides=(), seed_major=True, lanes=1):
+    """The stacks a profile of a config forms, as the runner groups them for ``lanes`` stacks at once
+    (``seed_major``: see ``runner.config_stacks``): a list of resolved points per stack, and a function
+    that builds one stack's trainer (``runner.stack_trainer``)."""
     from experiments import runner
     from experiments.config import load
 
     config = load(config_path, profile, list(overrides))
     points = config.points()
-    stacks = [[config.resolve(points[i]) for i in group] for group in runner.config_stacks(config)]
+    groups = runner.config_stacks(config, seed_major=seed_major, lanes=lanes)
+    stacks = [[config.resolve(points[i]) for i in group] for group in groups]
     return stacks, lambda stack: runner.stack_trainer(stack)[1]
 
 
@@ -66,20 +68,24 @@ def side_by_side(trainers, steps, workers):
     return time.perf_counter() - started, own
 
 
-def configured_rate(config_path, steps, overrides=(), units=None, profile="default", workers=1):
+def configured_rate(
+    config_path, steps, overrides=(), units=None, profile="default", workers=1, seed_major=True
+):
     """Member-steps per second of training every stack of an experiment as configured (its grid, seeds,
     batch, training length and ``jit_compile``) for ``steps`` steps, ``workers`` stacks at once as the
-    runner trains them (1: one after another); ``overrides`` are ``--set`` strings (to measure a former
-    design). Returns (rate, members)."""
-    trainers, wall = _configured_side_by_side(config_path, steps, overrides, units, profile, workers)
+    runner trains them (1: one after another); ``overrides`` are ``--set`` strings and ``seed_major``
+    False one model per stack (to measure a former design). Returns (rate, members)."""
+    trainers, wall = _configured_side_by_side(
+        config_path, steps, overrides, units, profile, workers, seed_major
+    )
     members = sum(len(trainer.members) for trainer in trainers)
     return members * steps / wall, members
 
 
-def _configured_side_by_side(config_path, steps, overrides, units, profile, workers):
+def _configured_side_by_side(config_path, steps, overrides, units, profile, workers, seed_major=True):
     """The trainers of a config's stacks (of ``units``, or all) and the wall seconds of training them
     ``steps`` steps, ``workers`` at once (see :func:`side_by_side`)."""
-    stacks, build = configured_stacks(config_path, profile, overrides)
+    stacks, build = configured_stacks(config_path, profile, overrides, seed_major, workers)
     trainers = [build(stack) for stack in stacks if units is None or stack[0]["task"]["unit"] in units]
     wall, _ = side_by_side(trainers, steps, workers)
     return trainers, wall
@@ -103,12 +109,13 @@ def evaluation_seconds(trainer):
     return time.perf_counter() - started
 
 
-def projected_hours(config_path, profile, steps=20, workers=1):
+def projected_hours(config_path, profile, steps=20, workers=1, seed_major=True):
     """Hours a profile of a config would take here, trained as the runner trains it, ``workers`` stacks
     at once: per stack, ``training.steps`` times its step time (measured beside the stacks it would run
     with) plus one measured evaluation per ``eval_every`` steps; the stacks are then laid out on
-    ``workers`` lanes in order. Returns (hours, stacks, members)."""
-    stacks, build = configured_stacks(config_path, profile)
+    ``workers`` lanes in order. ``seed_major`` False: one model per stack, the former design. Returns
+    (hours, stacks, members)."""
+    stacks, build = configured_stacks(config_path, profile, seed_major=seed_major, lanes=workers)
     durations, members = [], 0
     for first in range(0, len(stacks), max(1, workers)):
         trainers = [build(stack) for stack in stacks[first : first + max(1, workers)]]
@@ -122,13 +129,13 @@ def projected_hours(config_path, profile, steps=20, workers=1):
 
 
 def step_breakdown(config_path, profile="long", steps=200, overrides=()):
-    """Milliseconds per training step of the NMU stack a profile forms (else its first stack), split into
+    """Milliseconds per training step of the NMU model's stack in a profile (else the first model's), split into
     what each part costs alone: the data draw, the forward pass, forward and backward, the whole update
     (with Adam and the clamps), the training loop's step (draw, update and loop), and one evaluation
     spread over ``eval_every`` steps. Returns (members, {part: ms})."""
     import tensorflow as tf
 
-    stacks, build = configured_stacks(config_path, profile, overrides)
+    stacks, build = configured_stacks(config_path, profile, overrides, seed_major=False)
     stack = next((stack for stack in stacks if stack[0]["task"]["unit"] == "nmu"), stacks[0])
     trainer = build(stack)
     _, (x, y) = trainer.batch()

@@ -16,7 +16,9 @@ def test_bench_measures_positive_rates():
 
 def test_bench_projects_a_profile_from_its_stacks():
     hours, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
-    assert hours > 0 and stacks == 4 and members == 4 * 2 * 2  # 4 units, each a stack of 2 ops x 2 seeds
+    assert hours > 0 and stacks == 1 and members == 4 * 2 * 2  # 4 units x 2 ops x 2 seeds, seed-major
+    _, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, seed_major=False)
+    assert stacks == 4 and members == 4 * 2 * 2  # the former design: a stack per unit
 
 
 def test_bench_breaks_a_step_into_its_parts():
@@ -30,7 +32,7 @@ def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
     )
     assert rate > 0 and members == 2 * 2 * 2  # two units, each a stack of 2 ops x 2 seeds
     hours, stacks, members = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2, workers=2)
-    assert hours > 0 and stacks == 4 and members == 4 * 2 * 2
+    assert hours > 0 and stacks == 2 and members == 4 * 2 * 2  # the units dealt into one stack per lane
     # Jobs start on the first lane to come free, in order.
     assert timing.makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0
     assert timing.makespan([1.0, 1.0, 3.0], 2) == 4.0

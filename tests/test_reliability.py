@@ -296,12 +296,13 @@ def test_an_interrupted_run_resumes_its_stack_and_removes_the_checkpoint(
     tmp_path, monkeypatch, capsys, stacks
 ):
     """One stack at a time: the interrupted stack keeps its checkpoint. Two at once (threads): both stop,
-    each after its latest checkpoint. Either way the resumed run ends with the uninterrupted numbers."""
+    each after its latest checkpoint. Either way the resumed run ends with the uninterrupted numbers (of
+    the same stacks: one seed-major stack of both units, or one per unit)."""
     from experiments.engine import checkpoints
 
     monkeypatch.setattr(checkpoints, "SECONDS", 0.0)
     whole = tmp_path / "whole"
-    assert cli.main([*SMOKE, "--results", str(whole), "--stacks", "1"]) == 0
+    assert cli.main([*SMOKE, "--results", str(whole), "--stacks", str(stacks)]) == 0
     cut = tmp_path / "cut"
     calls = []
     original = provenance.Progress.__call__

@@ -13,6 +13,8 @@ The pieces, in the order a training step reads them:
   step, restarts of stalled seeds, the history, checkpoints (``state()`` / ``restore()``) and progress.
   Its public steps are ``batch()``, ``update(step, batch)``, ``train(steps)``, ``evaluate()`` and
   ``run(progress, checkpoint)``; ``kept.py`` measures the kept models at the end.
+  :class:`SeedMajorStack` (``seed_major.py``) trains several of them (the units of a table, each with its
+  own settings) on one draw per seed and step.
 - :class:`StackedModel` (``stacked.py``): the layers of one model, one copy per member, the units' maths
   looked up in ``registry.py`` (the library's ``nalu_tf.maths`` and the baselines of ``baselines.py``);
   ``measures.py`` reads what a model is besides its outputs (sparsity error, regularisers, eigenvalues).
@@ -55,6 +57,7 @@ _HOMES = {
     "READINGS": "spec",
     "Training": "spec",
     "MultiSeedTrainer": "trainer",
+    "SeedMajorStack": "seed_major",
     "StackedModel": "stacked",
     "INITIAL_STATE": "stacked",
     "UNROLL_LIMIT": "stacked",

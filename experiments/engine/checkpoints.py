@@ -52,16 +52,22 @@ def pack(trainer, done, initial, latest, elapsed):
     return arrays
 
 
+def fits(trainer, arrays):
+    """Whether arrays saved by :func:`pack` belong to ``trainer``'s members and model."""
+    members = arrays.get("members")
+    if members is None or not np.array_equal(members, trainer.members):
+        return False
+    return all(
+        key in arrays and arrays[key].shape == tuple(variable.shape) for key, variable in _variables(trainer)
+    )
+
+
 def unpack(trainer, arrays):
     """Assign ``trainer``'s variables from arrays saved by :func:`pack` and return the rest as
     :class:`Saved`, or return None (assigning nothing) when they belong to other members or another model."""
-    pairs = _variables(trainer)
-    members = arrays.get("members")
-    if members is None or not np.array_equal(members, trainer.members):
+    if not fits(trainer, arrays):
         return None
-    if not all(key in arrays and arrays[key].shape == tuple(variable.shape) for key, variable in pairs):
-        return None
-    for key, variable in pairs:
+    for key, variable in _variables(trainer):
         variable.assign(arrays[key])
     history = []
     for index in range(int(arrays["history_length"])):
@@ -78,3 +84,35 @@ def unpack(trainer, arrays):
         stale_evaluations=arrays["stale_evaluations"].copy(),
         history=history,
     )
+
+
+def _parts(trainers, arrays):
+    """Each trainer's arrays in a checkpoint of several (``part<i>/`` before their names; one trainer's
+    are not prefixed, so a lone stack's checkpoint keeps the layout it always had)."""
+    if len(trainers) == 1:
+        return [arrays]
+    return [
+        {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
+        for prefix in (f"part{index}/" for index in range(len(trainers)))
+    ]
+
+
+def pack_all(trainers, done, initial, latest, elapsed):
+    """The arrays of :func:`pack` for trainers trained together (``initial`` and ``latest``: one pair each)."""
+    if len(trainers) == 1:
+        return pack(trainers[0], done, initial[0], latest[0], elapsed)
+    arrays = {}
+    for index, trainer in enumerate(trainers):
+        packed = pack(trainer, done, initial[index], latest[index], elapsed)
+        arrays.update({f"part{index}/{key}": value for key, value in packed.items()})
+    return arrays
+
+
+def restore_all(trainers, arrays):
+    """Restore trainers trained together from :func:`pack_all`'s arrays; return (done, initial per trainer,
+    latest per trainer, elapsed), or None, loading nothing, unless every trainer's part fits."""
+    parts = _parts(trainers, arrays)
+    if not all(fits(trainer, part) for trainer, part in zip(trainers, parts)):
+        return None
+    saved = [trainer.restore(part) for trainer, part in zip(trainers, parts)]
+    return saved[0][0], [s[1] for s in saved], [s[2] for s in saved], saved[0][3]

@@ -147,7 +147,7 @@ class MultiSeedTrainer:
             self.solved_at.assign(tf.where(newly, self.step, self.solved_at))
         return validation_errors, test_errors, measures.sparsity_error(self.model)
 
-    def _record(self, evaluation):
+    def record(self, evaluation):
         """Keep one evaluation (validation and test MSE, sparsity error per seed) in ``self.history``;
         return (validation MSE, test MSE) as NumPy arrays."""
         validation_errors, test_errors, sparsity = evaluation
@@ -162,7 +162,7 @@ class MultiSeedTrainer:
         )
         return validation, test
 
-    def _restart_stalled(self, validation):
+    def restart_stalled(self, validation):
         """Redraw the parameters (and clear the Adam moments) of seeds whose validation MSE has stalled."""
         improved = self.best_step.numpy() == int(self.step.numpy())
         self.stale_evaluations = np.where(improved, 0, self.stale_evaluations + 1)
@@ -215,34 +215,48 @@ class MultiSeedTrainer:
         it, to the same numbers as a run never interrupted (the caller removes the file once the results
         are written). ``progress(n)`` is told of every n member-steps trained; steps restored from a
         checkpoint go to ``progress.skip(n)`` where it has one."""
-        started = time.perf_counter()
-        restored = self.restore(files.load_arrays(checkpoint) or {}) if checkpoint is not None else None
-        if restored is None:
-            initial = self._record(self.evaluate())
-            latest, done, before = initial, 0, 0.0
-        else:
-            done, initial, latest, before = restored
-            if progress is not None and hasattr(progress, "skip"):
-                progress.skip(done * len(self.members))
-        saved = time.perf_counter()
-        while done < self.training.steps:
-            chunk = min(self.training.eval_every, self.training.steps - done)
-            self.train(chunk)
-            latest = self._record(self.evaluate())
-            validation = latest[0]
-            done += chunk
-            if self.training.reinitialise_patience:
-                self._restart_stalled(validation)
-            if (
-                checkpoint is not None
-                and done < self.training.steps
-                and time.perf_counter() - saved >= checkpoints.SECONDS
-            ):
-                elapsed = before + time.perf_counter() - started
-                files.save_arrays(checkpoint, self.state(done, initial, latest, elapsed))
-                saved = time.perf_counter()
-            if progress is not None:
-                progress(chunk * len(self.members))
-        metrics, probe_predictions, sweep = kept.measure(self, initial, latest)
-        metrics["wall_time_s"] = np.full(len(self.members), before + time.perf_counter() - started)
-        return TrainingResult(metrics, list(self.history), probe_predictions, sweep)
+        return run_together(self, [self], progress, checkpoint)[0]
+
+
+def run_together(driver, trainers, progress=None, checkpoint=None):
+    """The run of :meth:`MultiSeedTrainer.run` for ``trainers`` that ``driver.train(steps)`` trains
+    together (the trainer itself, or a :class:`~experiments.engine.seed_major.SeedMajorStack` of several
+    on the same draws): each is evaluated, selects, restarts and is measured as if alone; one checkpoint
+    holds them all. Returns one :class:`TrainingResult` per trainer."""
+    started = time.perf_counter()
+    restored = None
+    if checkpoint is not None:
+        restored = checkpoints.restore_all(trainers, files.load_arrays(checkpoint) or {})
+    if restored is None:
+        initial = [trainer.record(trainer.evaluate()) for trainer in trainers]
+        latest, done, before = list(initial), 0, 0.0
+    else:
+        done, initial, latest, before = restored
+        if progress is not None and hasattr(progress, "skip"):
+            progress.skip(done * len(driver.members))
+    saved = time.perf_counter()
+    training = trainers[0].training
+    while done < training.steps:
+        chunk = min(training.eval_every, training.steps - done)
+        driver.train(chunk)
+        latest = [trainer.record(trainer.evaluate()) for trainer in trainers]
+        done += chunk
+        for trainer, (validation, _) in zip(trainers, latest):
+            if trainer.training.reinitialise_patience:
+                trainer.restart_stalled(validation)
+        if (
+            checkpoint is not None
+            and done < training.steps
+            and time.perf_counter() - saved >= checkpoints.SECONDS
+        ):
+            elapsed = before + time.perf_counter() - started
+            files.save_arrays(checkpoint, checkpoints.pack_all(trainers, done, initial, latest, elapsed))
+            saved = time.perf_counter()
+        if progress is not None:
+            progress(chunk * len(driver.members))
+    results = []
+    for trainer, first, last in zip(trainers, initial, latest):
+        metrics, probe_predictions, sweep = kept.measure(trainer, first, last)
+        metrics["wall_time_s"] = np.full(len(trainer.members), before + time.perf_counter() - started)
+        results.append(TrainingResult(metrics, list(trainer.history), probe_predictions, sweep))
+    return results

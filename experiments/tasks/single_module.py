@@ -55,6 +55,9 @@ class Intervals(schema.Field):
 # a unit reads the same U[0, 1) draws, taken once per step and mapped affinely onto each range. Stacking
 # the ranges too matters here: a 2-input unit costs little per seed, so wide stacks amortise each step.
 STACK_AXES = ("op", "range")
+# Stacks that differ only in these axes train on one draw per seed and step (a seed-major stack): every
+# unit reads the same draws; each keeps its own model and training settings.
+SEED_MAJOR_AXES = ("unit",)
 
 AXES = {"op": tuple(OPERATIONS), "unit": UNITS, "range": lambda task: tuple(task["ranges"])}
 

@@ -64,6 +64,9 @@ def models(initialization="glorot"):
 # Grid points that differ only in these axes train as one stack: every operation of a unit, range and
 # seed reads the same draws, taken once per step (the inputs are the same; only the targets differ).
 STACK_AXES = ("op",)
+# Stacks that differ only in these axes train on one draw per seed and step (a seed-major stack): every
+# unit of a table reads the same inputs; each keeps its own model and training settings.
+SEED_MAJOR_AXES = ("unit",)
 
 AXES = {
     "op": tuple(OPERATIONS),
