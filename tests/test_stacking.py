@@ -188,3 +188,24 @@ def test_a_seeds_data_on_each_range_of_a_stack_equals_its_data_alone():
             make_draw(alone.seeds, step, "independent", 0), alone.training.batch_size
         )
         np.testing.assert_array_equal(x_stacked.numpy()[index * 2 + 1], x_alone.numpy()[0])
+
+
+@pytest.mark.parametrize("unit,length", [("lstm", 6), ("nac", 6), ("lstm", 40)])
+def test_a_recurrent_input_projected_once_per_table_item_is_the_input_read_at_every_position(unit, length):
+    # More positions than items: the cell's input part is computed once per item and looked up; the
+    # model reads the same as its core fed each position's code (to float rounding), unrolled (6 steps)
+    # or in the loop of long sequences (40), and trains the same encoder.
+    from experiments.engine import LayerSpec, StackedModel
+
+    table = np.eye(7, dtype=np.float32)
+    layers = [LayerSpec("dense", 5, {"use_bias": False}), LayerSpec(unit, 3, recurrent=True)]
+    layers.append(LayerSpec("dense", 1))
+    model = StackedModel(layers, 7, [0, 1, 2], table=table)
+    indices = tf.constant(np.random.default_rng(0).integers(0, 7, (3, 4, length)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        codes = model.encode(tf.constant(table)[None])
+        codes = tf.gather(codes, tf.cast(indices, tf.int32), batch_dims=1)
+        looked_up, read = model(indices), model(codes, codes=True)
+    np.testing.assert_allclose(looked_up, read, rtol=1e-5, atol=1e-6)
+    for a, b in zip(tape.gradient(looked_up, model.variables), tape.gradient(read, model.variables)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -9,34 +9,18 @@ k among 64 starts from the same weights as seed k alone (tests check this bit fo
 from __future__ import annotations
 
 import dataclasses
-import zlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from experiments.engine import registry
+from experiments.engine.initial import initial_value, parameter_seed
+from experiments.engine.items import ProjectedItems
 from nalu_tf import maths
 
 INITIAL_STATE = "initial_state"  # the parameter name of a recurrent layer's learned initial state
 UNROLL_LIMIT = 32  # recurrent layers unroll sequences up to this length; longer ones use tf.while_loop
-
-
-def initial_value(initializer, shape, seed):
-    """Value of a Keras initialiser for one seed: a fresh, seeded copy, so it is reproducible."""
-    initializer = keras.initializers.get(initializer)
-    config = initializer.get_config()
-    if "seed" in config:
-        config["seed"] = seed
-    return keras.ops.convert_to_numpy(type(initializer).from_config(config)(shape, "float32"))
-
-
-def parameter_seed(seed, layer_index, name, restart=0):
-    """A 31-bit seed that depends only on the run seed, the layer, the parameter name and the restart."""
-    # The first draw (restart 0) keeps the entropy it had before restarts existed: same initial weights.
-    entropy = [seed, layer_index, zlib.crc32(name.encode())] + ([restart] if restart else [])
-    state = np.random.SeedSequence(entropy).generate_state(1)
-    return int(state[0] % (2**31 - 1))
 
 
 class StackedModel:
@@ -49,7 +33,8 @@ class StackedModel:
     ``(seeds or 1, batch, time)``: the layers before the first recurrent layer (an encoder, say a CNN)
     read each item, and the recurrent layer reads their outputs in sequence. The encoder runs once per
     position of the batch, or once per table item when the batch has more positions than the table has
-    items (long evaluation sequences), whichever is fewer.
+    items (long evaluation sequences), whichever is fewer; in the latter case the first recurrent layer's
+    input part is also computed once per item and looked up (``items.py``).
     """
 
     def __init__(self, layers, input_size, seeds, table=None, unit_options=None):
@@ -150,6 +135,28 @@ class StackedModel:
         codes = self.encode(tf.reshape(items, [indices.shape[0], positions, *self.table.shape[1:]]), params)
         return tf.reshape(codes, [codes.shape[0], *x.shape[1:], codes.shape[-1]])
 
+    def _table_inputs(self, x, params, input_means):
+        """What the first recurrent layer reads for the indices x: the items' codes (see ``_read_table``),
+        or, where the batch has more positions than the table has items and the cell's input part is a
+        projection, that part computed once per item and looked up (:class:`ProjectedItems`: a number
+        word's embedding is projected once per word, not once per position)."""
+        layer = self.layers[self.encoder_depth]
+        cell = registry.CELLS[layer.unit] if layer.recurrent else None
+        members = int(x.shape[0])
+        if (
+            cell is None
+            or not cell.projects
+            or input_means
+            or members not in (1, self.seed_count)
+            or int(np.prod(x.shape[1:])) <= int(self.table.shape[0])
+        ):
+            return self._read_table(x, params)
+        codes = self.encode(self.table[None], params)  # (members or 1, items, features)
+        weights = self._projection_weights(cell, params[self.encoder_depth], int(codes.shape[0]))
+        parts = self._project(cell, layer, weights, codes)  # each (members, items, width)
+        indices = tf.broadcast_to(tf.cast(x, tf.int32), [self.seed_count, *x.shape[1:]])
+        return ProjectedItems(parts, indices)
+
     def __call__(self, x, params=None, every_step=False, input_means=False, codes=False):
         """Outputs (members, batch, outputs). ``x`` has a leading axis of 1 (shared by every member), of
         the member count, or of a divisor of it: then member m reads ``x[m % len(x)]`` (a stack of cells
@@ -168,7 +175,7 @@ class StackedModel:
             raise ValueError("a model whose layers read chosen inputs runs step by step (engine.stepwise)")
         params = params or self.params
         if self.table is not None and not codes:
-            x = self._read_table(x, params)
+            x = self._table_inputs(x, params, input_means)
         steps, means = None, None
         for index in range(self.encoder_depth, len(self.layers)):
             layer, layer_params = self.layers[index], params[index]
@@ -296,9 +303,13 @@ class StackedModel:
         cell = registry.CELLS[layer.unit]
         states = self.initial_states(layer, params, int(x.shape[1]), x.dtype)
         length = x.shape[2]
-        weights = self._projection_weights(cell, params, int(x.shape[0]))
+        projected = isinstance(x, ProjectedItems)
+        weights = None if projected else self._projection_weights(cell, params, int(x.shape[0]))
         if length <= UNROLL_LIMIT:
-            steps = self._project_steps(cell, layer, weights, x)
+            if projected:
+                steps = [x.at(t) for t in range(length)]
+            else:
+                steps = self._project_steps(cell, layer, weights, x)
             initial, outputs = states[0], []
             for parts in steps:
                 output, states = cell.advance(parts, states, params, **layer.options)
@@ -318,7 +329,7 @@ class StackedModel:
             )
 
         def body(t, output, states):
-            parts = self._project(cell, layer, weights, x[:, :, t])
+            parts = x.at(t) if projected else self._project(cell, layer, weights, x[:, :, t])
             output, states = cell.advance(parts, states, params, **layer.options)
             return t + 1, output, states
 
