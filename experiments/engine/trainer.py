@@ -257,6 +257,8 @@ def run_together(driver, trainers, progress=None, checkpoint=None):
     results = []
     for trainer, first, last in zip(trainers, initial, latest):
         metrics, probe_predictions, sweep = kept.measure(trainer, first, last)
-        metrics["wall_time_s"] = np.full(len(trainer.members), before + time.perf_counter() - started)
         results.append(TrainingResult(metrics, list(trainer.history), probe_predictions, sweep))
+    wall = before + time.perf_counter() - started  # the whole stack's, kept models measured included
+    for result in results:
+        result.metrics["wall_time_s"] = np.full(len(result.metrics["seed"]), wall)
     return results
