@@ -151,14 +151,16 @@ def command_run(arguments):
     from experiments.runner import config_stacks
 
     loaded = config.load(arguments.config, arguments.profile, arguments.overrides)
+    # Seed-major stacks are dealt into one per stack trained at once here; under Ray, one per model.
+    local = arguments.executor == "local"
+    lanes = parallel.stack_workers(arguments.stacks, 1 << 30) if local else len(loaded.points())
     if arguments.dry_run:
         from experiments import listing
 
-        listing.print_dry_run(loaded, results_root(arguments))
+        listing.print_dry_run(loaded, results_root(arguments), lanes=lanes)
         return 0
     workers = 1
-    if arguments.executor == "local":
-        lanes = parallel.stack_workers(arguments.stacks, 1 << 30)  # seed-major stacks split to fill them
+    if local:
         workers = parallel.stack_workers(arguments.stacks, len(config_stacks(loaded, lanes=lanes)))
         parallel.share_threads(workers)  # before TensorFlow loads
     executor = executors.make_executor(

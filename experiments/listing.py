@@ -180,10 +180,11 @@ def estimate(seed_steps, references):
     return None
 
 
-def print_dry_run(loaded: Config, results_root, out=print):
+def print_dry_run(loaded: Config, results_root, out=print, lanes=None):
     """Print what ``run`` would do with ``loaded`` into ``results_root``: the grid after the profile and
     ``--set``, every point with whether it is complete there, seeds, steps, where it writes and an
-    estimate of the time; train nothing and write nothing."""
+    estimate of the time (``lanes``: stacks trained at once, as ``runner.config_stacks`` deals them; by
+    default one per core); train nothing and write nothing."""
     directory = results_directory(loaded, results_root)
     states = point_states(loaded, directory)
     pending = [index for index, state in enumerate(states) if state.damage is not None]
@@ -211,7 +212,7 @@ def print_dry_run(loaded: Config, results_root, out=print):
     pending_seed_steps = sum(states[index].steps for index in pending) * len(seeds)
     out(
         f"writes: {directory} ({len(states) - len(pending)} already complete, {len(pending)} to run "
-        f"in {len(config_stacks(loaded, pending, lanes=parallel.stack_workers('auto', 1 << 30)))} stacks, "
+        f"in {len(config_stacks(loaded, pending, lanes=lanes or parallel.stack_workers('auto', 1 << 30)))} stacks, "
         f"{pending_seed_steps:,} seed-steps)"
     )
     guess = estimate(pending_seed_steps, [directory, results_directory(loaded, "results")])

@@ -111,22 +111,26 @@ def config_stacks(config: Config, pending=None, seed_major=True, lanes=1):
     ``seed_major`` is False (as ``make bench`` measures the design before seed-major stacks), the stacks
     that differ only on its ``SEED_MAJOR_AXES`` then train as one, dealt round-robin into at most
     ``lanes`` stacks (one per stack trained at once: a stack's step runs on one core, and each stack
-    draws the seeds' numbers once per step for all its models)."""
+    draws the seeds' numbers once per step for all its models).
+
+    The deal is over every grid point and only then narrowed to the pending ones, so a resumed run forms
+    the stacks it formed before (with the same ``lanes``) and finds their checkpoints."""
     points = config.points()
     pending = range(len(points)) if pending is None else pending
     stack_axes = getattr(config.module, "STACK_AXES", ())
-    stacks = stack_points(points, pending, stack_axes)
     seed_major_axes = getattr(config.module, "SEED_MAJOR_AXES", ()) if seed_major else ()
     if not seed_major_axes:
-        return stacks
+        return stack_points(points, pending, stack_axes)
     groups = {}
-    for stack in stacks:
+    for stack in stack_points(points, range(len(points)), stack_axes):
         shared = {k: v for k, v in points[stack[0]].items() if k not in (*stack_axes, *seed_major_axes)}
         groups.setdefault(json.dumps(shared, sort_keys=True), []).append(stack)
-    joined = []
+    joined, wanted = [], set(pending)
     for models in groups.values():
         parts = min(max(1, lanes), len(models))
-        joined += [[i for stack in models[part::parts] for i in stack] for part in range(parts)]
+        for part in range(parts):
+            stack = [i for model in models[part::parts] for i in model if i in wanted]
+            joined += [stack] if stack else []
     return joined
 
 
@@ -175,7 +179,9 @@ def run(config: Config, results_root="results", log=None, executor=None):
     commit = git_commit()  # at the start: the code that runs, even if the checkout moves meanwhile
     seed_steps = len(config.seeds) * config.training.steps
     progress = Progress(len(pending) * seed_steps, config.name, log)
-    stacks = config_stacks(config, pending, lanes=getattr(executor, "workers", 1))
+    # Stacks trained here are dealt into one per thread; elsewhere (Ray) each model is a task of its own.
+    lanes = executor.workers if isinstance(executor, LocalExecutor) else len(points)
+    stacks = config_stacks(config, pending, lanes=lanes)
     checkpoints = [
         out / "points" / f"{digest([hashes[i] for i in stack])}.checkpoint.npz" for stack in stacks
     ]
@@ -221,6 +227,8 @@ def run(config: Config, results_root="results", log=None, executor=None):
         )
     runs = pd.concat([pd.read_csv(out / "points" / f"{h}.csv") for h in hashes], ignore_index=True)
     write_csv(out / "runs.csv", runs)
+    for orphan in (out / "points").glob("*.checkpoint.npz"):  # of stacks formed otherwise (other --stacks)
+        orphan.unlink(missing_ok=True)  # every point is complete: no state is needed
     for kind, target in (("curve", "curves.csv"), ("history", "history.csv")):
         parts = [out / "points" / f"{h}.{kind}.csv" for h in hashes]
         if any(path.exists() for path in parts):

@@ -100,6 +100,10 @@ def test_the_runner_deals_a_tables_units_into_one_stack_per_lane():
     assert len(runner.config_stacks(config, lanes=8)) == 5  # never more stacks than models
     assert len(runner.config_stacks(config, seed_major=False)) == 5
     assert sorted(i for s in runner.config_stacks(config, lanes=2) for i in s) == list(range(30))
+    # A resumed run, its second stack finished, forms its first stack again (so finds its checkpoint).
+    first, second = runner.config_stacks(config, lanes=2)
+    assert runner.config_stacks(config, pending=first, lanes=2) == [first]
+    assert runner.config_stacks(config, pending=sorted(first + second[:6]), lanes=2) == [first, second[:6]]
 
 
 def test_run_stack_returns_its_points_in_the_stacks_order():

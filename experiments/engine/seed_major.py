@@ -24,7 +24,8 @@ SHARED_TRAINING = ("steps", "batch_size", "eval_every", "data_stream", "data_see
 class SeedMajorStack:
     """Train ``trainers`` (each a :class:`MultiSeedTrainer` of the same seeds and tasks that draw alike)
     together, one draw per seed and step; ``run`` returns one :class:`TrainingResult` per trainer, each
-    the numbers that trainer would reach alone (a test checks them bit for bit)."""
+    on the data and from the initial weights it has alone (tests check both bit for bit), so its trained
+    numbers are a lone run's to float rounding (a graph of several models may order a sum otherwise)."""
 
     def __init__(self, trainers):
         first = trainers[0]
