@@ -76,7 +76,7 @@ def run_stack(stack, progress=None, checkpoint=None):
     cells = [
         result.member_slice(slice(c * count, (c + 1) * count))
         for result in results
-        for c in range(len(result.metrics["wall_time_s"]) // count)
+        for c in range(len(result.metrics["seed"]) // count)
     ]
     for cell in cells:  # each point's share of the stack's time
         cell.metrics["wall_time_s"] = cell.metrics["wall_time_s"] / len(tasks)

@@ -12,16 +12,15 @@ updates read nothing of one another, so TensorFlow may run them at once on sever
 
 from __future__ import annotations
 
-import tensorflow as tf
 
 from experiments.engine.streams import make_draw, replaying
-from experiments.engine.trainer import run_together
+from experiments.engine.trainer import GraphLoop, run_together
 
 # What the trainers of one seed-major stack must share: one draw per step, one evaluation schedule.
 SHARED_TRAINING = ("steps", "batch_size", "eval_every", "data_stream", "data_seed")
 
 
-class SeedMajorStack:
+class SeedMajorStack(GraphLoop):
     """Train ``trainers`` (each a :class:`MultiSeedTrainer` of the same seeds and tasks that draw alike)
     together, one draw per seed and step; ``run`` returns one :class:`TrainingResult` per trainer, each
     on the data and from the initial weights it has alone (tests check both bit for bit), so its trained
@@ -55,15 +54,6 @@ class SeedMajorStack:
     def update(self, steps, batches):
         """One update of every trainer on its batch (each its own loss, gradient and optimiser)."""
         return [trainer.update(step, batch) for trainer, step, batch in zip(self.trainers, steps, batches)]
-
-    @tf.function
-    def _loop(self, steps):
-        for _ in tf.range(steps):
-            self.update(*self.batch())
-
-    def train(self, steps):
-        """Train every trainer ``steps`` steps in one graph loop, without evaluating."""
-        self._loop(tf.constant(steps, tf.int64))
 
     def evaluate(self):
         """Every trainer's :meth:`MultiSeedTrainer.evaluate`, in order."""

@@ -32,7 +32,21 @@ from experiments.engine.streams import make_draw
 from experiments.engine.supervised import SupervisedRegression
 
 
-class MultiSeedTrainer:
+class GraphLoop:
+    """``train(steps)``: ``update(*batch())`` ``steps`` times in one graph loop, without evaluating; for a
+    trainer and for a :class:`~experiments.engine.seed_major.SeedMajorStack` of several."""
+
+    @tf.function
+    def _loop(self, steps):
+        for _ in tf.range(steps):
+            self.update(*self.batch())
+
+    def train(self, steps):
+        """Train every member ``steps`` steps in one graph loop, without evaluating."""
+        self._loop(tf.constant(steps, tf.int64))
+
+
+class MultiSeedTrainer(GraphLoop):
     """Train one task, or a stack of cells, for many seeds at once and report per-seed metrics.
 
     ``task`` is a :class:`Task` or a list of them (the cells of a stack: the same model on the same inputs
@@ -112,15 +126,6 @@ class MultiSeedTrainer:
         """One optimisation step of every member on its batch: the learner's loss, its gradient, Adam (and
         the units' clamps); XLA-compiled when ``training.jit_compile``. Returns the loss."""
         return (self._compiled_update if self.training.jit_compile else self._update)(step, batch)
-
-    @tf.function
-    def _loop(self, steps):
-        for _ in tf.range(steps):
-            self.update(*self.batch())
-
-    def train(self, steps):
-        """Train every member ``steps`` steps in one graph loop, without evaluating."""
-        self._loop(tf.constant(steps, tf.int64))
 
     # -- evaluation and selection -----------------------------------------------------------------------
 
