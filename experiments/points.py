@@ -24,11 +24,13 @@ def normalised_score(mse, initial_mse):
 class PointResult:
     """What one grid point produced: ``rows``, one per seed; ``history``, one row per seed and evaluation
     (step, interpolation and extrapolation MSE and sparsity error of the model at that step); ``curve``,
-    the selected models' errors along a probe set or a sweep summarised across seeds, or None."""
+    the selected models' errors along a probe set or a sweep summarised across seeds, or None;
+    ``trace``, the selected models' output after every step of the task's trace sequences, or None."""
 
     rows: pd.DataFrame
     history: pd.DataFrame
     curve: pd.DataFrame | None = None
+    trace: pd.DataFrame | None = None
 
 
 def point_result(task, result):
@@ -77,7 +79,33 @@ def point_result(task, result):
             curve[f"{name}_q75"] = np.quantile(measured, 0.75, axis=0)
             for errors in result.sweep:
                 rows[f"{name}_at_{errors.value}"] = errors.extra[name]
-    return PointResult(rows, history, curve)
+    trace = None
+    if result.trace_predictions is not None:
+        trace = trace_frame(task.trace, metrics["seed"], result.trace_predictions)
+    return PointResult(rows, history, curve, trace)
+
+
+def trace_frame(trace, seeds, predictions):
+    """One row per seed, trace sequence and step that has a target (padding left out), seed by seed and the
+    sequences in the trace's order: ``name`` (the sequence's), ``step`` (1 for its first target),
+    ``target`` and ``prediction`` (the first output's)."""
+    frames = []
+    for member, seed in enumerate(seeds):
+        for row, name in enumerate(trace.names):
+            targets = trace.y[row, :, 0]
+            steps = np.flatnonzero(np.isfinite(targets))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "seed": int(seed),
+                        "name": name,
+                        "step": np.arange(1, len(steps) + 1),
+                        "target": targets[steps],
+                        "prediction": predictions[member, row, steps, 0],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True).sort_values("seed", kind="stable", ignore_index=True)
 
 
 def error_curve(x, errors):

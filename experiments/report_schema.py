@@ -38,7 +38,8 @@ REPORT_BLOCKS = (
 # scores (the normalised score per cell), success_heatmap (success rate per cell), solved_curve (the
 # fraction of seeds solved against the step), error_curves (error against the probe input or the sweep
 # value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value),
-# reward_curves (an agent's episode reward and on-time share against the sweep value).
+# reward_curves (an agent's episode reward and on-time share against the sweep value), intermediate_outputs
+# (a model's output after each step of a few sequences, its best seed by validation MAE, from traces.csv).
 # A new kind needs its entry here, a drawing function in experiments/report/figures.py and an entry in
 # FIGURE_KINDS (experiments/report/build.py) that calls it.
 FIGURE_FILES = {
@@ -48,6 +49,7 @@ FIGURE_FILES = {
     "error_curves": "curves.png",
     "sweep_accuracy": "sweep.png",
     "reward_curves": "rewards.png",
+    "intermediate_outputs": "intermediate.png",
 }
 REPORT_FIGURES = tuple(FIGURE_FILES)
 FINDING_KEYS = (

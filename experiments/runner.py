@@ -206,10 +206,9 @@ def run(config: Config, results_root="results", log=None, executor=None):
             write_csv(
                 out / "points" / f"{hashes[index]}.history.csv", labelled(result.history, points[index])
             )
-            if result.curve is not None:
-                write_csv(
-                    out / "points" / f"{hashes[index]}.curve.csv", labelled(result.curve, points[index])
-                )
+            for kind, frame in (("curve", result.curve), ("trace", result.trace)):
+                if frame is not None:
+                    write_csv(out / "points" / f"{hashes[index]}.{kind}.csv", labelled(frame, points[index]))
             write_csv(out / "points" / f"{hashes[index]}.csv", labelled(rows, labels))
             solved = (
                 f"{int(rows['success'].sum())}/{len(rows)} solved, "
@@ -229,7 +228,7 @@ def run(config: Config, results_root="results", log=None, executor=None):
     write_csv(out / "runs.csv", runs)
     for orphan in (out / "points").glob("*.checkpoint.npz"):  # of stacks formed otherwise (other --stacks)
         orphan.unlink(missing_ok=True)  # every point is complete: no state is needed
-    for kind, target in (("curve", "curves.csv"), ("history", "history.csv")):
+    for kind, target in (("curve", "curves.csv"), ("trace", "traces.csv"), ("history", "history.csv")):
         parts = [out / "points" / f"{h}.{kind}.csv" for h in hashes]
         if any(path.exists() for path in parts):
             write_csv(

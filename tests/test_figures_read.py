@@ -290,3 +290,45 @@ def test_a_claim_the_long_profile_also_tested_shows_its_verdict_linked_to_its_re
     (other,) = [text for text in index.splitlines() if text.startswith("| NMU fails on a / b |")]
     assert "long profile" in other  # tested there too
     assert "long profile" not in alone and "(long/README.md#static-arithmetic-madsen)" in index
+
+
+def test_the_intermediate_outputs_figure_draws_each_models_best_seed_by_validation_not_test(tmp_path):
+    from experiments.report import figures_trace
+
+    grid = {"unit": ["nalu", "linear"]}
+    runs = pd.DataFrame(
+        {
+            "unit": ["linear"] * 3 + ["nalu"] * 3,
+            "seed": [0, 1, 2] * 2,
+            # linear: seed 1 is best on validation, seed 2 on test (never the chooser); nalu: seed 0
+            # diverged (inf), seed 2 ties seed 1 and loses to the lower seed
+            "interpolation_mae": [0.5, 0.2, 0.9, np.inf, 0.3, 0.3],
+            "extrapolation_mae": [5.0, 4.0, 0.1, np.inf, 1.0, 0.5],
+        }
+    )
+    assert figures_trace.best_seeds(runs, "unit") == {"linear": (1, 0.2), "nalu": (1, 0.3)}
+    traces = pd.DataFrame(
+        [
+            {
+                "unit": unit,
+                "seed": seed,
+                "name": name,
+                "step": step,
+                "target": target,
+                "prediction": target + seed,
+            }
+            for unit in ("linear", "nalu")
+            for seed in (0, 1, 2)
+            for name, targets in (("7 (training)", [7.0]), ("770 (test)", [7.0, 700.0, 770.0]))
+            for step, target in enumerate(targets, 1)
+        ]
+    )
+    drawn = figures_trace.trace_figure(traces, runs, provenance(grid), tmp_path / "intermediate.png")
+    panels = drawn.axes[:2]
+    assert [axis.get_title() for axis in panels] == [
+        "nalu: seed 1 (validation MAE 0.3)",
+        "linear: seed 1 (validation MAE 0.2)",
+    ]
+    outputs = [line for line in panels[1].get_lines() if line.get_marker() == "o"]
+    assert [list(line.get_ydata()) for line in outputs] == [[8.0], [8.0, 701.0, 771.0]]  # seed 1's
+    assert (tmp_path / "intermediate.png").stat().st_size > 0

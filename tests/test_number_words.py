@@ -107,3 +107,50 @@ def test_smoke_run_writes_the_table_the_curve_and_the_figure(smoke_results):
     assert "### Training set: MAE, median [q25, q75]" in table and "### Extrapolation: MAE" in table
     assert (out / "figure.png").stat().st_size > 0
     assert json.loads((out / "provenance.json").read_text())["config"]["profile"] == "smoke"
+    # the trace: every seed's output after each word of each traced number, ending on the number itself
+    traces = pd.read_csv(out / "traces.csv")
+    words_read = sum(len(number_words.words(n)) for n in number_words.TRACED)
+    assert len(traces) == 3 * 2 * words_read
+    last = traces.sort_values("step").groupby(["unit", "seed", "name"]).last()
+    assert sorted(set(last["target"].astype(int))) == sorted(number_words.TRACED)
+    # the last word's output is the kept model's prediction of the number (as the curve has it, by
+    # another path: the probe's last-output predictions, the median error over seeds)
+    last = last.reset_index()
+    last["error"] = (last["prediction"] - last["target"]).abs()
+    for (unit, target), block in last.groupby(["unit", "target"]):
+        if target in set(test.tolist()):
+            curve = curves[(curves["unit"] == unit) & (curves["x"] == target)]
+            np.testing.assert_allclose(block["error"].median(), curve["mae_median"].iloc[0], rtol=1e-4)
+    assert (out / "intermediate.png").stat().st_size > 0
+
+
+def test_the_traced_numbers_name_their_value_after_every_word_and_their_set():
+    np.testing.assert_array_equal(number_words.prefix_values(770), [np.nan, 7, 700, 770])
+    np.testing.assert_array_equal(number_words.prefix_values(342), [3, 300, 340, 342])
+    np.testing.assert_array_equal(number_words.prefix_values(7), [np.nan, np.nan, np.nan, 7])
+    traced = number_words.trace((7, 70, 342), {"training": {7}, "test": {342}})
+    assert traced.names == ("7 (training)", "70 (unused)", "342 (test)")
+    assert traced.x.shape == (3, number_words.LONGEST) and traced.y.shape == (3, number_words.LONGEST, 1)
+    np.testing.assert_array_equal(traced.x, number_words.encode([7, 70, 342]))
+
+
+def test_the_trace_is_the_read_out_of_every_prefix_run_on_its_own():
+    """Independent of the every-step path: each prefix of a traced number, run alone as a sequence whose
+    last output is read, gives the traced output at that word."""
+    from experiments.config import load
+
+    config = load(CONFIG, "smoke")
+    point = config.resolve(config.points()[0])
+    task = number_words.build(point["task"])
+    trainer = MultiSeedTrainer(
+        task, [0, 1], Training(steps=1, batch_size=8, learning_rate=1e-2, eval_every=1)
+    )
+    trainer.train(1)  # weights off their initial values, every member its own
+    traced = trainer.learner.predict(trainer.model, task.trace.x, trainer.best, every_step=True).numpy()
+    assert traced.shape == (2, len(number_words.TRACED), number_words.LONGEST, 1)
+    for row in range(len(number_words.TRACED)):
+        for step in range(number_words.LONGEST):
+            alone = trainer.learner.predict(
+                trainer.model, task.trace.x[row : row + 1, : step + 1], trainer.best
+            )
+            np.testing.assert_allclose(traced[:, row, step], alone.numpy()[:, 0], rtol=1e-5, atol=1e-5)

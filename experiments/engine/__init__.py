@@ -37,7 +37,8 @@ The learner contract (:class:`Learner`). The engine builds ``learner = task.lear
   ``data`` (as :meth:`fixed_set` built it); selection keeps the step with the lowest ``mse`` on the
   validation set, and success compares the test set's ``mse`` (or ``mae``) with the task's threshold.
 - ``learner.fixed_set(inputs, targets)``: the cells' fixed sets (validation, test, sweep, training set)
-  as ``errors`` reads them; ``learner.predict(model, x, params)``: predictions on a probe set.
+  as ``errors`` reads them; ``learner.predict(model, x, params, every_step)``: predictions on a probe set
+  (after every step of a sequence with ``every_step``).
 
 Everything else (stacking of seeds, selection, checkpoints, progress, resume, result files) is the
 engine's and the runner's, the same for every learner.
@@ -54,6 +55,7 @@ _HOMES = {
     "LayerSpec": "spec",
     "Task": "spec",
     "ReaderParts": "spec",
+    "Trace": "spec",
     "READINGS": "spec",
     "Training": "spec",
     "MultiSeedTrainer": "trainer",

@@ -39,5 +39,5 @@ def check_stack(cells):
             raise ValueError(
                 "cells of one stack need the same layers, learner, input size and evaluation set shapes"
             )
-        if cell.table is not None or cell.probe is not None or cell.accuracy:
-            raise ValueError("tasks with a table, a probe set or accuracy train one cell at a time")
+        if cell.table is not None or cell.probe is not None or cell.trace is not None or cell.accuracy:
+            raise ValueError("tasks with a table, a probe set, a trace or accuracy train one cell at a time")

@@ -70,9 +70,14 @@ def errors(model, data, seeds, cells, params=None, accuracy=False, chunk=EVALUAT
     return Errors(squared / count, absolute / count, exact / count if accuracy else None)
 
 
-def predict(model, x, chunk, params=None):
-    """Per-member predictions (members, rows, outputs) on inputs x (rows, ...) shared by every member."""
+def predict(model, x, chunk, params=None, every_step=False):
+    """Per-member predictions (members, rows, outputs) on inputs x (rows, ...) shared by every member;
+    with ``every_step``, after every step of a sequence (members, rows, time, outputs)."""
     rows = int(x.shape[0])
     return tf.concat(
-        [model(x[None, start : start + chunk], params) for start in range(0, rows, chunk)], axis=1
+        [
+            model(x[None, start : start + chunk], params, every_step=every_step)
+            for start in range(0, rows, chunk)
+        ],
+        axis=1,
     )

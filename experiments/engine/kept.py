@@ -32,7 +32,8 @@ def measure(trainer, initial, latest):
 
 
 def measure_kept(trainer, initial, latest):
-    """(metrics, probe predictions or None, sweep errors) of ``trainer``'s kept models; ``initial`` and
+    """(metrics, probe predictions or None, sweep errors, trace predictions or None) of ``trainer``'s kept
+    models (the trace: their output after every step of ``Task.trace``'s sequences); ``initial`` and
     ``latest``: the first and last evaluations' (validation, test) MSE. ``metrics`` has every column of a
     result row but the wall time."""
     learner, best, task = trainer.learner, trainer.best, trainer.task
@@ -48,6 +49,9 @@ def measure_kept(trainer, initial, latest):
     probe_predictions = None
     if task.probe is not None:
         probe_predictions = learner.predict(trainer.model, task.probe[0], best).numpy()
+    trace_predictions = None
+    if task.trace is not None:
+        trace_predictions = learner.predict(trainer.model, task.trace.x, best, every_step=True).numpy()
     evaluate_best = tf.function(lambda x, y: learner.errors(trainer.model, (x, y), best, task.accuracy))
     part_metrics, part_extra = {}, {}
     if task.parts is not None:
@@ -102,4 +106,4 @@ def measure_kept(trainer, initial, latest):
         **part_metrics,
         **recurrence,
     }
-    return metrics, probe_predictions, sweep
+    return metrics, probe_predictions, sweep, trace_predictions

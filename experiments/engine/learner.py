@@ -35,6 +35,7 @@ class Learner:
         """Per-member :class:`~experiments.engine.evaluation.Errors` on a fixed set; lower ``mse`` is better."""
         raise NotImplementedError
 
-    def predict(self, model, x, params=None):
-        """Per-member predictions (members, rows, outputs) on probe inputs ``x`` shared by every member."""
+    def predict(self, model, x, params=None, every_step=False):
+        """Per-member predictions (members, rows, outputs) on probe inputs ``x`` shared by every member;
+        with ``every_step``, after every step of the sequences (members, rows, time, outputs)."""
         raise NotImplementedError

@@ -27,13 +27,15 @@ class TrainingResult:
     ``history``: every evaluation, the untrained model's first: ``step`` and, per member, the current
     model's ``interpolation_mse``, ``extrapolation_mse`` and ``sparsity_error``. ``probe_predictions``:
     the selected models' predictions on the task's probe set, (members, rows, outputs), or None.
-    ``sweep``: the selected models' errors on each set of the task's sweep.
+    ``sweep``: the selected models' errors on each set of the task's sweep. ``trace_predictions``: their
+    output after every step of the task's trace sequences, (members, rows, time, outputs), or None.
     """
 
     metrics: dict[str, np.ndarray]
     history: list[dict]
     probe_predictions: np.ndarray | None = None
     sweep: list[SweepErrors] = dataclasses.field(default_factory=list)
+    trace_predictions: np.ndarray | None = None
 
     def member_slice(self, members):
         """The same result for the members in ``members`` (a slice): one cell of a stack."""
@@ -54,4 +56,5 @@ class TrainingResult:
                 )
                 for s in self.sweep
             ],
+            trace_predictions=None if self.trace_predictions is None else self.trace_predictions[members],
         )

@@ -63,6 +63,19 @@ class ReaderParts:
 
 
 @dataclasses.dataclass
+class Trace:
+    """Sequences on which the kept models' output after every step is recorded, seed by seed: the layers
+    after the recurrent one applied to each of its intermediate states (what a model "thinks" part way
+    through a sequence). ``x``: inputs (rows, time, ...) as the fixed sets hold them; ``y``: the target
+    after each step (rows, time, outputs), NaN where a step has none (padding); ``names``: one label per
+    row for tables and figures."""
+
+    x: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
+
+
+@dataclasses.dataclass
 class Task:
     """What an experiment hands the trainer for one grid point.
 
@@ -91,6 +104,7 @@ class Task:
     task (a :class:`experiments.engine.Learner`, built as ``learner(cells, seeds)``; its contract is in
     ``experiments.engine``'s docstring); None: supervised regression of ``sample``'s targets by MSE.
     ``parts``, optional :class:`ReaderParts`: the kept models' reader and core measured apart.
+    ``trace``, optional :class:`Trace`: the kept models' output after every step of a few sequences.
     """
 
     input_size: int | tuple
@@ -111,6 +125,7 @@ class Task:
     learner: Callable | None = None
     labels: dict = dataclasses.field(default_factory=dict)
     parts: ReaderParts | None = None
+    trace: Trace | None = None
 
 
 @dataclasses.dataclass(frozen=True)

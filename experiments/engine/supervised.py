@@ -57,6 +57,7 @@ class SupervisedRegression(Learner):
             evaluation.chunk_rows(table, data[0]),
         )
 
-    def predict(self, model, x, params=None):
+    def predict(self, model, x, params=None, every_step=False):
         x = tf.constant(x, tf.float32)
-        return evaluation.predict(model, x, evaluation.chunk_rows(self.cells[0].table, x[None]), params)
+        chunk = evaluation.chunk_rows(self.cells[0].table, x[None])
+        return evaluation.predict(model, x, chunk, params, every_step)

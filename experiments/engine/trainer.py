@@ -261,8 +261,8 @@ def run_together(driver, trainers, progress=None, checkpoint=None):
             progress(chunk * len(driver.members))
     results = []
     for trainer, first, last in zip(trainers, initial, latest):
-        metrics, probe_predictions, sweep = kept.measure(trainer, first, last)
-        results.append(TrainingResult(metrics, list(trainer.history), probe_predictions, sweep))
+        metrics, probe_predictions, sweep, trace = kept.measure(trainer, first, last)
+        results.append(TrainingResult(metrics, list(trainer.history), probe_predictions, sweep, trace))
     wall = before + time.perf_counter() - started  # the whole stack's, kept models measured included
     for result in results:
         result.metrics["wall_time_s"] = np.full(len(result.metrics["seed"]), wall)

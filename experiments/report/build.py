@@ -15,6 +15,7 @@ from experiments.report import scorecard
 from experiments.report.rewards import reward_figure
 from experiments.report.figures import figure, solved_curve, success_heatmap
 from experiments.report.figures_sweep import curve_figure, sweep_figure
+from experiments.report.figures_trace import trace_figure
 from experiments.report.summary import dataset_of, summarise
 from experiments.report.verdicts import FITS, Finding, finding_rows
 from experiments.report.tables import table_markdown
@@ -47,9 +48,14 @@ class ReportInputs:
     def history(self):
         return pd.read_csv(self.directory / "history.csv")
 
+    def traces(self):
+        """traces.csv, or None where the runs predate it (a rerun of the config writes it)."""
+        path = self.directory / "traces.csv"
+        return pd.read_csv(path) if path.exists() else None
+
 
 # Every figure kind a config's ``report: figure:`` may name, drawn by a function of figures.py (the grid's
-# figures), figures_sweep.py (curves against a swept value) or rewards.py, on figure_parts.py. A new kind
+# figures), figures_sweep.py (curves against a swept value), figures_trace.py or rewards.py, on figure_parts.py. A new kind
 # needs three edits: that function, its kind and file name in FIGURE_FILES (experiments/report_schema.py,
 # which the config check allows kinds from), and its entry here (a test checks the two lists agree).
 FIGURE_KINDS = {
@@ -61,6 +67,9 @@ FIGURE_KINDS = {
         inputs.curves, inputs.provenance, path, inputs.dataset
     ),
     "reward_curves": lambda inputs, path: reward_figure(inputs.curves, inputs.provenance, path),
+    "intermediate_outputs": lambda inputs, path: trace_figure(
+        inputs.traces(), inputs.runs, inputs.provenance, path
+    ),
 }
 
 

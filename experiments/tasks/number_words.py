@@ -14,7 +14,10 @@ what Madsen & Johansen report of the authors' setup (embedding about 256, about 
 
 Interpolation is measured on the validation numbers (model selection), extrapolation on the test
 numbers; the error on each test number is kept against its value (the curve), and the selected
-model's error on the whole training set is reported too. A step's batch is ``batch_size`` training
+model's error on the whole training set is reported too. Beyond the paper, the kept models' read-out
+is also applied to the LSTM's output after every word of a few numbers (:data:`TRACED`: "seven" 7, "seven
+hundred" 700, "seven hundred seventy" 770, ...), seed by seed, for the report's figure of what each
+model reads part way through. A step's batch is ``batch_size`` training
 numbers drawn with replacement, or, with ``batch_size`` at least the training set's size (169), the
 whole training set (full-batch training). A seed succeeds when its kept model's test
 MAE is below ``success_mae``.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import schema
-from experiments.engine import LayerSpec, Task
+from experiments.engine import LayerSpec, Task, Trace
 from experiments.unit_options import OPTION_SCHEMA
 
 ONES = (
@@ -55,6 +58,10 @@ HUNDRED = "hundred"
 TOKENS = (*ONES, *TENS, HUNDRED)  # 29; index + 1 is a token's row in the table (row 0: padding)
 LONGEST = 4  # "three hundred forty two"
 PAPER_SPLIT = (169, 200, 631)
+
+# The numbers whose every prefix the kept models are read at (the trace): one digit's word in every
+# place ("seven", "seventy", "seven hundred", ... "seven hundred seventy seven").
+TRACED = (7, 70, 77, 700, 707, 777)
 
 READOUTS = ("linear", "nac", "nalu")
 AXES = {"unit": READOUTS}
@@ -134,6 +141,26 @@ def encode(numbers):
     return rows
 
 
+def prefix_values(number):
+    """The value named after each word of ``number`` (padded at the front with NaN to LONGEST): for 770,
+    [nan, 7, 700, 770]."""
+    tokens = words(number)
+    values = [value(tokens[: end + 1]) for end in range(len(tokens))]
+    return np.array([np.nan] * (LONGEST - len(tokens)) + values, "float32")
+
+
+def trace(numbers, split_sets):
+    """The Trace of ``numbers``: their token rows, the value after each word, and names that say which
+    set each belongs to (``split_sets``: {set name: numbers})."""
+
+    def name(number):
+        home = next((label for label, members in split_sets.items() if number in members), "unused")
+        return f"{number} ({home})"
+
+    targets = np.stack([prefix_values(n) for n in numbers])[..., None]
+    return Trace(encode(numbers), targets, tuple(name(n) for n in numbers))
+
+
 def token_table():
     """Row 0 (padding) all zeros, row i + 1 the one-hot code of token i: (30, 29)."""
     return np.vstack([np.zeros((1, len(TOKENS))), np.eye(len(TOKENS))]).astype("float32")
@@ -184,4 +211,5 @@ def build(point):
         table=token_table(),
         success_threshold=point["success_mae"],
         success_metric="mae",
+        trace=trace(TRACED, {"training": set(training), "validation": set(validation), "test": set(test)}),
     )
