@@ -157,10 +157,11 @@ def _cell(value):
 REQUIRED_POINT_COLUMNS = ("seed", "success", "diverged", "interpolation_mse", "extrapolation_mse")
 
 
-def damaged_point(points_directory, point_hash, seeds):
+def damaged_point(points_directory, point_hash, seeds, trace=False):
     """Why a grid point's files cannot be reused: "missing" (never finished), a description of the
     damage (a truncated, emptied or unreadable file, rows that do not match the point's seeds), or None
-    when its runs file holds exactly one row per seed and its history covers the same seeds."""
+    when its runs file holds exactly one row per seed and its history covers the same seeds (and, for a
+    task that records a ``trace``, so does its trace file: a point finished before it did is rerun)."""
     rows_path = pathlib.Path(points_directory) / f"{point_hash}.csv"
     if not rows_path.exists():
         return "missing"
@@ -168,6 +169,7 @@ def damaged_point(points_directory, point_hash, seeds):
     checks = (
         (rows_path, REQUIRED_POINT_COLUMNS, True),
         (rows_path.with_suffix(".history.csv"), ("seed", "step"), False),
+        *([(rows_path.with_suffix(".trace.csv"), ("seed", "name", "step"), False)] if trace else []),
     )
     for path, columns, one_per_seed in checks:
         try:

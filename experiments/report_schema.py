@@ -40,8 +40,8 @@ REPORT_BLOCKS = (
 # value, from curves.csv), sweep_accuracy (error and exact-match accuracy against the sweep value),
 # reward_curves (an agent's episode reward and on-time share against the sweep value), intermediate_outputs
 # (a model's output after each step of a few sequences, its best seed by validation MAE, from traces.csv).
-# A new kind needs its entry here, a drawing function in experiments/report/figures.py and an entry in
-# FIGURE_KINDS (experiments/report/build.py) that calls it.
+# A new kind needs its entry here, a drawing function in experiments/report/ (figures.py, figures_sweep.py,
+# figures_trace.py or rewards.py) and an entry in FIGURE_KINDS (experiments/report/build.py) that calls it.
 FIGURE_FILES = {
     "scores": "scores.png",
     "success_heatmap": "heatmap.png",

@@ -143,8 +143,9 @@ def point_damage(config: Config, out):
     """Per grid point of ``config``, in order, what keeps its result in the results folder ``out`` from
     being complete (:func:`~experiments.points.damaged_point`: None when complete, "missing" when it never
     finished): the one check by which a run skips a point and a dry run calls it complete."""
+    trace = getattr(experiment_module(config.experiment), "RECORDS_TRACE", False)
     return [
-        damaged_point(pathlib.Path(out) / "points", hash_of_point(config.resolve(point)), config.seeds)
+        damaged_point(pathlib.Path(out) / "points", hash_of_point(config.resolve(point)), config.seeds, trace)
         for point in config.points()
     ]
 

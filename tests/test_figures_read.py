@@ -306,7 +306,17 @@ def test_the_intermediate_outputs_figure_draws_each_models_best_seed_by_validati
             "extrapolation_mae": [5.0, 4.0, 0.1, np.inf, 1.0, 0.5],
         }
     )
-    assert figures_trace.best_seeds(runs, "unit") == {"linear": (1, 0.2), "nalu": (1, 0.3)}
+    assert figures_trace.best_seeds(runs, ["unit"]) == {("linear",): (1, 0.2), ("nalu",): (1, 0.3)}
+    # a further grid axis: each point its own best seed, never seeds of two points pooled
+    two = pd.concat(
+        [runs.assign(lr=1), runs.assign(lr=2, interpolation_mae=runs["interpolation_mae"][::-1].values)]
+    )
+    assert figures_trace.best_seeds(two, ["unit", "lr"]) == {
+        ("linear", 1): (1, 0.2),
+        ("nalu", 1): (1, 0.3),
+        ("linear", 2): (0, 0.3),
+        ("nalu", 2): (1, 0.2),
+    }
     traces = pd.DataFrame(
         [
             {

@@ -117,10 +117,13 @@ def test_smoke_run_writes_the_table_the_curve_and_the_figure(smoke_results):
     # another path: the probe's last-output predictions, the median error over seeds)
     last = last.reset_index()
     last["error"] = (last["prediction"] - last["target"]).abs()
+    compared = 0
     for (unit, target), block in last.groupby(["unit", "target"]):
         if target in set(test.tolist()):
             curve = curves[(curves["unit"] == unit) & (curves["x"] == target)]
             np.testing.assert_allclose(block["error"].median(), curve["mae_median"].iloc[0], rtol=1e-4)
+            compared += 1
+    assert compared == 3 * 5  # five of the six traced numbers are test numbers in split 0
     assert (out / "intermediate.png").stat().st_size > 0
 
 
@@ -132,6 +135,44 @@ def test_the_traced_numbers_name_their_value_after_every_word_and_their_set():
     assert traced.names == ("7 (training)", "70 (unused)", "342 (test)")
     assert traced.x.shape == (3, number_words.LONGEST) and traced.y.shape == (3, number_words.LONGEST, 1)
     np.testing.assert_array_equal(traced.x, number_words.encode([7, 70, 342]))
+
+
+def test_a_trace_refuses_targets_or_names_that_do_not_fit_its_rows():
+    from experiments.engine import Trace
+
+    x = number_words.encode([7, 70])
+    with pytest.raises(ValueError, match="one name per row: 1 names for 2 rows"):
+        Trace(x, np.zeros((2, 4, 1)), ("7",))
+    with pytest.raises(ValueError, match=r"must be \(rows, time, 1\)"):
+        Trace(x, np.zeros((2, 4, 10)), ("7", "70"))
+
+
+def test_a_number_words_point_finished_without_its_trace_file_is_run_again(tmp_path):
+    from experiments.config import load
+    from experiments.runner import hash_of_point, point_damage
+
+    config = load(CONFIG, "smoke")
+    assert number_words.RECORDS_TRACE
+    point = config.resolve(config.points()[0])
+    points = tmp_path / "number_words" / "points"
+    points.mkdir(parents=True)
+    name = hash_of_point(point)
+    seeds = config.seeds
+    pd.DataFrame(
+        {
+            "seed": seeds,
+            "success": False,
+            "diverged": False,
+            "interpolation_mse": 1.0,
+            "extrapolation_mse": 1.0,
+        }
+    ).to_csv(points / f"{name}.csv", index=False)
+    pd.DataFrame({"seed": seeds, "step": 0}).to_csv(points / f"{name}.history.csv", index=False)
+    assert point_damage(config, tmp_path / "number_words")[0] == "damaged (" + name + ".trace.csv is missing)"
+    pd.DataFrame({"seed": seeds, "name": "7 (training)", "step": 1}).to_csv(
+        points / f"{name}.trace.csv", index=False
+    )
+    assert point_damage(config, tmp_path / "number_words")[0] is None
 
 
 def test_the_trace_is_the_read_out_of_every_prefix_run_on_its_own():

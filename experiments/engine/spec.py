@@ -67,12 +67,21 @@ class Trace:
     """Sequences on which the kept models' output after every step is recorded, seed by seed: the layers
     after the recurrent one applied to each of its intermediate states (what a model "thinks" part way
     through a sequence). ``x``: inputs (rows, time, ...) as the fixed sets hold them; ``y``: the target
-    after each step (rows, time, outputs), NaN where a step has none (padding); ``names``: one label per
-    row for tables and figures."""
+    after each step (rows, time, 1): one output, NaN where a step has none (padding); ``names``: one
+    label per row for tables and figures."""
 
     x: np.ndarray
     y: np.ndarray
     names: tuple[str, ...]
+
+    def __post_init__(self):
+        rows, steps = np.shape(self.x)[:2]
+        if np.ndim(self.y) != 3 or np.shape(self.y)[:2] != (rows, steps) or np.shape(self.y)[2] != 1:
+            raise ValueError(
+                f"a trace's y must be (rows, time, 1) for x of {rows} rows and {steps} steps, got {np.shape(self.y)}"
+            )
+        if len(self.names) != rows:
+            raise ValueError(f"a trace needs one name per row: {len(self.names)} names for {rows} rows")
 
 
 @dataclasses.dataclass

@@ -55,9 +55,10 @@ class ReportInputs:
 
 
 # Every figure kind a config's ``report: figure:`` may name, drawn by a function of figures.py (the grid's
-# figures), figures_sweep.py (curves against a swept value), figures_trace.py or rewards.py, on figure_parts.py. A new kind
-# needs three edits: that function, its kind and file name in FIGURE_FILES (experiments/report_schema.py,
-# which the config check allows kinds from), and its entry here (a test checks the two lists agree).
+# figures), figures_sweep.py (curves against a swept value), figures_trace.py (outputs part way through
+# sequences) or rewards.py, on figure_parts.py. A new kind needs three edits: that function, its kind and
+# file name in FIGURE_FILES (experiments/report_schema.py, which the config check allows kinds from), and
+# its entry here (a test checks the two lists agree).
 FIGURE_KINDS = {
     "scores": lambda inputs, path: figure(inputs.summary, inputs.provenance, path),
     "success_heatmap": lambda inputs, path: success_heatmap(inputs.summary, inputs.provenance, path),

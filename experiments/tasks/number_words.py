@@ -62,6 +62,7 @@ PAPER_SPLIT = (169, 200, 631)
 # The numbers whose every prefix the kept models are read at (the trace): one digit's word in every
 # place ("seven", "seventy", "seven hundred", ... "seven hundred seventy seven").
 TRACED = (7, 70, 77, 700, 707, 777)
+RECORDS_TRACE = True  # every task built here carries the trace: a point without its trace file reruns
 
 READOUTS = ("linear", "nac", "nalu")
 AXES = {"unit": READOUTS}
