@@ -61,6 +61,7 @@ UNIT_TRAINING_KEYS = (
     "reinitialise_patience",
     "reinitialise_above",
     "regularization_z",
+    "jit_compile",  # XLA pays for some units' steps and costs others' (measured per unit in a config header)
 )
 # The settings of a unit's own regulariser: a unit without one cannot use them (unit_options.REGULARIZED_UNITS).
 REGULARIZATION_KEYS = (

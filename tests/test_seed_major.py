@@ -124,3 +124,18 @@ def test_run_stack_returns_its_points_in_the_stacks_order():
         np.testing.assert_allclose(
             result.rows["interpolation_mse"], alone.rows["interpolation_mse"], rtol=1e-5
         )
+
+
+def test_a_unit_may_compile_its_own_step_in_a_seed_major_stack():
+    # The Madsen paper profile compiles the steps of the units XLA shortens (its header's measurement).
+    config = load(ROOT / "configs" / "static_arithmetic_madsen.yaml", "paper")
+    compiled = {p["unit"] for p in config.points() if config.training_for(p).jit_compile}
+    assert compiled == {"relu6", "linear", "nau", "nmu"}
+    # One stack, NMU compiled and NAC not: each model's lone numbers, to float rounding.
+    jit = dataclasses.replace(TRAINING, jit_compile=True)
+    units, settings = ("nac", "nmu"), [TRAINING, jit]
+    joined = SeedMajorStack([trainers((u,), training=t)[0] for u, t in zip(units, settings)]).run()
+    for unit, training, result in zip(units, settings, joined):
+        alone = trainers((unit,), training=training)[0].run()
+        for name in ("interpolation_mse", "extrapolation_mse"):
+            np.testing.assert_allclose(result.metrics[name], alone.metrics[name], rtol=1e-4, err_msg=name)
