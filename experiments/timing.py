@@ -109,18 +109,19 @@ def evaluation_seconds(trainer):
     return time.perf_counter() - started
 
 
-def projected_hours(config_path, profile, steps=20, workers=1, seed_major=True):
+def projected_hours(config_path, profile, steps=20, workers=1, seed_major=True, repeats=3, overrides=()):
     """Hours a profile of a config would take here, trained as the runner trains it, ``workers`` stacks
     at once: per stack, ``training.steps`` times its step time (measured beside the stacks it would run
-    with) plus one measured evaluation per ``eval_every`` steps; the stacks are then laid out on
-    ``workers`` lanes in order. ``seed_major`` False: one model per stack, the former design. Returns
-    (hours, stacks, members)."""
-    stacks, build = configured_stacks(config_path, profile, seed_major=seed_major, lanes=workers)
+    with, the least of ``repeats`` measurements of ``steps`` steps: a busy moment of a shared machine
+    moved a single one by a quarter) plus one measured evaluation per ``eval_every`` steps; the stacks
+    are then laid out on ``workers`` lanes in order. ``seed_major`` False: one model per stack, the former
+    design; ``overrides``: ``--set`` strings. Returns (hours, stacks, members)."""
+    stacks, build = configured_stacks(config_path, profile, overrides, seed_major=seed_major, lanes=workers)
     durations, members = [], 0
     for first in range(0, len(stacks), max(1, workers)):
         trainers = [build(stack) for stack in stacks[first : first + max(1, workers)]]
-        _, step_times = side_by_side(trainers, steps, workers)
-        for trainer, step in zip(trainers, step_times):
+        measured = [side_by_side(trainers, steps, workers)[1] for _ in range(max(1, repeats))]
+        for trainer, step in zip(trainers, np.min(measured, axis=0)):
             training = trainer.training
             evaluations = training.steps / training.eval_every * evaluation_seconds(trainer)
             durations.append(training.steps * step + evaluations)

@@ -42,3 +42,15 @@ def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
 def test_bench_measures_the_grid_worlds_environment_steps():
     rate, members, horizon = timing.agent_rate(bench.GRID_CONFIG, 1, profile="smoke")
     assert rate > 0 and members == 2 and horizon == 24  # 1 agent x 2 seeds; T up to 12, timeout 2T
+
+
+def test_the_projection_takes_each_stacks_least_step_time_and_the_former_design_is_uncompiled(monkeypatch):
+    from experiments.config import load
+
+    paper = load(bench.MADSEN_CONFIG, "paper", list(bench.UNCOMPILED_PAPER))
+    assert not any(paper.training_for(point).jit_compile for point in paper.points())
+    measured = iter([0.003, 0.001, 0.002])  # seconds per step of the one smoke stack, three measurements
+    monkeypatch.setattr(timing, "side_by_side", lambda trainers, steps, workers: (0.0, [next(measured)]))
+    monkeypatch.setattr(timing, "evaluation_seconds", lambda trainer: 0.0)
+    hours, stacks, _ = timing.projected_hours(bench.MADSEN_CONFIG, "smoke", steps=2)
+    assert stacks == 1 and abs(hours - 40 * 0.001 / 3600) < 1e-15  # the smoke profile's 40 steps at the least
