@@ -111,8 +111,15 @@ FORMER_MNIST = (
     "training.jit_compile=false",
     "units.nau.regularization_z=0",
 )
-# The Madsen paper profile before its units' own XLA setting (its config header): every step uncompiled.
-UNCOMPILED_PAPER = tuple(f"units.{unit}.jit_compile=false" for unit in ("relu6", "linear", "nau", "nmu"))
+
+
+def uncompiled(config_path, profile):
+    """``--set`` strings that turn XLA off for every unit of a profile's grid (over its units' own
+    ``jit_compile``, which the config declares): the design before per-unit compilation."""
+    from experiments.config import load
+
+    units = dict.fromkeys(point["unit"] for point in load(config_path, profile, []).points())
+    return ["training.jit_compile=false", *(f"units.{unit}.jit_compile=false" for unit in units)]
 
 
 def runner_rate(seeds, steps, data_stream, ops=("mul",), batch_size=128):
@@ -217,7 +224,12 @@ def main(seeds=100, steps=500, workers=None):
             f"{current:,.0f} member-steps/s against one model per stack {former:,.0f}, {current / former:.2f}x"
         )
     former, stacks, _ = timing.projected_hours(
-        MADSEN_CONFIG, "paper", steps=100, workers=workers, seed_major=False, overrides=UNCOMPILED_PAPER
+        MADSEN_CONFIG,
+        "paper",
+        steps=100,
+        workers=workers,
+        seed_major=False,
+        overrides=uncompiled(MADSEN_CONFIG, "paper"),
     )
     print(
         f"static_arithmetic_madsen paper profile, one model per stack, uncompiled ({stacks} stacks, before): "

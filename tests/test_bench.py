@@ -47,7 +47,7 @@ def test_bench_measures_the_grid_worlds_environment_steps():
 def test_the_projection_takes_each_stacks_least_step_time_and_the_former_design_is_uncompiled(monkeypatch):
     from experiments.config import load
 
-    paper = load(bench.MADSEN_CONFIG, "paper", list(bench.UNCOMPILED_PAPER))
+    paper = load(bench.MADSEN_CONFIG, "paper", bench.uncompiled(bench.MADSEN_CONFIG, "paper"))
     assert not any(paper.training_for(point).jit_compile for point in paper.points())
     measured = iter([0.003, 0.001, 0.002])  # seconds per step of the one smoke stack, three measurements
     monkeypatch.setattr(timing, "side_by_side", lambda trainers, steps, workers: (0.0, [next(measured)]))

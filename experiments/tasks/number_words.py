@@ -62,7 +62,7 @@ PAPER_SPLIT = (169, 200, 631)
 # The numbers whose every prefix the kept models are read at (the trace): one digit's word in every
 # place ("seven", "seventy", "seven hundred", ... "seven hundred seventy seven").
 TRACED = (7, 70, 77, 700, 707, 777)
-RECORDS_TRACE = True  # every task built here carries the trace: a point without its trace file reruns
+RECORDS_TRACE = bool(TRACED)  # every task built here carries it: a point without its trace file reruns
 
 READOUTS = ("linear", "nac", "nalu")
 AXES = {"unit": READOUTS}
@@ -212,5 +212,7 @@ def build(point):
         table=token_table(),
         success_threshold=point["success_mae"],
         success_metric="mae",
-        trace=trace(TRACED, {"training": set(training), "validation": set(validation), "test": set(test)}),
+        trace=trace(TRACED, {"training": set(training), "validation": set(validation), "test": set(test)})
+        if RECORDS_TRACE
+        else None,
     )
