@@ -153,22 +153,35 @@ def test_an_ideal_final_layer_counts_even_digit_flags_exactly(unit, data, digits
     np.testing.assert_array_equal(errors.accuracy.numpy(), 1.0)
 
 
+def numpy_conv(x, kernel, bias, stride):
+    """(seeds or 1, images, height, width, channels) with (seeds, 3, 3, channels, filters), window by window."""
+    x = np.broadcast_to(x, (kernel.shape[0], *x.shape[1:]))
+    out_h, out_w = (x.shape[2] - 3) // stride + 1, (x.shape[3] - 3) // stride + 1
+    expected = np.zeros((kernel.shape[0], x.shape[1], out_h, out_w, kernel.shape[-1]), np.float32)
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[:, :, stride * i : stride * i + 3, stride * j : stride * j + 3, :]
+            expected[:, :, i, j] = np.einsum("sbuvc,suvcf->sbf", window, kernel) + bias
+    return expected
+
+
 @pytest.mark.parametrize("stride", [1, 2, 4])
 def test_a_strided_convolution_matches_numpy(stride):
     rng = np.random.default_rng(stride)
     x = rng.normal(size=(2, 3, 11, 10, 2)).astype(np.float32)  # (seeds, images, height, width, channels)
     kernel = rng.normal(size=(2, 3, 3, 2, 4)).astype(np.float32)
     bias = rng.normal(size=(2, 1, 4)).astype(np.float32)
-    out_h, out_w = (11 - 3) // stride + 1, (10 - 3) // stride + 1
-    expected = np.zeros((2, 3, out_h, out_w, 4), np.float32)
-    for i in range(out_h):
-        for j in range(out_w):
-            window = x[:, :, stride * i : stride * i + 3, stride * j : stride * j + 3, :]
-            expected[:, :, i, j] = np.einsum("sbuvc,suvcf->sbf", window, kernel) + bias
+    expected = numpy_conv(x, kernel, bias, stride)
     got = np.asarray(baselines.conv2d(x, kernel, bias, stride=stride))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # images shared by every seed (a leading 1), under one more leading axis
+    shared = np.asarray(baselines.conv2d(x[:1, None], kernel, bias, stride=stride))
+    np.testing.assert_allclose(shared[:, 0], numpy_conv(x[:1], kernel, bias, stride), rtol=1e-5, atol=1e-5)
+    # one kernel for every image
+    single = np.asarray(baselines.conv2d(x, kernel[1], bias[1, 0], stride=stride))
+    np.testing.assert_allclose(single[1], expected[1], rtol=1e-5, atol=1e-5)
     shape = baselines.BASELINE_UNITS["conv2d"].output_shape((11, 10, 2), 4, kernel_size=3, stride=stride)
-    assert shape == (out_h, out_w, 4)
+    assert shape == expected.shape[2:]
 
 
 def test_a_canvas_too_small_for_its_digits_is_an_error_naming_the_setting():

@@ -101,7 +101,7 @@ def test_a_recurrent_stack_trains_and_sweeps_each_cell_as_it_would_alone(unit):
     from test_recurrent_arithmetic import POINT as RECURRENT_POINT
 
     training = Training(steps=6, batch_size=8, learning_rate=0.01, eval_every=3)
-    task = {**RECURRENT_POINT, "unit": unit, "test_length": 30, "sweep_lengths": [1, 30]}
+    task = {**RECURRENT_POINT, "unit": unit, "test_length": 12, "sweep_lengths": [1, 12]}
     resolved = [
         {
             "experiment": "recurrent_arithmetic",
@@ -117,7 +117,7 @@ def test_a_recurrent_stack_trains_and_sweeps_each_cell_as_it_would_alone(unit):
         for column in ("interpolation_mse", "extrapolation_mse", "final_interpolation_mse"):
             np.testing.assert_allclose(result.rows[column], alone.rows[column], rtol=1e-4, err_msg=column)
         np.testing.assert_allclose(result.curve["mae_mean"], alone.curve["mae_mean"], rtol=1e-4)
-        assert list(result.curve["x"]) == [1, 30]
+        assert list(result.curve["x"]) == [1, 12]
 
 
 def test_cells_that_cannot_share_inputs_are_refused():

@@ -40,31 +40,37 @@ def dense_output(y, bias=None, activation=None, alpha=None):
 
 
 def conv2d(x, kernel, bias=None, activation=None, stride=1):
-    """2-D convolution, no padding, ``stride`` pixels between windows (1: every position), written as
-    patches times a matrix.
+    """2-D convolution, no padding, ``stride`` pixels between windows (1: every position).
 
     ``x`` is ``(..., height, width, channels)`` with any leading axes; ``kernel`` is
     ``(kh, kw, channels, filters)``, or stacked per seed ``(seeds, kh, kw, channels, filters)`` against
-    ``x`` of shape ``(seeds or 1, count, height, width, channels)``.
+    ``x`` of shape ``(seeds or 1, count, height, width, channels)``: then each seed's images meet its own
+    kernel in a convolution of their own (one per seed: a stack's image encoder has few seeds, and the
+    backend's convolution is faster here than patches times a matrix: a 5-seed reader of two strided
+    layers, 160 images, forward and backward, uncompiled, 128 -> 20 ms, 2026-12-05).
     """
     # y[i, j] = f(sum_{u, v, c} x[s i + u, s j + v, c] K[u, v, c] + b),  s = stride
-    kh, kw, channels, filters = kernel.shape[-4:]
-    height, width = x.shape[-3], x.shape[-2]
-    lead = ops.shape(x)[:-3]
-    patches = ops.image.extract_patches(
-        ops.reshape(x, (-1, height, width, channels)), (kh, kw), strides=(stride, stride), padding="valid"
-    )
-    out_h, out_w = (height - kh) // stride + 1, (width - kw) // stride + 1
-    size = kh * kw * channels
+    height, width, channels = x.shape[-3:]
     if len(kernel.shape) == 4:  # one kernel: an ordinary batched conv
-        y = ops.matmul(patches, ops.reshape(kernel, (size, filters)))
-    else:  # one kernel per seed: (seeds or 1, count * positions, size) @ (seeds, size, filters)
-        patches = ops.reshape(patches, (lead[0], -1, size))
-        y = ops.matmul(patches, ops.reshape(kernel, (kernel.shape[0], size, filters)))
-        lead = (ops.shape(y)[0], *lead[1:])
-    y = ops.reshape(y, (*lead, out_h, out_w, filters))
+        y = ops.conv(ops.reshape(x, (-1, height, width, channels)), kernel, strides=stride, padding="valid")
+        y = ops.reshape(y, (*ops.shape(x)[:-3], *y.shape[1:]))
+    else:  # seed s's images (or the shared ones) with seed s's kernel
+        images = ops.reshape(x, (x.shape[0], -1, height, width, channels))
+        y = ops.stack(
+            [
+                ops.conv(
+                    images[0 if x.shape[0] == 1 else seed], kernel[seed], strides=stride, padding="valid"
+                )
+                for seed in range(kernel.shape[0])
+            ]
+        )
+        y = ops.reshape(y, (kernel.shape[0], *ops.shape(x)[1:-3], *y.shape[-3:]))
     if bias is not None:  # (filters,), or per seed (seeds, 1, filters)
-        y = y + (bias if len(bias.shape) == 1 else ops.reshape(bias, (bias.shape[0], 1, 1, 1, filters)))
+        y = y + (
+            bias
+            if len(bias.shape) == 1
+            else ops.reshape(bias, (bias.shape[0], *[1] * (len(y.shape) - 2), -1))
+        )
     return activations.get(activation)(y)
 
 

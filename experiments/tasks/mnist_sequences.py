@@ -4,8 +4,9 @@ A sequence of ``length`` digit images; the target is, for ``counting``, how many
 (10 outputs) and, for ``addition``, the sum of its digits (1 output). The model never sees a digit label:
 it learns end to end from the sequence targets.
 
-Model: a digit reader reads each image: with ``reader: cnn`` ``conv_filters`` 3x3 ReLU convolutions and
-one max pool, with ``reader: mlp`` one dense ReLU layer of ``reader_units`` over the 784 pixels; then a
+Model: a digit reader reads each image: with ``reader: cnn`` ``conv_filters`` ReLU convolutions of
+``kernel_size`` squares ``conv_stride`` pixels apart and one max pool of ``pool_size`` (1: none), with
+``reader: mlp`` the pixels as they are; then one dense ReLU layer of ``reader_units`` and a
 softmax layer of 10 (class probabilities) for counting; for addition one value per image, as Madsen &
 Johansen's sequential MNIST feeds a scalar: a linear output (``digit_value: linear``, their default) or
 the expected digit sum_k k p_k under a softmax of 10 (``digit_value: expected``, their
@@ -71,6 +72,8 @@ TASK_SCHEMA = {
     "reader_units": schema.Integer(minimum=1),
     "digit_value": schema.Choice(DIGIT_VALUES),
     "conv_filters": schema.IntegerList(minimum=1),
+    "kernel_size": schema.Integer(minimum=1),
+    "conv_stride": schema.Integer(minimum=1),
     "pool_size": schema.Integer(minimum=1),
     "core_units": schema.Integer(minimum=1),
     "every_step_loss": schema.Boolean(),
@@ -81,10 +84,14 @@ TASK_SCHEMA = {
 def layers(point, outputs):
     """Digit reader (class probabilities; for one output, a digit value), recurrent core, read-out."""
     if point["reader"] == "cnn":
-        encoder = [LayerSpec("conv2d", filters, {"activation": "relu"}) for filters in point["conv_filters"]]
-        encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]}), LayerSpec("flatten", 0)]
+        shape = {"activation": "relu", "kernel_size": point["kernel_size"], "stride": point["conv_stride"]}
+        encoder = [LayerSpec("conv2d", filters, shape) for filters in point["conv_filters"]]
+        if point["pool_size"] > 1:
+            encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]})]
+        encoder += [LayerSpec("flatten", 0)]
     else:
-        encoder = [LayerSpec("flatten", 0), LayerSpec("dense", point["reader_units"], {"activation": "relu"})]
+        encoder = [LayerSpec("flatten", 0)]
+    encoder += [LayerSpec("dense", point["reader_units"], {"activation": "relu"})]
     if outputs == 10:  # counting: class probabilities
         encoder += [LayerSpec("dense", 10, {"activation": "softmax"})]
     elif point["digit_value"] == "expected":  # addition: the expected digit under class probabilities
