@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from experiments.engine import measures
+from experiments.engine import measures, registry
 from experiments.tasks import mnist_data, mnist_sequences
 from experiments.engine import LayerSpec, Task, Training
 from experiments.engine import MultiSeedTrainer, StackedModel
@@ -439,3 +439,29 @@ def test_the_expected_digit_reader_output_is_the_mean_class_value():
     layers = mnist_sequences.layers({**POINT, "digit_value": "expected", "unit": "nau"}, outputs=1)
     assert [layer.unit for layer in layers[-3:]] == ["dense", "expected_digit", "nau"]
     assert layers[-3].options == {"activation": "softmax"} and layers[-3].width == 10
+
+
+def test_a_strided_cnn_reader_without_pooling_reads_through_its_dense_layer():
+    point = {
+        **POINT,
+        "unit": "nau",
+        "conv_filters": [4, 6],
+        "kernel_size": 5,
+        "conv_stride": 2,
+        "pool_size": 1,
+    }
+    layers = mnist_sequences.layers(point, outputs=10)
+    assert [(layer.unit, layer.width) for layer in layers] == [
+        ("conv2d", 4),
+        ("conv2d", 6),
+        ("flatten", 0),
+        ("dense", POINT["reader_units"]),
+        ("dense", 10),
+        ("nau", 10),
+    ]
+    shape = (28, 28, 1)
+    for layer in layers[:2]:  # 28 -> 12 -> 4 pixels a side
+        shape = registry.UNITS["conv2d"].output_shape(shape, layer.width, **layer.options)
+    assert shape == (4, 4, 6)
+    with_pool = mnist_sequences.layers({**point, "pool_size": 2}, outputs=10)
+    assert [layer.unit for layer in with_pool[:4]] == ["conv2d", "conv2d", "max_pool", "flatten"]
