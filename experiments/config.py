@@ -122,13 +122,21 @@ NEUTRAL_TRAINING_DEFAULTS = {
 
 def point_hash(resolved):
     """The hash that names a grid point's result files: of its whole resolved config, less the training
-    settings at their neutral defaults (:data:`NEUTRAL_TRAINING_DEFAULTS`)."""
-    training = {
-        key: value
-        for key, value in resolved["training"].items()
-        if not (key in NEUTRAL_TRAINING_DEFAULTS and value == NEUTRAL_TRAINING_DEFAULTS[key])
-    }
-    return digest({**resolved, "training": training})
+    settings at their neutral defaults (:data:`NEUTRAL_TRAINING_DEFAULTS`) and the task settings at the
+    neutral values its task module declares (``NEUTRAL_TASK_DEFAULTS``: task settings added after results
+    existed, at the value that computes what was computed before them)."""
+    neutral = getattr(experiment_module(resolved["experiment"]), "NEUTRAL_TASK_DEFAULTS", {})
+    return digest(
+        {
+            **resolved,
+            "training": _without_neutral(resolved["training"], NEUTRAL_TRAINING_DEFAULTS),
+            "task": _without_neutral(resolved["task"], neutral),
+        }
+    )
+
+
+def _without_neutral(settings, neutral):
+    return {key: value for key, value in settings.items() if not (key in neutral and value == neutral[key])}
 
 
 def digest(value):

@@ -367,3 +367,20 @@ def test_a_bad_grid_block_is_named(tmp_path, grid, key, fragment):
     with pytest.raises(config.ConfigError) as caught:
         config.load(path)
     assert str(caught.value).startswith(f"{path}: {key}") and fragment in str(caught.value), str(caught.value)
+
+
+def test_settings_added_at_their_neutral_values_keep_finished_points_valid():
+    """A setting added after results existed, at the value that computes what was computed before it, is
+    left out of a point's hash; any other value names new result files."""
+    source = pathlib.Path("configs/mnist_counting.yaml")
+    plain = config.load(source, "smoke")
+    point = plain.points()[0]
+    resolved = plain.resolve(point)
+    before = {
+        **resolved,
+        "task": {k: v for k, v in resolved["task"].items() if k not in ("kernel_size", "conv_stride")},
+    }
+    assert config.point_hash(resolved) == config.point_hash(before)
+    for change in ("task.conv_stride=2", "task.kernel_size=5", "training.jit_compile=true"):
+        changed = config.load(source, "smoke", [change])
+        assert config.point_hash(changed.resolve(point)) != config.point_hash(resolved), change
