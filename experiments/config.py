@@ -106,7 +106,11 @@ class Config:
         }
 
     def hash(self):
-        return digest({k: v for k, v in self.as_dict().items() if k not in ("source", "report")})
+        """Of the whole config, less its source, its report and the task settings at neutral values (see
+        :func:`point_hash`), so that adding a setting does not rewrite the provenance of finished runs."""
+        kept = {k: v for k, v in self.as_dict().items() if k not in ("source", "report")}
+        neutral = getattr(experiment_module(self.experiment), "NEUTRAL_TASK_DEFAULTS", {})
+        return digest({**kept, "task": _without_neutral(self.task, neutral)})
 
 
 # Training settings added after results existed, at the value that computes what was computed before them:

@@ -1,5 +1,6 @@
 """Configuration mistakes fail before any work: one line, exit 2, no traceback, no file written."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -384,3 +385,12 @@ def test_settings_added_at_their_neutral_values_keep_finished_points_valid():
     for change in ("task.conv_stride=2", "task.kernel_size=5", "training.jit_compile=true"):
         changed = config.load(source, "smoke", [change])
         assert config.point_hash(changed.resolve(point)) != config.point_hash(resolved), change
+        assert changed.hash() != plain.hash(), change
+
+
+@pytest.mark.parametrize("path", sorted(pathlib.Path("configs").glob("*.yaml")), ids=lambda path: path.stem)
+def test_the_committed_results_were_made_by_the_config_as_it_stands(path):
+    """Its default profile's hash is the one in results/NAME/provenance.json, so `make reproduce` on a
+    clean clone reuses them rather than rewriting their provenance (or, for a changed point, rerunning)."""
+    provenance = json.loads((pathlib.Path("results") / path.stem / "provenance.json").read_text())
+    assert provenance["config_hash"] == config.load(path, "default").hash()
