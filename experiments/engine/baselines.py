@@ -47,7 +47,7 @@ def conv2d(x, kernel, bias=None, activation=None, stride=1):
     ``x`` of shape ``(seeds or 1, count, height, width, channels)``: then each seed's images meet its own
     kernel in a convolution of their own (one per seed: a stack's image encoder has few seeds, and the
     backend's convolution is faster here than patches times a matrix: a 5-seed reader of two strided
-    layers, 160 images, forward and backward, uncompiled, 128 -> 20 ms, 2026-12-05).
+    layers, 160 images, forward and backward, uncompiled, one thread, 128 -> 22 ms, 2026-12-05).
     """
     # y[i, j] = f(sum_{u, v, c} x[s i + u, s j + v, c] K[u, v, c] + b),  s = stride
     height, width, channels = x.shape[-3:]
@@ -55,13 +55,13 @@ def conv2d(x, kernel, bias=None, activation=None, stride=1):
         y = ops.conv(ops.reshape(x, (-1, height, width, channels)), kernel, strides=stride, padding="valid")
         y = ops.reshape(y, (*ops.shape(x)[:-3], *y.shape[1:]))
     else:  # seed s's images (or the shared ones) with seed s's kernel
-        images = ops.reshape(x, (x.shape[0], -1, height, width, channels))
+        # unstacked, not indexed: an index's gradient is a full-size tensor per seed (2.8x the step)
+        images = ops.unstack(ops.reshape(x, (x.shape[0], -1, height, width, channels)), axis=0)
+        kernels = ops.unstack(kernel, axis=0)
         y = ops.stack(
             [
-                ops.conv(
-                    images[0 if x.shape[0] == 1 else seed], kernel[seed], strides=stride, padding="valid"
-                )
-                for seed in range(kernel.shape[0])
+                ops.conv(images[0 if len(images) == 1 else seed], own, strides=stride, padding="valid")
+                for seed, own in enumerate(kernels)
             ]
         )
         y = ops.reshape(y, (kernel.shape[0], *ops.shape(x)[1:-3], *y.shape[-3:]))
