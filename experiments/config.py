@@ -109,8 +109,7 @@ class Config:
         """Of the whole config, less its source, its report and the task settings at neutral values (see
         :func:`point_hash`), so that adding a setting does not rewrite the provenance of finished runs."""
         kept = {k: v for k, v in self.as_dict().items() if k not in ("source", "report")}
-        neutral = getattr(experiment_module(self.experiment), "NEUTRAL_TASK_DEFAULTS", {})
-        return digest({**kept, "task": _without_neutral(self.task, neutral)})
+        return digest({**kept, "task": _without_neutral(self.task, _neutral_task_settings(self.experiment))})
 
 
 # Training settings added after results existed, at the value that computes what was computed before them:
@@ -129,14 +128,18 @@ def point_hash(resolved):
     settings at their neutral defaults (:data:`NEUTRAL_TRAINING_DEFAULTS`) and the task settings at the
     neutral values its task module declares (``NEUTRAL_TASK_DEFAULTS``: task settings added after results
     existed, at the value that computes what was computed before them)."""
-    neutral = getattr(experiment_module(resolved["experiment"]), "NEUTRAL_TASK_DEFAULTS", {})
     return digest(
         {
             **resolved,
             "training": _without_neutral(resolved["training"], NEUTRAL_TRAINING_DEFAULTS),
-            "task": _without_neutral(resolved["task"], neutral),
+            "task": _without_neutral(resolved["task"], _neutral_task_settings(resolved["experiment"])),
         }
     )
+
+
+def _neutral_task_settings(experiment):
+    """The task settings an experiment's module declares neutral (``NEUTRAL_TASK_DEFAULTS``), if any."""
+    return getattr(experiment_module(experiment), "NEUTRAL_TASK_DEFAULTS", {})
 
 
 def _without_neutral(settings, neutral):

@@ -87,8 +87,8 @@ TASK_SCHEMA = {
 def layers(point, outputs):
     """Digit reader (class probabilities; for one output, a digit value), recurrent core, read-out."""
     if point["reader"] == "cnn":
-        shape = {"activation": "relu", "kernel_size": point["kernel_size"], "stride": point["conv_stride"]}
-        encoder = [LayerSpec("conv2d", filters, shape) for filters in point["conv_filters"]]
+        options = {"activation": "relu", "kernel_size": point["kernel_size"], "stride": point["conv_stride"]}
+        encoder = [LayerSpec("conv2d", filters, options) for filters in point["conv_filters"]]
         if point["pool_size"] > 1:
             encoder += [LayerSpec("max_pool", 0, {"size": point["pool_size"]})]
         encoder += [LayerSpec("flatten", 0)]
