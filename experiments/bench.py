@@ -33,6 +33,10 @@ excluded everywhere. Rows:
   for a few steps beside the stacks it would train with, and one evaluation, times its steps and
   evaluations, laid out as the runner's threads take them; seed-major and one model per stack. Its target
   is 24 h or less.
+- where one step of each unit's 600-member stack of that paper profile goes (the data, the first layer's
+  forward and backward pass, the whole model's with its loss, the update on a fixed batch as configured,
+  the loop's step), and the core time per step its updates and one draw per lane take together, against
+  what the 24 h target leaves: the bound on any layout of these stacks' steps.
 - the grid world as configured (configs/grid_world.yaml: four agents x 8 seeds, each stepping 32
   environments through a whole training rollout per step): environment-steps per second.
 - where one step of the long profile's 20-member NMU stack goes, uncompiled (before) and as configured
@@ -47,6 +51,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+
+import numpy as np
 
 from experiments import timing
 
@@ -242,12 +248,37 @@ def main(seeds=100, steps=500, workers=None):
         f"once ({threads}): {hours:.1f} h ({former / hours:.2f}x the uncompiled stack per model)"
     )
     print(f"target: <= {PAPER_HOURS_TARGET} h: {'met' if hours <= PAPER_HOURS_TARGET else 'NOT met'}")
+    paper_step_bound(workers, steps // 10)
     for label, overrides in (("uncompiled (before)", ["training.jit_compile=false"]), ("as configured", [])):
         members, timings = timing.step_breakdown(MADSEN_CONFIG, overrides=overrides)
         print(
             f"static_arithmetic_madsen long profile, one step of its {members}-member NMU stack, {label}, ms: "
             + "; ".join(f"{name} {value:.3f}" for name, value in timings.items())
         )
+
+
+def paper_step_bound(workers, steps):
+    """Print where one step of each unit's stack of the paper profile goes, and the core time per step
+    that its updates and draws alone take against what the 24 h target leaves on ``workers`` cores."""
+    from experiments.config import load
+
+    rows = timing.unit_breakdown(MADSEN_CONFIG, "paper", steps=max(steps, 5))
+    for unit, members, parts in rows:
+        print(
+            f"static_arithmetic_madsen paper profile, one step of its {members}-member {unit} stack, ms: "
+            + "; ".join(f"{name} {value:.2f}" for name, value in parts.items())
+        )
+    config = load(MADSEN_CONFIG, "paper", [])
+    training_steps = config.training_for(config.points()[0]).steps
+    allowed = PAPER_HOURS_TARGET * 3600e3 / training_steps * workers
+    draws = workers * float(np.median([parts["data"] for _, _, parts in rows]))
+    updates = sum(parts["update"] for _, _, parts in rows)
+    print(
+        f"static_arithmetic_madsen paper profile, core time per step: the {len(rows)} units' updates on a "
+        f"fixed batch {updates:.1f} ms and one draw per lane ({workers}) {draws:.1f} ms, {updates + draws:.1f} "
+        f"ms in all, against {allowed:.1f} ms that {PAPER_HOURS_TARGET} h leaves on {workers} core(s) "
+        "(no loop, evaluation or waiting counted)"
+    )
 
 
 def stack_workers():

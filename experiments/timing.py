@@ -177,6 +177,78 @@ def step_breakdown(config_path, profile="long", steps=200, overrides=()):
     return len(trainer.members), timings
 
 
+def _looped(body):
+    """A graph that runs ``body`` ``count`` times (its outputs summed, so none is pruned)."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(count):
+        total = tf.constant(0.0)
+        for _ in tf.range(count):
+            values = [value for value in tf.nest.flatten(body()) if value is not None]  # None: no gradient
+            total += tf.add_n([tf.cast(tf.reduce_sum(value), tf.float32) for value in values])
+        return total
+
+    return run
+
+
+def _least_ms(function, steps, repeats=3):
+    """Least milliseconds per call of a :func:`_looped` graph over ``repeats`` runs of ``steps`` calls."""
+    import tensorflow as tf
+
+    function(tf.constant(2))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(tf.constant(steps))
+        times.append((time.perf_counter() - started) / steps)
+    return 1e3 * min(times)
+
+
+def unit_breakdown(config_path, profile="paper", steps=50, overrides=(), units=None):
+    """Where one training step of each unit's stack of a profile goes (one model per stack, as
+    ``seed_major=False`` forms them), in milliseconds, each part timed alone: the data (the draw and the
+    targets), the first layer's forward and backward pass on that data (the product the members of a seed
+    share), the whole model's forward and backward pass with the learner's loss (both uncompiled), the
+    update on a fixed batch as configured (loss, gradient, Adam, clamps; XLA where the unit compiles), and
+    the training loop's step as configured (data and update), for the stacks of ``units`` (or all).
+    Returns [(unit, members, {part: ms})]."""
+    import tensorflow as tf
+
+    from experiments.engine import StackedModel
+
+    stacks, build = configured_stacks(config_path, profile, overrides, seed_major=False)
+    rows = []
+    for stack in stacks:
+        if units is not None and stack[0]["task"]["unit"] not in units:
+            continue
+        trainer = build(stack)
+        _, batch = trainer.batch()
+        x, step = batch[0], trainer.step
+        first = StackedModel(trainer.task.layers[:1], trainer.task.input_size, trainer.members)
+
+        def first_layer():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(first(x)))
+            return tape.gradient(loss, first.variables)
+
+        def whole_model():
+            with tf.GradientTape() as tape:
+                loss, _ = trainer.learner.loss(trainer.model, trainer.training, step, batch)
+            return tape.gradient(loss, trainer.model.variables)
+
+        parts = {
+            "data": _looped(lambda: trainer.batch()[1]),
+            "first layer fwd+bwd": _looped(first_layer),
+            "model and loss fwd+bwd": _looped(whole_model),
+            "update": _looped(lambda: trainer.update(step, batch)),
+        }
+        timings = {name: _least_ms(function, steps) for name, function in parts.items()}
+        timings["loop step"] = 1e3 * min(step_seconds(trainer, steps) for _ in range(3))
+        rows.append((stack[0]["task"]["unit"], len(trainer.members), timings))
+    return rows
+
+
 def rng_rate(seeds, steps, shape=(128, 100)):
     """Seed-steps per second of the independent per-seed Philox draw alone (nothing trains)."""
     import tensorflow as tf

@@ -26,6 +26,13 @@ def test_bench_breaks_a_step_into_its_parts():
     assert members == 2 * 2 and len(timings) == 6 and all(value > 0 for value in timings.values())
 
 
+def test_bench_breaks_each_units_step_into_its_parts():
+    rows = timing.unit_breakdown(bench.MADSEN_CONFIG, "smoke", steps=2, units=("nau", "inalu"))
+    # A stack per unit, each of the smoke grid's 2 ops x 2 seeds.
+    assert [(unit, members) for unit, members, _ in rows] == [(unit, 2 * 2) for unit in ("nau", "inalu")]
+    assert all(len(parts) == 5 and all(value > 0 for value in parts.values()) for _, _, parts in rows)
+
+
 def test_bench_trains_stacks_side_by_side_and_lays_them_out_on_lanes():
     rate, members = bench.configured_recurrent_rate(  # uncompiled: the lanes are what is checked here
         2, jit_compile=False, profile="smoke", units=("nac", "nalu"), workers=2
