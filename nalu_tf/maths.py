@@ -229,8 +229,13 @@ def inalu(
     additive = ops.matmul(x, weight_add)
     # m = exp(min(log(|x| + eps) W_m, max_log))
     magnitude = ops.exp(ops.minimum(ops.matmul(ops.log(ops.abs(x) + epsilon), weight_mul), max_log))
-    # s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|)
-    sign = inalu_sign(x, ops.abs(weight_mul))
+    # s_j = prod_i (sign(x_i) |W_m,ij| + 1 - |W_m,ij|): every factor is 1 where no input is negative or 0,
+    # so the product is then exactly 1 (its matmuls would give 0 and its gradient 0 times a finite number)
+    sign = ops.cond(
+        ops.any(x <= 0.0),
+        lambda: inalu_sign(x, ops.abs(weight_mul)),
+        lambda: ops.ones_like(magnitude),
+    )
     # g = sigmoid(b_g);  y = g * a + (1 - g) * m * s
     gate = ops.sigmoid(gate_bias)
     return gate * additive + (1.0 - gate) * magnitude * sign

@@ -6,6 +6,7 @@ import re
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import nalu_tf
 from nalu_tf import maths
@@ -295,3 +296,30 @@ def test_nac_uniform_gives_madsens_limits_and_glorot_variance():
     m_hat = nalu_tf.NACUniform(seed=2)((400, 400))
     weight = np.tanh(w_hat.numpy()) / (1 + np.exp(-m_hat.numpy()))
     assert weight.var() == pytest.approx(2 / 800, rel=0.02)
+
+
+@pytest.mark.parametrize("low", [0.5, -1.0])  # no input <= 0 (the sign term skipped), some negative
+def test_inalu_skips_its_sign_term_only_where_it_is_exactly_one_bit_for_bit(low):
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.uniform(low, 2.0, size=(4, 64, 100)), tf.float32)
+    params = [tf.Variable(rng.normal(0.5, 0.5, size=(4, 100, 3)).astype("float32")) for _ in range(4)]
+    params.append(tf.Variable(rng.normal(0.0, 0.2, size=(4, 1, 3)).astype("float32")))
+
+    def full_formula(w_add, m_add, w_mul, m_mul, bias):  # the sign term always computed
+        weight_mul = maths.nac_weight(w_mul, m_mul)
+        log_part = tf.matmul(tf.math.log(tf.abs(x) + 1e-7), weight_mul)
+        magnitude = tf.exp(tf.minimum(log_part, maths.INALU_MAX_LOG))
+        gate = tf.sigmoid(bias)
+        additive = tf.matmul(x, maths.nac_weight(w_add, m_add))
+        return gate * additive + (1.0 - gate) * magnitude * maths.inalu_sign(x, tf.abs(weight_mul))
+
+    def value_and_gradients(function):
+        with tf.GradientTape() as tape:
+            y = function(*params)
+            loss = tf.reduce_sum(tf.square(y - 3.0))
+        return [y.numpy(), *(g.numpy() for g in tape.gradient(loss, params))]
+
+    for ours, formula in zip(
+        value_and_gradients(lambda *p: maths.inalu(x, *p, epsilon=1e-7)), value_and_gradients(full_formula)
+    ):
+        np.testing.assert_array_equal(ours, formula)
