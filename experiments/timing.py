@@ -129,54 +129,6 @@ def projected_hours(config_path, profile, steps=20, workers=1, seed_major=True, 
     return makespan(durations, workers) / 3600, len(stacks), members
 
 
-def step_breakdown(config_path, profile="long", steps=200, overrides=()):
-    """Milliseconds per training step of the NMU model's stack in a profile (else the first model's), split into
-    what each part costs alone: the data draw, the forward pass, forward and backward, the whole update
-    (with Adam and the clamps), the training loop's step (draw, update and loop), and one evaluation
-    spread over ``eval_every`` steps. Returns (members, {part: ms})."""
-    import tensorflow as tf
-
-    stacks, build = configured_stacks(config_path, profile, overrides, seed_major=False)
-    stack = next((stack for stack in stacks if stack[0]["task"]["unit"] == "nmu"), stacks[0])
-    trainer = build(stack)
-    _, (x, y) = trainer.batch()
-
-    def forward():
-        return tf.reduce_sum(trainer.model(x))
-
-    def backward():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(trainer.model(x) - y))
-        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, trainer.model.variables)])
-
-    def looped(body):
-        @tf.function
-        def run(count):
-            total = tf.constant(0.0)
-            for _ in tf.range(count):
-                total += tf.cast(tf.reduce_sum(body()), tf.float32)
-            return total
-
-        return run
-
-    parts = {
-        "data draw": looped(lambda: trainer.batch()[1][0][:, 0, 0]),
-        "forward": looped(forward),
-        "forward and backward": looped(backward),
-        "draw and update (forward, backward, Adam, clamps)": looped(lambda: trainer.update(*trainer.batch())),
-    }
-    timings = {}
-    for name, function in parts.items():
-        function(tf.constant(5))
-        started = time.perf_counter()
-        function(tf.constant(steps))
-        timings[name] = 1e3 * (time.perf_counter() - started) / steps
-    timings["training loop step"] = 1e3 * step_seconds(trainer, steps)
-    every = trainer.training.eval_every
-    timings[f"evaluation / {every} steps"] = 1e3 * evaluation_seconds(trainer) / every
-    return len(trainer.members), timings
-
-
 def _looped(body):
     """A graph that runs ``body`` ``count`` times (its outputs summed, so none is pruned)."""
     import tensorflow as tf
@@ -203,6 +155,41 @@ def _least_ms(function, steps, repeats=3):
         function(tf.constant(steps))
         times.append((time.perf_counter() - started) / steps)
     return 1e3 * min(times)
+
+
+def step_breakdown(config_path, profile="long", steps=200, overrides=()):
+    """Milliseconds per training step of the NMU model's stack in a profile (else the first model's), split into
+    what each part costs alone: the data draw, the forward pass, forward and backward, the whole update
+    (with Adam and the clamps), the training loop's step (draw, update and loop), and one evaluation
+    spread over ``eval_every`` steps (each part the least of three runs). Returns (members, {part: ms})."""
+    import tensorflow as tf
+
+    stacks, build = configured_stacks(config_path, profile, overrides, seed_major=False)
+    stack = next((stack for stack in stacks if stack[0]["task"]["unit"] == "nmu"), stacks[0])
+    trainer = build(stack)
+    _, (x, y) = trainer.batch()
+
+    def forward():
+        return tf.reduce_sum(trainer.model(x))
+
+    def backward():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(trainer.model(x) - y))
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, trainer.model.variables)])
+
+    parts = {
+        "data draw": _looped(lambda: trainer.batch()[1][0][:, 0, 0]),
+        "forward": _looped(forward),
+        "forward and backward": _looped(backward),
+        "draw and update (forward, backward, Adam, clamps)": _looped(
+            lambda: trainer.update(*trainer.batch())
+        ),
+    }
+    timings = {name: _least_ms(function, steps) for name, function in parts.items()}
+    timings["training loop step"] = 1e3 * step_seconds(trainer, steps)
+    every = trainer.training.eval_every
+    timings[f"evaluation / {every} steps"] = 1e3 * evaluation_seconds(trainer) / every
+    return len(trainer.members), timings
 
 
 def unit_breakdown(config_path, profile="paper", steps=50, overrides=(), units=None):
