@@ -139,3 +139,24 @@ def test_a_unit_may_compile_its_own_step_in_a_seed_major_stack():
         alone = trainers((unit,), training=training)[0].run()
         for name in ("interpolation_mse", "extrapolation_mse"):
             np.testing.assert_allclose(result.metrics[name], alone.metrics[name], rtol=1e-4, err_msg=name)
+
+
+def test_models_that_replay_a_stacks_draws_share_them_and_map_each_range_once():
+    from experiments.engine.streams import replaying
+
+    calls = []
+
+    def source(shape, low, high):  # stands for make_draw: the n-th call's numbers are n + U-ish values
+        calls.append((shape, low, high))
+        return low + (high - low) * np.full(shape, 0.25 * len(calls))
+
+    stack = replaying(source)
+    models = [replaying(stack()) for _ in range(3)]  # each model's cells replay the stack's draws again
+    for model in models:
+        for _ in range(2):  # two cells per model, each drawing twice per step on two ranges
+            cell = model()
+            first, second = cell((2,), 1.0, 2.0), cell((3,), -1.0, 1.0)
+            np.testing.assert_array_equal(first, [1.25, 1.25])  # the stack's first draw, mapped onto [1, 2]
+            np.testing.assert_array_equal(second, [0.0, 0.0, 0.0])  # its second, mapped onto [-1, 1]
+    assert calls == [((2,), 0.0, 1.0), ((3,), 0.0, 1.0)]  # the source drawn once per draw of the step
+    assert models[1]()((2,), 1.0, 2.0) is models[0]()((2,), 1.0, 2.0)  # one mapped tensor for every model

@@ -76,9 +76,15 @@ def replaying(draw):
     """Return ``again()``, which gives a fresh draw function per cell: the first cell's n-th call takes
     U[0, 1) numbers from ``draw``; every cell's n-th call maps those same numbers onto its range, exactly
     as ``draw`` would (the very same tensor for the same range), so all cells of a stack train on their
-    seeds' one set of draws, bit for bit as each would alone."""
-    units = []  # (shape, U[0, 1) numbers) of each call, in order
-    scaled = {}  # (call, low, high) -> the numbers on that range
+    seeds' one set of draws, bit for bit as each would alone.
+
+    ``draw`` may itself be a cell's function from another ``replaying`` (a seed-major stack hands one to
+    each of its models, whose cells replay it again): the two then share one record, so a range is mapped
+    once per step for every model, not once per model."""
+    record = getattr(draw, "record", None)
+    if record is None:
+        record = (draw, [], {})  # the source; (shape, U[0, 1) numbers) of each call, in order; mapped ones
+    source, units, scaled = record
 
     def again():
         position = [0]
@@ -87,7 +93,7 @@ def replaying(draw):
             index = position[0]
             position[0] += 1
             if index == len(units):
-                units.append((tuple(shape), draw(shape, 0.0, 1.0)))
+                units.append((tuple(shape), source(shape, 0.0, 1.0)))
             recorded_shape, unit = units[index]
             if recorded_shape != tuple(shape):
                 raise ValueError(
@@ -97,6 +103,7 @@ def replaying(draw):
                 scaled[index, low, high] = low + (high - low) * unit  # as make_draw maps them
             return scaled[index, low, high]
 
+        replay.record = record
         return replay
 
     return again
