@@ -5,6 +5,8 @@ targets, and Madsen & Johansen's nearly perfect first layer. A helper, not a tas
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from experiments import schema
@@ -62,6 +64,16 @@ def slice_masks(input_size, subset_ratio, overlap_ratio):
     mask_a[:length] = 1
     mask_b[length - shared : 2 * length - shared] = 1
     return mask_a, mask_b
+
+
+@functools.lru_cache(maxsize=None)
+def mask_matrix(input_size, subset_ratio, overlap_ratio):
+    """The slices' indicator vectors as one (input_size, 2) float32 tensor per setting, made once per process:
+    every cell of a stack multiplies its inputs by this very tensor, so TensorFlow computes a and b once for
+    them all (its graph optimiser merges identical operations on identical inputs)."""
+    import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
+
+    return tf.constant(np.stack(slice_masks(input_size, subset_ratio, overlap_ratio), axis=1), tf.float32)
 
 
 def reference(x, point):

@@ -103,10 +103,9 @@ def build(point):
     """The Task of one grid point."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
-    mask_a, mask_b = arithmetic.slice_masks(
+    masks = arithmetic.mask_matrix(
         point["input_size"], point["subset_ratio"], point["overlap_ratio"]
-    )
-    masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)
+    )  # (input_size, 2)
     operation = arithmetic.OPERATIONS[point["op"]]
     low, high = point["value_range"]
 

@@ -27,6 +27,7 @@ from experiments.tasks.arithmetic import (  # noqa: F401 (also this task's publi
     COMMON_SCHEMA,
     INITIALIZATIONS,
     OPERATIONS,
+    mask_matrix,
     nac_initializers,
     nearly_perfect_first_layer,
     reference,
@@ -99,8 +100,7 @@ def build(point):
     """The Task of one grid point: models, in-graph training data and the fixed evaluation sets."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
-    mask_a, mask_b = slice_masks(point["input_size"], point["subset_ratio"], point["overlap_ratio"])
-    masks = tf.constant(np.stack([mask_a, mask_b], axis=1), tf.float32)  # (input_size, 2)
+    masks = mask_matrix(point["input_size"], point["subset_ratio"], point["overlap_ratio"])  # (input_size, 2)
     operation = OPERATIONS[point["op"]]
     low, high = point["ranges"][point["range"]]["interpolation"]
 
