@@ -85,3 +85,13 @@ def test_success_threshold_matches_the_published_definition(op):
         "sqrt": (np.sqrt(z1), np.sqrt(a)),
     }[op]
     assert task.success_threshold == pytest.approx(np.mean((exact[0] - exact[1]) ** 2), rel=1e-9)
+
+
+def test_the_mask_matrix_is_one_eager_tensor_per_setting_even_when_first_made_in_a_graph():
+    from experiments.tasks import arithmetic
+
+    inside = tf.function(lambda: arithmetic.mask_matrix(12, 0.25, 0.5))  # a setting no other test uses
+    inside()
+    masks = arithmetic.mask_matrix(12, 0.25, 0.5)
+    assert masks is arithmetic.mask_matrix(12, 0.25, 0.5)
+    np.testing.assert_array_equal(masks.numpy(), np.stack(arithmetic.slice_masks(12, 0.25, 0.5), axis=1))

@@ -70,10 +70,12 @@ def slice_masks(input_size, subset_ratio, overlap_ratio):
 def mask_matrix(input_size, subset_ratio, overlap_ratio):
     """The slices' indicator vectors as one (input_size, 2) float32 tensor per setting, made once per process:
     every cell of a stack multiplies its inputs by this very tensor, so TensorFlow computes a and b once for
-    them all (its graph optimiser merges identical operations on identical inputs)."""
+    them all (its graph optimiser merges identical operations on identical inputs). Made eagerly even when
+    first asked for inside a graph, so the cached tensor serves every graph."""
     import tensorflow as tf  # here, not at the top: validating a config must not load TensorFlow
 
-    return tf.constant(np.stack(slice_masks(input_size, subset_ratio, overlap_ratio), axis=1), tf.float32)
+    with tf.init_scope():
+        return tf.constant(np.stack(slice_masks(input_size, subset_ratio, overlap_ratio), axis=1), tf.float32)
 
 
 def reference(x, point):
