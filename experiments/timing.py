@@ -157,11 +157,17 @@ def _least_ms(function, steps, repeats=3):
     return 1e3 * min(times)
 
 
+def _least_step_ms(trainer, steps, repeats=3):
+    """Least milliseconds per training-loop step of ``trainer`` over ``repeats`` runs of ``steps`` steps."""
+    return 1e3 * min(step_seconds(trainer, steps) for _ in range(repeats))
+
+
 def step_breakdown(config_path, profile="long", steps=200, overrides=()):
     """Milliseconds per training step of the NMU model's stack in a profile (else the first model's), split into
     what each part costs alone: the data draw, the forward pass, forward and backward, the whole update
     (with Adam and the clamps), the training loop's step (draw, update and loop), and one evaluation
-    spread over ``eval_every`` steps (each part the least of three runs). Returns (members, {part: ms})."""
+    spread over ``eval_every`` steps (every part but the evaluation the least of three runs). Returns
+    (members, {part: ms})."""
     import tensorflow as tf
 
     stacks, build = configured_stacks(config_path, profile, overrides, seed_major=False)
@@ -186,7 +192,7 @@ def step_breakdown(config_path, profile="long", steps=200, overrides=()):
         ),
     }
     timings = {name: _least_ms(function, steps) for name, function in parts.items()}
-    timings["training loop step"] = 1e3 * step_seconds(trainer, steps)
+    timings["training loop step"] = _least_step_ms(trainer, steps)
     every = trainer.training.eval_every
     timings[f"evaluation / {every} steps"] = 1e3 * evaluation_seconds(trainer) / every
     return len(trainer.members), timings
@@ -231,7 +237,7 @@ def unit_breakdown(config_path, profile="paper", steps=50, overrides=(), units=N
             "update": _looped(lambda: trainer.update(step, batch)),
         }
         timings = {name: _least_ms(function, steps) for name, function in parts.items()}
-        timings["loop step"] = 1e3 * min(step_seconds(trainer, steps) for _ in range(3))
+        timings["loop step"] = _least_step_ms(trainer, steps)
         rows.append((stack[0]["task"]["unit"], len(trainer.members), timings))
     return rows
 
